@@ -1,0 +1,95 @@
+# spikec developer commands.  `make help` lists them.
+#
+# Where things get installed: into the active virtual environment when
+# $VIRTUAL_ENV is set, otherwise into ./.venv (created with `python3 -m venv`
+# on first use).  Installing is skipped when a stamp file in that environment
+# says this checkout's pyproject.toml and Makefile were already installed, so
+# a second `make test` starts the tests straight away.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+PYTHON ?= python3
+ifdef VIRTUAL_ENV
+VENV := $(VIRTUAL_ENV)
+VENV_OWNED := no
+else
+VENV := $(CURDIR)/.venv
+VENV_OWNED := yes
+endif
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.spikec-install-stamp
+# Everything but the nengo-dl/tf_keras pair (see pyproject.toml: [tool.spikec]).
+EXTRAS := all,test
+PIP_FLAGS ?= --progress-bar off
+PYTEST_ARGS ?=
+
+# One BLAS / OpenMP thread: multithreaded BLAS makes nengo's builder 4-5x
+# slower on 2-core machines.  Quiet TensorFlow's C++ start-up log and never
+# open plot windows.  Each can be overridden from the environment.
+RUN_ENV = OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} \
+	OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-1} \
+	MKL_NUM_THREADS=$${MKL_NUM_THREADS:-1} \
+	TF_CPP_MIN_LOG_LEVEL=$${TF_CPP_MIN_LOG_LEVEL:-2} \
+	MPLBACKEND=$${MPLBACKEND:-Agg}
+
+.PHONY: help install demo test test-slow test-all clean distclean
+
+help:  ## list the targets
+	@echo "spikec make targets (environment: $(VENV)):"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+	@echo "Variables: PYTEST_ARGS='-k name' (extra pytest arguments), PYTHON (interpreter for a new .venv)"
+
+install:  ## install spikec with every back end and the test tools (skipped when up to date)
+	@want="$$(cat pyproject.toml Makefile | sha256sum | cut -c1-16) $(CURDIR)"; \
+	if [ -x "$(PY)" ] && [ -f "$(STAMP)" ] && [ "$$(cat "$(STAMP)")" = "$$want" ]; then \
+		echo "spikec: $(VENV) is up to date (make clean forces a reinstall)"; exit 0; \
+	fi; \
+	if [ ! -x "$(PY)" ]; then \
+		if [ "$(VENV_OWNED)" = no ]; then \
+			echo "error: VIRTUAL_ENV=$(VENV) has no bin/python; activate a real virtual environment or unset VIRTUAL_ENV" >&2; exit 1; \
+		fi; \
+		echo "spikec: creating $(VENV)"; \
+		$(PYTHON) -m venv "$(VENV)"; \
+		"$(PY)" -m pip install $(PIP_FLAGS) -q --upgrade pip; \
+	fi; \
+	start=$$(date +%s); \
+	echo "spikec: installing into $(VENV)"; \
+	"$(PY)" -m pip install $(PIP_FLAGS) -e ".[$(EXTRAS)]"; \
+	nodeps="$$("$(PY)" -c 'import tomllib; print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["tool"]["spikec"]["no-deps"]))')"; \
+	echo "spikec: installing without dependencies: $$nodeps"; \
+	"$(PY)" -m pip install $(PIP_FLAGS) --no-deps $$nodeps; \
+	echo "$$want" > "$(STAMP)"; \
+	echo "spikec: installed in $$(( $$(date +%s) - start )) s"
+
+demo: install  ## install, then compile and run the matrix-inversion example
+	@$(RUN_ENV) "$(PY)" examples/matrix_inversion.py
+
+# pytest exit codes: 0 all passed, 1 failures, 5 nothing collected.  "Nothing
+# collected" is a failure here: a green run must have run tests.
+define run_pytest
+	rc=0; $(RUN_ENV) "$(PY)" -m pytest -p no:nengo -q $(1) $(PYTEST_ARGS) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then \
+		echo "error: pytest collected no tests (exit 5); failing on purpose" >&2; exit 1; \
+	fi; \
+	exit $$rc
+endef
+
+test: install  ## install, then run the default test selection (not slow)
+	@$(call run_pytest,)
+
+test-slow: install  ## install, then run only the tests marked slow
+	@$(call run_pytest,-m slow)
+
+test-all: install  ## install, then run every test, slow ones included
+	@$(call run_pytest,-m "slow or not slow")
+
+clean:  ## remove caches and build output, and the install stamp (forces a reinstall)
+	rm -rf build dist *.egg-info .pytest_cache .hypothesis "$(STAMP)"
+	find . -path ./.venv -prune -o -name __pycache__ -type d -exec rm -rf {} +
+
+distclean: clean  ## clean, and delete ./.venv too (not an activated VIRTUAL_ENV elsewhere)
+	rm -rf "$(CURDIR)/.venv"

@@ -1,0 +1,101 @@
+"""The NumPy reference back end: ideal (non-neural) simulation of a graph.
+
+Every op is evaluated with its registry reference, so this back end gives
+what NumPy gives: it is the oracle that neural back ends are tested against.
+
+Timing follows nengo's simulator exactly, so that a synapse here and the
+same synapse in a nengo network produce the same samples:
+
+* step ``k`` (``k = 0 .. steps-1``) advances time to ``t = (k + 1) * dt``;
+* during a step, every stateful node shows its state after the previous step
+  (``x0`` before the first) and the instantaneous nodes are evaluated from it;
+* at the end of the step each stateful node consumes its operand's value and
+  updates its state;
+* an output records the instantaneous value computed during the step, or for
+  a stateful node its freshly updated state (what a nengo probe on a synapse
+  output shows).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from spikec.backends.result import RunResult
+from spikec.errors import RunError
+from spikec.ir.graph import Graph
+from spikec.ir.registry import OpKind, get_op
+from spikec.progress import progress_bar
+
+
+def simulate_graph(
+    graph: Graph,
+    inputs: Sequence[Callable[[float], np.ndarray]],
+    steps: int,
+    dt: float,
+    progress: bool | None = None,
+) -> list[np.ndarray]:
+    """Simulate ``graph`` for ``steps`` steps; return each output as ``(steps, *shape)``.
+
+    ``inputs[i]`` gives input ``i``'s value at time ``t``.
+    """
+    if len(inputs) != len(graph.inputs):
+        raise RunError(f"{graph.name} has {len(graph.inputs)} inputs, got {len(inputs)}")
+    input_fns = dict(zip(graph.inputs, inputs))
+    instant: list[tuple[int, Callable[..., np.ndarray], Any, tuple[int, ...]]] = []
+    stateful = []
+    for node_id in graph.order:
+        node = graph[node_id]
+        opdef = get_op(node.op)
+        if opdef.kind is OpKind.STATEFUL:
+            stateful.append(node)
+        elif node.op == "input":
+            continue
+        else:
+            instant.append((node_id, opdef.reference, node.attrs, node.inputs))
+    states = {n.id: get_op(n.op).stateful.init(n.attrs, n.shape, graph[n.inputs[0]].shape, np) for n in stateful}
+    out_buffers = [np.empty((steps, *graph[i].shape)) for i in graph.outputs]
+    values: dict[int, np.ndarray] = {}
+    for k in progress_bar(range(steps), total=steps, desc=f"{graph.name} (numpy)", enable=progress):
+        t = (k + 1) * dt
+        for node_id, fn in input_fns.items():
+            values[node_id] = fn(t)
+        for node in stateful:
+            values[node.id] = get_op(node.op).stateful.output(node.attrs, states[node.id])
+        for node_id, reference, attrs, operands in instant:
+            values[node_id] = reference(attrs, *(values[i] for i in operands))
+        updated = {}
+        for node in stateful:
+            rule = get_op(node.op).stateful
+            states[node.id] = rule.step(node.attrs, states[node.id], values[node.inputs[0]], dt, np)
+            updated[node.id] = rule.output(node.attrs, states[node.id])
+        for buf, node_id in zip(out_buffers, graph.outputs):
+            buf[k] = updated.get(node_id, values[node_id])
+    return out_buffers
+
+
+class NumpyBackend:
+    """``backend="numpy"``: the ideal reference (``mode="ideal"``)."""
+
+    name = "numpy"
+    modes = ("ideal",)
+    default_mode = "ideal"
+
+    def run(self, program, inputs, *, t: float, dt: float, mode: str, seed: int | None,
+            progress: bool | None, batch_size: int | None = None, **options) -> RunResult:
+        if options:
+            raise RunError(f"backend 'numpy' got unknown options: {', '.join(sorted(options))}")
+        steps = int(round(t / dt))
+        graph = program.graph
+        if batch_size is None:
+            outputs = simulate_graph(graph, inputs, steps, dt, progress)
+        else:
+            runs = [simulate_graph(graph, [fns[b] for fns in inputs], steps, dt, progress)
+                    for b in range(batch_size)]
+            outputs = [np.stack([run[i] for run in runs]) for i in range(len(graph.outputs))]
+        shape = (steps,) if batch_size is None else (batch_size, steps)
+        return RunResult(
+            t=dt * np.arange(1, steps + 1), outputs=tuple(outputs), backend=self.name, mode=mode, dt=dt,
+            spikes=np.zeros(shape, dtype=np.int64), batched=batch_size is not None,
+        )

@@ -1,0 +1,54 @@
+"""What a simulation run returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class RunResult:
+    """Outputs of one run, sampled at every time step.
+
+    Attributes
+    ----------
+    t
+        Times of the samples, shape ``(steps,)``; the first sample is at ``dt``
+        (the state after one step), as in nengo.
+    outputs
+        One array per program output, each ``(steps, *shape)``, or
+        ``(batch, steps, *shape)`` for batched runs.
+    spikes
+        Cumulative spike count over time, ``(steps,)`` (``(batch, steps)``
+        when batched); all zeros for the ideal (non-neural) reference.
+    backend, mode, dt
+        How the run was made.
+    info
+        Back-end specific extras (per-population spike counts, timings...).
+    """
+
+    t: np.ndarray
+    outputs: tuple[np.ndarray, ...]
+    backend: str
+    mode: str
+    dt: float
+    spikes: np.ndarray | None = None
+    batched: bool = False
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def output(self) -> np.ndarray:
+        """The program's output over time (its first output if it returns several)."""
+        return self.outputs[0]
+
+    @property
+    def final(self) -> np.ndarray | tuple[np.ndarray, ...]:
+        """Value of each output at the last time step."""
+        last = tuple(o[:, -1] if self.batched else o[-1] for o in self.outputs)
+        return last[0] if len(last) == 1 else last
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(str(o.shape) for o in self.outputs)
+        return f"<RunResult {self.backend}/{self.mode}: {len(self.t)} steps of dt={self.dt:g}; outputs {shapes}>"

@@ -1,0 +1,159 @@
+"""The op registry: the one place that lists every operation.
+
+Each :class:`OpDef` says what an op is (its kind), how its output shape
+follows from its operands (``shape_rule``) and what it means in plain NumPy
+(``reference``).  The NumPy reference back end, the passes and the lowering
+all read this table; adding an op means adding one entry here (in
+:mod:`spikec.ir.ops`) and, if it is nonlinear and not elementwise, one
+lowering rule.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from spikec.ir.attrs import Attrs
+
+Shape = tuple[int, ...]
+
+
+class OpKind(str, enum.Enum):
+    """How an op maps to a spiking network.
+
+    ``SOURCE`` ops produce values from outside the graph (inputs, constants).
+    ``LINEAR`` ops are affine maps of their operands; they cost no neurons,
+    because fusion folds them into projection weights.
+    ``NONLINEAR`` ops cost neurons.
+    ``STATEFUL`` ops hold state across time steps (synapses); they read their
+    operands with a one-step delay, which is what lets recurrences close.
+    """
+
+    SOURCE = "source"
+    LINEAR = "linear"
+    NONLINEAR = "nonlinear"
+    STATEFUL = "stateful"
+
+
+@dataclass(frozen=True)
+class StatefulRule:
+    """Simulation rule for a stateful op, written against an array module ``xp``.
+
+    ``init(attrs, shape, input_shape, xp)`` gives the state before the first
+    step; ``output(attrs, state)`` the value consumers see; ``step(attrs,
+    state, u, dt, xp)`` consumes one input sample and returns the new state.
+    """
+
+    init: Callable[[Attrs, Shape, Shape, Any], Any]
+    output: Callable[[Attrs, Any], Any]
+    step: Callable[[Attrs, Any, Any, float, Any], Any]
+
+
+@dataclass(frozen=True)
+class OpDef:
+    """Everything spikec knows about one operation.
+
+    Attributes
+    ----------
+    name
+        Registry key, also what the printer shows.
+    kind
+        See :class:`OpKind`.
+    reference
+        ``reference(attrs, *operand_values) -> ndarray``: the op's meaning in
+        plain NumPy, on unbatched float64 arrays.  This is the test oracle and
+        what the NumPy reference back end evaluates.  Unused for sources and
+        stateful ops.
+    shape_rule
+        ``shape_rule(attrs, *operand_shapes) -> shape``.  When omitted the
+        reference is evaluated on zero arrays, which gives NumPy's exact
+        broadcasting and error behaviour for free.
+    arity
+        Number of operands, or ``None`` when variadic.
+    elementwise
+        For nonlinear ops: the op applies one scalar function to each element
+        of its single operand, so the generic NEF lowering applies.
+    commutative
+        Operand order does not matter (lets CSE share ``x*y`` and ``y*x``).
+    units
+        ``units(node, operand_shapes) -> int``: number of scalar nonlinear
+        units the op needs (products for ``mul``/``matmul``, elements for an
+        elementwise function).  Defaults to the output size for nonlinear ops.
+    stateful
+        Simulation rule for stateful ops.
+    format_attrs
+        ``format_attrs(attrs) -> str``: compact attribute text for listings.
+    doc
+        One line on what the op computes.
+    numpy_names
+        The NumPy spellings that trace to this op (for README and errors).
+    """
+
+    name: str
+    kind: OpKind
+    doc: str
+    reference: Callable[..., np.ndarray] | None = None
+    shape_rule: Callable[..., Shape] | None = None
+    arity: int | None = 1
+    elementwise: bool = False
+    commutative: bool = False
+    units: Callable[..., int] | None = None
+    stateful: StatefulRule | None = None
+    format_attrs: Callable[[Attrs], str] | None = None
+    numpy_names: tuple[str, ...] = field(default=())
+
+    @property
+    def is_linear(self) -> bool:
+        return self.kind is OpKind.LINEAR
+
+    @property
+    def is_nonlinear(self) -> bool:
+        return self.kind is OpKind.NONLINEAR
+
+    @property
+    def is_stateful(self) -> bool:
+        return self.kind is OpKind.STATEFUL
+
+    def infer_shape(self, attrs: Attrs, *shapes: Shape) -> Shape:
+        """Output shape for operands of the given shapes (may raise ValueError)."""
+        if self.shape_rule is not None:
+            return tuple(int(d) for d in self.shape_rule(attrs, *shapes))
+        if self.reference is None:
+            raise TypeError(f"op {self.name!r} has neither a shape rule nor a reference")
+        dummies = [np.zeros(s) for s in shapes]
+        return tuple(np.shape(self.reference(attrs, *dummies)))
+
+    def count_units(self, node: Any, shapes: list[Shape]) -> int:
+        """Scalar nonlinear units this node needs (0 for non-nonlinear ops)."""
+        if not self.is_nonlinear:
+            return 0
+        if self.units is not None:
+            return int(self.units(node, shapes))
+        return int(node.size)
+
+
+_REGISTRY: dict[str, OpDef] = {}
+
+
+def register(opdef: OpDef) -> OpDef:
+    """Add an op to the registry; names are unique."""
+    if opdef.name in _REGISTRY:
+        raise ValueError(f"op {opdef.name!r} is already registered")
+    _REGISTRY[opdef.name] = opdef
+    return opdef
+
+
+def get_op(name: str) -> OpDef:
+    """Look an op up by name."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown op {name!r}; registered ops: {', '.join(sorted(_REGISTRY))}") from None
+
+
+def all_ops() -> dict[str, OpDef]:
+    """A copy of the registry, name -> OpDef, in registration order."""
+    return dict(_REGISTRY)

@@ -1,0 +1,23 @@
+"""Progress bars for long runs (tqdm), shown only where someone can see them."""
+
+from __future__ import annotations
+
+from typing import Iterable, TypeVar
+
+from tqdm.auto import tqdm
+
+T = TypeVar("T")
+
+# Runs shorter than this many steps finish too fast for a bar to help.
+MIN_STEPS_FOR_BAR = 2000
+
+
+def progress_bar(iterable: Iterable[T], total: int, desc: str, enable: bool | None = None) -> Iterable[T]:
+    """Wrap ``iterable`` in a tqdm bar.
+
+    ``enable=None`` shows the bar only for long runs on an interactive
+    terminal (tqdm's own TTY detection); True forces it, False hides it.
+    """
+    if enable is False or (enable is None and total < MIN_STEPS_FOR_BAR):
+        return iterable
+    return tqdm(iterable, total=total, desc=desc, disable=None if enable is None else False, leave=False)

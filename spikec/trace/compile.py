@@ -1,0 +1,212 @@
+"""``@spikec.compile``: turn a NumPy function into a traced program."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from spikec.errors import RunError, TraceError
+from spikec.ir.graph import Graph
+from spikec.ir.source import SourceLoc
+from spikec.trace.context import TraceContext, as_constant
+from spikec.trace.tracer import Tracer
+
+
+@dataclass(frozen=True)
+class const:  # noqa: N801 - reads as a marker, like jax's static markers
+    """Mark an argument as a compile-time constant: ``prog = f.trace(spikec.const(W), x)``.
+
+    Products of constants with signals are linear, so they cost no neurons.
+    """
+
+    value: Any
+
+
+class Input:
+    """An input signal that varies over time: ``spikec.Input(shape, fn)``.
+
+    Parameters
+    ----------
+    shape
+        Shape of the signal at each time step.
+    fn
+        ``fn(t) -> array of shape`` giving the value at time ``t`` (seconds).
+        Omit it to have a constant signal given by ``value``.
+    value
+        A constant value (defaults to zeros); used when ``fn`` is None.
+    """
+
+    def __init__(self, shape: Sequence[int] | int, fn: Callable[[float], Any] | None = None,
+                 value: Any = None):
+        self.shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(d) for d in shape)
+        self.fn = fn
+        self.value = np.zeros(self.shape) if value is None else np.broadcast_to(
+            as_constant(value, "Input value"), self.shape).copy()
+
+    def __call__(self, t: float) -> np.ndarray:
+        if self.fn is None:
+            return self.value
+        return np.asarray(self.fn(t), dtype=np.float64)
+
+    def __repr__(self) -> str:
+        return f"Input(shape={self.shape}, fn={getattr(self.fn, '__name__', self.fn)!r})"
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One input signal of a traced program."""
+
+    name: str
+    shape: tuple[int, ...]
+    example: Any  # ndarray (constant over time) or Input
+
+    def provider(self, value: Any = None) -> Callable[[float], np.ndarray]:
+        """A function of time giving this input's value, validating shape."""
+        value = self.example if value is None else value
+        if isinstance(value, Input):
+            fn = value
+            if value.shape != self.shape:
+                raise RunError(f"input {self.name!r} has shape {self.shape}, got an Input of shape {value.shape}")
+        elif callable(value):
+            fn = value
+        else:
+            array = as_constant(value, f"input {self.name!r}")
+            if array.shape != self.shape:
+                raise RunError(
+                    f"input {self.name!r} was traced with shape {self.shape} but got shape {array.shape}",
+                    shapes=[self.shape, array.shape], hint="trace the function again for new shapes",
+                )
+            return lambda t, a=array: a
+        shape = self.shape
+
+        def checked(t: float) -> np.ndarray:
+            out = np.asarray(fn(t), dtype=np.float64)
+            if out.shape != shape:
+                out = np.broadcast_to(out, shape) if out.ndim == 0 else out
+                if out.shape != shape:
+                    raise RunError(f"input {self.name!r}: fn(t) returned shape {out.shape}, expected {shape}")
+            return out
+
+        return checked
+
+
+class CompiledFunction:
+    """A user function wrapped by :func:`compile`; ``.trace(*args)`` gives a :class:`Program`."""
+
+    def __init__(self, fn: Callable, *, static: Sequence[str] = (), name: str | None = None, **options: Any):
+        self.fn = fn
+        self.static = frozenset(static)
+        self.name = name or fn.__name__
+        self.options = options
+        self.signature = inspect.signature(fn)
+        unknown = self.static - set(self.signature.parameters)
+        if unknown:
+            raise TypeError(f"static={sorted(unknown)} names no parameter of {self.name}")
+        functools.update_wrapper(self, fn)
+
+    def __repr__(self) -> str:
+        return f"<spikec.compile {self.name}{self.signature}>"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> "Program":
+        """Same as :meth:`trace`."""
+        return self.trace(*args, **kwargs)
+
+    def trace(self, *args: Any, **kwargs: Any) -> "Program":
+        """Trace the function with example arguments and return the compiled :class:`Program`.
+
+        NumPy arrays and :class:`Input` arguments become input signals (their
+        shapes are fixed by the examples); :class:`const`-wrapped values and
+        arguments named in ``static=`` stay compile-time constants; Python
+        scalars and other objects are passed through unchanged.
+        """
+        from spikec.program import Program
+
+        graph, specs, structure = trace_function(self.fn, args, kwargs, self.static, self.name)
+        return Program(graph, specs, structure, name=self.name, options=self.options)
+
+    def run(self, *args: Any, t: float = 1.0, **run_options: Any):
+        """Trace with ``args`` and run at once: ``f.run(A, t=1.0, backend="numpy")``."""
+        return self.trace(*args).run(t=t, **run_options)
+
+
+def compile(fn: Callable | None = None, *, static: Sequence[str] = (), name: str | None = None,
+            **options: Any):
+    """Decorator: compile a NumPy-style function into a spiking-network program.
+
+    Use bare (``@spikec.compile``) or with options
+    (``@spikec.compile(static=("n",))``).  See :class:`CompiledFunction`.
+    """
+    if fn is None:
+        return lambda f: CompiledFunction(f, static=static, name=name, **options)
+    return CompiledFunction(fn, static=static, name=name, **options)
+
+
+def _is_signal_argument(value: Any) -> bool:
+    return isinstance(value, (np.ndarray, np.generic, Input))
+
+
+def trace_function(fn: Callable, args: tuple, kwargs: dict, static: frozenset, name: str):
+    """Run ``fn`` on tracers; return the graph, the input specs and the output structure."""
+    sig = inspect.signature(fn)
+    try:
+        bound = sig.bind(*args, **kwargs)
+    except TypeError as exc:
+        raise TypeError(f"{name}{sig}: {exc}") from None
+    ctx = TraceContext(name)
+    specs: list[InputSpec] = []
+    input_ids: list[int] = []
+    call_args: dict[str, Any] = {}
+    with ctx.active():
+        for pname, value in bound.arguments.items():
+            kind = sig.parameters[pname].kind
+            if kind is inspect.Parameter.VAR_POSITIONAL:
+                call_args[pname] = tuple(
+                    _argument(ctx, f"{pname}[{i}]", v, static, pname, specs, input_ids) for i, v in enumerate(value))
+            elif kind is inspect.Parameter.VAR_KEYWORD:
+                call_args[pname] = {k: _argument(ctx, k, v, static, pname, specs, input_ids) for k, v in value.items()}
+            else:
+                call_args[pname] = _argument(ctx, pname, value, static, pname, specs, input_ids)
+        bound.arguments.update(call_args)
+        result = fn(*bound.args, **bound.kwargs)
+        outputs, structure = _collect_outputs(ctx, result, name)
+    graph = ctx.builder.build(input_ids, outputs)
+    return graph, tuple(specs), structure
+
+
+def _argument(ctx, name, value, static, pname, specs, input_ids):
+    if isinstance(value, const):
+        return value.value
+    if pname in static or not _is_signal_argument(value):
+        return value
+    if isinstance(value, Input):
+        shape, example = value.shape, value
+    else:
+        example = as_constant(value, f"argument {name!r}")
+        shape = example.shape
+    tracer = ctx.emit("input", [], {"shape": shape, "name": name, "index": len(specs)}, name=name)
+    specs.append(InputSpec(name, shape, example))
+    input_ids.append(tracer._node.id)
+    return tracer
+
+
+def _collect_outputs(ctx: TraceContext, result: Any, name: str) -> tuple[list[int], str]:
+    if isinstance(result, (tuple, list)):
+        if not result:
+            raise TraceError(f"{name} returned an empty {type(result).__name__}; return at least one signal")
+        return [_output_id(ctx, r, name) for r in result], "tuple"
+    return [_output_id(ctx, result, name)], "single"
+
+
+def _output_id(ctx: TraceContext, value: Any, name: str) -> int:
+    if value is None:
+        raise TraceError(f"{name} returned None; a compiled function must return its result signal(s)")
+    if isinstance(value, (dict, set)):
+        raise TraceError(f"{name} returned a {type(value).__name__}; return an array or a tuple of arrays")
+    return ctx.node_id(value)
+
+
+__all__ = ["CompiledFunction", "Input", "InputSpec", "compile", "const", "trace_function"]

@@ -1,0 +1,358 @@
+"""The netlist: neurons, weights and synapses — the one format every back end reads.
+
+A netlist is what lowering emits and what every back end (nengo, nengo_dl,
+jax, numpy) simulates.  All values are flat vectors; outputs carry the shape
+to restore.  Its objects are frozen dataclasses named by strings, so a back
+end can map each to its own objects (one ``nengo.Ensemble`` per
+:class:`Population`, one ``nengo.Node`` per :class:`SumNode`, one
+``nengo.Connection`` per :class:`Projection`).
+
+Semantics of one time step ``k`` (``t = (k + 1) * dt``), identical to nengo's:
+
+* an :class:`InputSource` shows the program input at ``t``;
+* a :class:`Population` of ``n`` neurons receives the current
+  ``J = gain * (sum of incoming projections) + bias`` and emits activities:
+  rates in Hz (rate mode) or ``amplitude / dt`` at each spike (spiking);
+* a :class:`SumNode` shows ``offset + sum of incoming projections``; when it
+  has a ``synapse`` it shows that synapse's output *before* this step's
+  update (so it is the state that closes recurrences), starting at ``x0``;
+* a :class:`Projection` multiplies its source by ``transform``; with a
+  ``synapse`` it is filtered and, as in nengo, delayed by one step;
+  without one it is instantaneous, and instantaneous projections must not
+  form a cycle.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Iterator, Union
+
+import networkx as nx
+import numpy as np
+import scipy.sparse
+
+from spikec.ir.attrs import ConstArray, IndexArray, format_array
+
+
+# --------------------------------------------------------------------------- transforms
+
+
+@dataclass(frozen=True)
+class Dense:
+    """A dense weight matrix of shape ``(size_out, size_in)``."""
+
+    weights: ConstArray
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.weights.shape  # type: ignore[return-value]
+
+    @property
+    def nnz(self) -> int:
+        return int(np.count_nonzero(self.weights.value))
+
+    def to_scipy(self) -> scipy.sparse.csr_array:
+        return scipy.sparse.csr_array(self.weights.value)
+
+    def to_dense(self) -> np.ndarray:
+        return self.weights.value
+
+    def label(self) -> str:
+        return f"dense{list(self.shape)}"
+
+
+@dataclass(frozen=True)
+class Sparse:
+    """A sparse weight matrix in coordinate form (``rows``, ``cols``, ``data``)."""
+
+    shape: tuple[int, int]
+    rows: IndexArray
+    cols: IndexArray
+    data: ConstArray
+
+    @classmethod
+    def from_scipy(cls, matrix: Any) -> "Sparse":
+        coo = scipy.sparse.coo_array(matrix)
+        coo.sum_duplicates()
+        keep = coo.data != 0
+        return cls(tuple(int(d) for d in coo.shape), IndexArray(coo.row[keep]), IndexArray(coo.col[keep]),
+                   ConstArray(coo.data[keep]))
+
+    @property
+    def nnz(self) -> int:
+        return int(self.data.value.size)
+
+    def to_scipy(self) -> scipy.sparse.csr_array:
+        return scipy.sparse.csr_array((self.data.value, (self.rows.value, self.cols.value)), shape=self.shape)
+
+    def to_dense(self) -> np.ndarray:
+        return self.to_scipy().toarray()
+
+    def label(self) -> str:
+        return f"sparse{list(self.shape)} nnz={self.nnz}"
+
+
+Transform = Union[Dense, Sparse]
+
+# Below this density a weight matrix is stored sparse: it is smaller and nengo
+# and JAX multiply it faster.
+SPARSE_DENSITY = 0.25
+
+
+def make_transform(matrix: Any) -> Transform:
+    """The better of :class:`Dense` and :class:`Sparse` for a weight matrix."""
+    if scipy.sparse.issparse(matrix):
+        size = math.prod(matrix.shape)
+        if size and matrix.nnz / size < SPARSE_DENSITY or size > 4_000_000:
+            return Sparse.from_scipy(matrix)
+        matrix = matrix.toarray()
+    matrix = np.asarray(matrix, dtype=np.float64)
+    if matrix.size and np.count_nonzero(matrix) / matrix.size < SPARSE_DENSITY:
+        return Sparse.from_scipy(matrix)
+    return Dense(ConstArray(matrix))
+
+
+# ------------------------------------------------------------------------------ objects
+
+
+@dataclass(frozen=True)
+class InputSource:
+    """Program input ``index``, flattened to ``size`` values."""
+
+    name: str
+    index: int
+    shape: tuple[int, ...]
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+
+@dataclass(frozen=True)
+class Population:
+    """``n`` neurons of one type with per-neuron gains and biases.
+
+    ``computes`` says which graph ops the population implements (for
+    listings and statistics); ``info`` holds lowering details such as the
+    value ranges the neurons were tuned for; ``initial_state`` gives each
+    neuron state variable's value at ``t = 0``.
+    """
+
+    name: str
+    n: int
+    neuron_type: Any  # spikec.neurons.NeuronType
+    gain: ConstArray
+    bias: ConstArray
+    computes: tuple[str, ...] = ()
+    info: tuple[tuple[str, Any], ...] = ()
+    initial_state: tuple[tuple[str, ConstArray], ...] = ()
+
+    @property
+    def size(self) -> int:
+        return self.n
+
+    def state0(self) -> dict[str, np.ndarray]:
+        """Initial values of the neuron state variables, fixed at lowering from the seed.
+
+        Every back end starts from these, which is what makes spike trains
+        agree between back ends.
+        """
+        return {k: v.value for k, v in self.initial_state}
+
+
+@dataclass(frozen=True)
+class SumNode:
+    """A summation point, optionally holding a synapse (then it is state)."""
+
+    name: str
+    size: int
+    synapse: Any = None  # spikec.synapses.Synapse | None
+    x0: ConstArray | None = None
+    offset: ConstArray | None = None
+    computes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Weights from ``pre`` to ``post`` (object names), optionally through a synapse."""
+
+    pre: str
+    post: str
+    transform: Transform
+    synapse: Any = None  # spikec.synapses.Synapse | None
+
+    @property
+    def delayed(self) -> bool:
+        return self.synapse is not None
+
+
+@dataclass(frozen=True)
+class Output:
+    """Program output ``index``: the value of SumNode ``source``, reshaped to ``shape``."""
+
+    name: str
+    index: int
+    source: str
+    shape: tuple[int, ...]
+
+
+Object = Union[InputSource, Population, SumNode]
+
+
+@dataclass(frozen=True)
+class Netlist:
+    """Neurons, weights and synapses of a compiled program."""
+
+    name: str
+    inputs: tuple[InputSource, ...]
+    populations: tuple[Population, ...]
+    nodes: tuple[SumNode, ...]
+    projections: tuple[Projection, ...]
+    outputs: tuple[Output, ...]
+    info: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    # -- lookup -------------------------------------------------------------------
+    @cached_property
+    def objects(self) -> dict[str, Object]:
+        table: dict[str, Object] = {}
+        for obj in (*self.inputs, *self.populations, *self.nodes):
+            if obj.name in table:
+                raise ValueError(f"netlist object name {obj.name!r} is used twice")
+            table[obj.name] = obj
+        return table
+
+    def __getitem__(self, name: str) -> Object:
+        return self.objects[name]
+
+    def incoming(self, name: str) -> list[Projection]:
+        return [p for p in self.projections if p.post == name]
+
+    def outgoing(self, name: str) -> list[Projection]:
+        return [p for p in self.projections if p.pre == name]
+
+    @cached_property
+    def order(self) -> tuple[str, ...]:
+        """Evaluation order within a step: instantaneous projections point forward.
+
+        Stateful sum nodes (with a synapse) and delayed projections are read
+        from the previous step, so they do not constrain the order.
+        """
+        g = nx.DiGraph()
+        g.add_nodes_from(self.objects)
+        for p in self.projections:
+            post = self.objects[p.post]
+            if not p.delayed and not (isinstance(post, SumNode) and post.synapse is not None):
+                g.add_edge(p.pre, p.post)
+        try:
+            return tuple(nx.lexicographical_topological_sort(g))
+        except nx.NetworkXUnfeasible:
+            cycle = " -> ".join(u for u, _ in nx.find_cycle(g))
+            raise ValueError(f"netlist {self.name} has an instantaneous loop: {cycle}") from None
+
+    def validate(self) -> "Netlist":
+        """Check names, sizes and that no instantaneous loop exists."""
+        objects = self.objects
+        for p in self.projections:
+            for end in (p.pre, p.post):
+                if end not in objects:
+                    raise ValueError(f"projection {p.pre} -> {p.post} names unknown object {end!r}")
+            if isinstance(objects[p.post], InputSource):
+                raise ValueError(f"projection into input {p.post!r}")
+            expected = (objects[p.post].size, objects[p.pre].size)
+            if tuple(p.transform.shape) != expected:
+                raise ValueError(f"projection {p.pre} -> {p.post}: transform {p.transform.shape}, expected {expected}")
+        for pop in self.populations:
+            if pop.gain.shape != (pop.n,) or pop.bias.shape != (pop.n,):
+                raise ValueError(f"population {pop.name}: gain/bias must have shape ({pop.n},)")
+        for out in self.outputs:
+            if out.source not in objects or objects[out.source].size != math.prod(out.shape):
+                raise ValueError(f"output {out.name} reads {out.source!r} of the wrong size")
+        _ = self.order
+        return self
+
+    # -- presentation ---------------------------------------------------------------
+    def stats(self) -> "NetlistStats":
+        return NetlistStats.of(self)
+
+    def __str__(self) -> str:
+        from spikec.netlist_printer import format_netlist
+
+        return format_netlist(self)
+
+    def __repr__(self) -> str:
+        s = self.stats()
+        return (f"<Netlist {self.name}: {s.neurons} neurons in {s.populations} populations, "
+                f"{s.projections} projections>")
+
+    def __iter__(self) -> Iterator[Object]:
+        return iter(self.objects.values())
+
+
+@dataclass(frozen=True)
+class NetlistStats:
+    """Size of a netlist: what ``prog.stats()`` adds after lowering."""
+
+    neurons: int
+    populations: int
+    nodes: int
+    projections: int
+    nonzero_weights: int
+    synapses: dict[str, int]
+    neuron_types: dict[str, int]
+
+    @classmethod
+    def of(cls, net: Netlist) -> "NetlistStats":
+        synapses: Counter[str] = Counter()
+        for p in net.projections:
+            synapses[p.synapse.label() if p.synapse is not None else "none"] += 1
+        for node in net.nodes:
+            if node.synapse is not None:
+                synapses[node.synapse.label()] += 1
+        types: Counter[str] = Counter()
+        for pop in net.populations:
+            types[_type_label(pop.neuron_type)] += pop.n
+        return cls(
+            neurons=sum(p.n for p in net.populations),
+            populations=len(net.populations),
+            nodes=len(net.nodes),
+            projections=len(net.projections),
+            nonzero_weights=sum(p.transform.nnz for p in net.projections),
+            synapses=dict(sorted(synapses.items())),
+            neuron_types=dict(sorted(types.items())),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "neurons": self.neurons, "populations": self.populations, "nodes": self.nodes,
+            "projections": self.projections, "nonzero_weights": self.nonzero_weights,
+            **{f"synapse.{k}": v for k, v in self.synapses.items()},
+            **{f"neurons.{k}": v for k, v in self.neuron_types.items()},
+        }
+
+    def rows(self) -> list[tuple[str, Any]]:
+        rows: list[tuple[str, Any]] = [
+            ("neurons", self.neurons), ("populations", self.populations), ("sum nodes", self.nodes),
+            ("projections", self.projections), ("nonzero weights", self.nonzero_weights),
+        ]
+        rows += [(f"  {k} neurons", v) for k, v in self.neuron_types.items()]
+        rows += [(f"  synapse {k}", v) for k, v in self.synapses.items()]
+        return rows
+
+    def __str__(self) -> str:
+        rows = self.rows()
+        width = max(len(k) for k, _ in rows)
+        return "\n".join(f"{k:<{width}}  {v:>8}" for k, v in rows)
+
+
+def _type_label(neuron_type: Any) -> str:
+    label = getattr(neuron_type, "label", None)
+    return label() if callable(label) else type(neuron_type).__name__
+
+
+__all__ = [
+    "Dense", "InputSource", "Netlist", "NetlistStats", "Output", "Population", "Projection", "Sparse",
+    "SumNode", "Transform", "make_transform", "format_array",
+]

@@ -52,7 +52,10 @@ install:  ## install spikec with every back end and the test tools (skipped when
 		if [ "$(VENV_OWNED)" = no ]; then \
 			echo "error: VIRTUAL_ENV=$(VENV) has no bin/python; activate a real virtual environment or unset VIRTUAL_ENV" >&2; exit 1; \
 		fi; \
-		echo "spikec: creating $(VENV)"; \
+		if ! $(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then \
+			echo "error: spikec needs Python >= 3.11 (numpy 2.4, jax 0.10); '$(PYTHON)' is $$($(PYTHON) -V 2>&1). Use make PYTHON=python3.11 ..." >&2; exit 1; \
+		fi; \
+		echo "spikec: creating $(VENV) with $$($(PYTHON) -V 2>&1)"; \
 		$(PYTHON) -m venv "$(VENV)"; \
 		"$(PY)" -m pip install $(PIP_FLAGS) -q --upgrade pip; \
 	fi; \
@@ -62,6 +65,9 @@ install:  ## install spikec with every back end and the test tools (skipped when
 	nodeps="$$("$(PY)" -c 'import tomllib; print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["tool"]["spikec"]["no-deps"]))')"; \
 	echo "spikec: installing without dependencies: $$nodeps"; \
 	"$(PY)" -m pip install $(PIP_FLAGS) --no-deps $$nodeps; \
+	if "$(PY)" -m pip show -q tensorflow >/dev/null 2>&1; then \
+		echo "warning: $(VENV) also has the full 'tensorflow' package next to tensorflow-cpu (nengo-dl or tf_keras was once installed with its dependencies); both write the same files. To repair: $(PY) -m pip uninstall -y tensorflow && $(PY) -m pip install --force-reinstall --no-deps tensorflow-cpu==2.21.0" >&2; \
+	fi; \
 	echo "$$want" > "$(STAMP)"; \
 	echo "spikec: installed in $$(( $$(date +%s) - start )) s"
 

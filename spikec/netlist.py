@@ -198,6 +198,10 @@ class Output:
     source: str
     shape: tuple[int, ...]
 
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
 
 Object = Union[InputSource, Population, SumNode]
 

@@ -7,8 +7,10 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from spikec.backends import RunResult, get_backend
-from spikec.errors import RunError
+from spikec.errors import RunError, SpikecError
 from spikec.ir.graph import Graph, GraphStats
+from spikec.lower import LowerOptions, lower
+from spikec.netlist import Netlist, NetlistStats
 from spikec.trace.compile import InputSpec
 
 
@@ -34,15 +36,28 @@ class Program:
         self.structure = structure
         self.name = name
         self.options = dict(options or {})
+        unknown = set(self.options) - LowerOptions.names() - PROGRAM_OPTIONS
+        if unknown:
+            raise SpikecError(f"unknown compile options: {', '.join(sorted(unknown))}; lowering options are "
+                              f"{', '.join(sorted(LowerOptions.names()))}")
+        self._netlists: dict[LowerOptions, Netlist] = {}
+        # ---- passes (spikec/passes): the optimized graph and the log of each pass ----
+        from spikec.passes import PassManager
+
+        self.graph_before = graph  # as traced (the same object as traced_graph)
+        self.graph, self.pass_log = PassManager(self.options.get("passes")).run(graph)
+        # ---- end passes ----
 
     # -- inspection ---------------------------------------------------------------
     @property
     def input_names(self) -> list[str]:
         return [spec.name for spec in self.inputs]
 
-    def stats(self) -> GraphStats:
-        """Counts of ops, nodes, edges and nonlinear units of :attr:`graph`."""
-        return self.graph.stats()
+    def stats(self, lowered: bool = True) -> "ProgramStats":
+        """Counts of ops, nodes, edges and nonlinear units of :attr:`graph`, and,
+        with ``lowered`` (the default), neurons, populations, projections,
+        nonzero weights and synapse kinds of :attr:`netlist`."""
+        return ProgramStats(self.graph.stats(), self.netlist.stats() if lowered else None)
 
     def to_dot(self) -> str:
         """Graphviz DOT text of :attr:`graph`."""
@@ -54,6 +69,37 @@ class Program:
     def __repr__(self) -> str:
         ins = ", ".join(f"{s.name}{list(s.shape)}" for s in self.inputs)
         return f"<spikec.Program {self.name}({ins}): {len(self.graph)} nodes>"
+
+    # ---- passes (spikec/passes) ----
+    def pass_report(self) -> str:
+        """What each pass did, as a table (the same as ``print(prog.pass_log)``)."""
+        return self.pass_log.table()
+    # ---- end passes ----
+
+    # -- lowering -------------------------------------------------------------------------
+    def lower_options(self, **overrides: Any) -> LowerOptions:
+        """Lowering options: spikec's defaults, then compile options, then ``overrides``."""
+        merged = {k: v for k, v in self.options.items() if k in LowerOptions.names()}
+        merged.update({k: v for k, v in overrides.items() if v is not None})
+        return LowerOptions.from_mapping(merged)
+
+    def lower(self, **options: Any) -> Netlist:
+        """The netlist for these lowering options (see :class:`spikec.lower.LowerOptions`); cached."""
+        opts = self.lower_options(**options)
+        if opts not in self._netlists:
+            self._netlists[opts] = lower(self.graph, [spec.provider() for spec in self.inputs], opts)
+        return self._netlists[opts]
+
+    @property
+    def netlist(self) -> Netlist:
+        """The netlist with the default lowering options: neurons, weights and synapses."""
+        return self.lower()
+
+    def to_nengo(self, mode: str = "spiking", seed: int = 0, dt: float = 1e-3, **options: Any):
+        """A ``nengo.Network`` of this program, for embedding in your own nengo models."""
+        from spikec.backends.nengo import to_nengo
+
+        return to_nengo(self.lower(dt=dt, seed=seed, **options), mode=mode, seed=seed)
 
     # -- running ----------------------------------------------------------------------
     def input_providers(self, args: Sequence[Any], kwargs: Mapping[str, Any],
@@ -117,6 +163,36 @@ class Program:
         providers, batch_size = self.input_providers(args, dict(inputs or {}), batch=batch)
         return engine.run(self, providers, t=t, dt=dt, mode=mode, seed=seed, progress=progress,
                           batch_size=batch_size, **options)
+
+
+# Compile options that are not lowering options.
+PROGRAM_OPTIONS = {"passes"}
+
+
+class ProgramStats:
+    """Graph statistics and, once lowered, netlist statistics, printed as one table."""
+
+    def __init__(self, graph: GraphStats, netlist: NetlistStats | None):
+        self.graph = graph
+        self.netlist = netlist
+
+    def __getattr__(self, name: str) -> Any:
+        for part in (self.__dict__.get("graph"), self.__dict__.get("netlist")):
+            if part is not None and hasattr(part, name):
+                return getattr(part, name)
+        raise AttributeError(name)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = self.graph.as_dict()
+        if self.netlist is not None:
+            out.update(self.netlist.as_dict())
+        return out
+
+    def __str__(self) -> str:
+        text = str(self.graph)
+        if self.netlist is not None:
+            text += "\n" + str(self.netlist)
+        return text
 
 
 InputFunction = Callable[[float], np.ndarray]

@@ -16,6 +16,8 @@ from spikec.errors import BackendError
 # name -> "module:attribute"; the attribute is a Backend.
 _BACKENDS: dict[str, str] = {
     "numpy": "spikec.backends.reference:NumpyBackend",
+    "nengo": "spikec.backends.nengo:NengoBackend",
+    "nengo_dl": "spikec.backends.nengo_dl:NengoDLBackend",
 }
 
 

@@ -52,9 +52,10 @@ code that probes ``keras.engine`` to tell Keras versions apart is not misled.
 Step 1 lasts for the process: ``tf.keras`` has to stay Keras 2 for NengoDL
 to work.  While NengoDL imports, its GPU probe (a second Python process that
 starts TensorFlow, about 5 s) is answered in-process when TensorFlow is a
-CPU-only build; see :func:`_skip_gpu_probe_if_cpu_only`.  ``TF_CPP_MIN_LOG_LEVEL=2`` is also set, unless the user set it,
-to hide TensorFlow's C++ start-up log (it only takes effect if TensorFlow was
-not imported yet).
+CPU-only build; see :func:`_skip_gpu_probe_if_cpu_only`.
+``TF_CPP_MIN_LOG_LEVEL=2`` is also set, unless the user set it, to hide
+TensorFlow's C++ start-up log (it only takes effect if TensorFlow was not
+imported yet).
 
 Verified combinations are listed in :data:`VERIFIED`; :data:`SUPPORTED_TENSORFLOW`
 is the range they span.
@@ -66,6 +67,7 @@ import importlib
 import importlib.util
 import os
 import sys
+import threading
 import warnings
 from types import ModuleType
 
@@ -77,9 +79,15 @@ __all__ = ["import_nengo_dl", "SUPPORTED_TENSORFLOW", "NENGO_DL_VERSION", "VERIF
 SUPPORTED_TENSORFLOW = ">=2.12,<2.22"
 #: The NengoDL release the shim was written for (the last one).
 NENGO_DL_VERSION = "3.6.0"
-#: Combinations where nengo_dl.Simulator was run and trained through this
-#: module: (tensorflow, keras package backing tf.keras, numpy).
-VERIFIED = (("2.21.0", "tf_keras 2.21.0", "2.4.6"),)
+#: Combinations where tests/test_nengo_dl_compat.py passed (nengo 4.1.0,
+#: Python 3.11): (tensorflow-cpu, Keras package backing tf.keras, numpy).
+#: 2.12: no patch needed; 2.15: keras.src alias; 2.16 and 2.21: tf_keras.
+VERIFIED = (
+    ("2.21.0", "tf_keras 2.21.0", "2.4.6"),
+    ("2.16.2", "tf_keras 2.16.0", "1.26.4"),
+    ("2.15.1", "keras 2.15.0", "1.26.4"),
+    ("2.12.1", "keras 2.12.0", "1.24.3"),
+)
 
 _INSTALL_HINT = (
     "supported: TensorFlow " + SUPPORTED_TENSORFLOW + " (tested: "
@@ -95,13 +103,15 @@ _INSTALL_HINT = (
 _TRUE = ("1", "true", "True")
 _LEGACY = "TF_USE_LEGACY_KERAS"
 _MISSING = object()
+_LOCK = threading.Lock()
 
 
 def import_nengo_dl() -> ModuleType:
     """Import and return ``nengo_dl``, patching the Keras layout it expects.
 
-    Safe to call any number of times: once NengoDL is imported it is returned
-    straight away.  See the module docstring for what is patched and why.
+    Safe to call any number of times, from any thread: once NengoDL is
+    imported it is returned straight away.  See the module docstring for
+    what is patched and why.
 
     Raises
     ------
@@ -113,7 +123,14 @@ def import_nengo_dl() -> ModuleType:
     mod = sys.modules.get("nengo_dl")
     if mod is not None and hasattr(mod, "Simulator"):
         return mod
+    with _LOCK:
+        mod = sys.modules.get("nengo_dl")
+        if mod is not None and hasattr(mod, "Simulator"):
+            return mod
+        return _import_nengo_dl()
 
+
+def _import_nengo_dl() -> ModuleType:
     for name, what in (("tensorflow", "TensorFlow"), ("nengo_dl", "NengoDL")):
         if importlib.util.find_spec(name) is None:
             raise BackendError(
@@ -136,9 +153,10 @@ def import_nengo_dl() -> ModuleType:
         ) from exc
 
     keras2 = _keras2_behind_tf_keras(tf, tf_was_imported, has_tf_keras)
-    restore = _install_aliases(keras2)
-    unpatch_probe = _skip_gpu_probe_if_cpu_only(tf)
+    undo: list = []
     try:
+        undo.append(_install_aliases(keras2))
+        undo.append(_skip_gpu_probe_if_cpu_only(tf))
         with warnings.catch_warnings():
             # "This version of NengoDL has not been tested with your Nengo
             # version": we test NengoDL 3.6.0 with nengo 4.1 ourselves.
@@ -146,6 +164,8 @@ def import_nengo_dl() -> ModuleType:
                 "ignore", message="This version of NengoDL has not been tested"
             )
             nengo_dl = importlib.import_module("nengo_dl")
+    except BackendError:
+        raise
     except Exception as exc:
         for name in [m for m in sys.modules if m == "nengo_dl" or m.startswith("nengo_dl.")]:
             del sys.modules[name]
@@ -156,8 +176,8 @@ def import_nengo_dl() -> ModuleType:
             hint=_INSTALL_HINT,
         ) from exc
     finally:
-        unpatch_probe()
-        restore()
+        for fn in reversed(undo):
+            fn()
 
     functional = getattr(getattr(nengo_dl, "compat", None), "Functional", None)
     if functional is not None and functional.__module__.split(".")[0] != keras2:
@@ -175,9 +195,12 @@ def _keras2_behind_tf_keras(tf: ModuleType, tf_was_imported: bool, has_tf_keras:
     try:
         model_module = tf.keras.Model.__module__
     except Exception as exc:  # tf.keras's lazy loader raises ImportError
+        detail = ""
+        if os.environ.get(_LEGACY) in _TRUE and not has_tf_keras:
+            detail = f" {_LEGACY}=1 is set but the `tf_keras` package is not installed."
         raise BackendError(
             f"tf.keras is unavailable with TensorFlow {tf.__version__} "
-            f"({type(exc).__name__}: {exc}).",
+            f"({type(exc).__name__}: {exc}).{detail}",
             hint=_INSTALL_HINT,
         ) from exc
     package = model_module.split(".")[0]
@@ -193,7 +216,7 @@ def _keras2_behind_tf_keras(tf: ModuleType, tf_was_imported: bool, has_tf_keras:
             "is not installed."
         )
         hint = (
-            f"install it: `pip install --no-deps tf_keras=={_major_minor(tf.__version__)}.*`. "
+            f"install it: `pip install --no-deps \"tf_keras=={_major_minor(tf.__version__)}.*\"`. "
             + _INSTALL_HINT
         )
     elif legacy not in _TRUE:
@@ -223,29 +246,23 @@ def _keras2_behind_tf_keras(tf: ModuleType, tf_was_imported: bool, has_tf_keras:
 def _install_aliases(keras2: str):
     """Point ``keras.engine`` and the batch-norm names at ``keras2``.
 
-    Returns a function that undoes exactly what was changed.
+    Checks everything first and changes nothing if a check fails.  Returns a
+    function that undoes exactly what was changed.
     """
-    undo: list = []
     engine = _first_module(f"{keras2}.engine", f"{keras2}.src.engine")
     functional = _first_module(f"{keras2}.engine.functional", f"{keras2}.src.engine.functional")
-    layers = _first_module(f"{keras2}.layers", f"{keras2}.src.layers", having="BatchNormalizationV1")
+    layers = _first_module(
+        f"{keras2}.layers",
+        f"{keras2}.src.layers",
+        having=("BatchNormalizationV1", "BatchNormalizationV2"),
+    )
     if engine is None or functional is None or layers is None:
         raise BackendError(
             f"The Keras package `{keras2}` behind tf.keras has no "
-            "`engine.functional` module; it is not a Keras 2 that NengoDL "
-            "can use.",
+            "`engine.functional` module or no `BatchNormalizationV1` layer; "
+            "it is not a Keras 2 that NengoDL can use.",
             hint=_INSTALL_HINT,
         )
-
-    try:
-        current = importlib.import_module("keras.engine.functional")
-    except ImportError:
-        current = None
-    if current is not functional:
-        for name, module in (("keras.engine", engine), ("keras.engine.functional", functional)):
-            undo.append((sys.modules, name, sys.modules.get(name, _MISSING)))
-            sys.modules[name] = module
-
     try:
         keras_layers = importlib.import_module("keras.layers")
     except ImportError as exc:
@@ -254,14 +271,18 @@ def _install_aliases(keras2: str):
             "TensorFlow >= 2.16 depends on the `keras` package: reinstall it.",
             hint=_INSTALL_HINT,
         ) from exc
+    try:
+        current = importlib.import_module("keras.engine.functional")
+    except ImportError:
+        current = None
+
+    undo: list = []
+    if current is not functional:
+        for name, module in (("keras.engine", engine), ("keras.engine.functional", functional)):
+            undo.append((sys.modules, name, sys.modules.get(name, _MISSING)))
+            sys.modules[name] = module
     for name in ("BatchNormalizationV1", "BatchNormalizationV2"):
-        wanted = getattr(layers, name, None)
-        if wanted is None:
-            raise BackendError(
-                f"`{layers.__name__}` has no {name}; not a Keras 2 that "
-                "NengoDL can use.",
-                hint=_INSTALL_HINT,
-            )
+        wanted = getattr(layers, name)
         if getattr(keras_layers, name, None) is not wanted:
             undo.append((keras_layers, name, keras_layers.__dict__.get(name, _MISSING)))
             setattr(keras_layers, name, wanted)
@@ -330,14 +351,14 @@ def _skip_gpu_probe_if_cpu_only(tf: ModuleType):
     return unpatch
 
 
-def _first_module(*names: str, having: str | None = None) -> ModuleType | None:
-    """The first of ``names`` that imports (and has attribute ``having``)."""
+def _first_module(*names: str, having: tuple[str, ...] = ()) -> ModuleType | None:
+    """The first of ``names`` that imports and has every attribute in ``having``."""
     for name in names:
         try:
             module = importlib.import_module(name)
         except ImportError:
             continue
-        if having is None or hasattr(module, having):
+        if all(hasattr(module, attr) for attr in having):
             return module
     return None
 

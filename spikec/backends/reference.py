@@ -11,9 +11,13 @@ same synapse in a nengo network produce the same samples:
   (``x0`` before the first) and the instantaneous nodes are evaluated from it;
 * at the end of the step each stateful node consumes its operand's value and
   updates its state;
-* an output records the instantaneous value computed during the step, or for
-  a stateful node its freshly updated state (what a nengo probe on a synapse
-  output shows).
+* an output records the value every consumer saw during the step, for a
+  stateful node too: its state after the previous step.  That is what a
+  nengo probe on the node a synapse feeds shows (the synapse runs as an
+  update operator, so its output appears one step later), and it keeps
+  ``x`` and ``x * 2`` in step with each other.  So ``filter(u, s)`` at step
+  ``k`` is ``s`` applied to ``u`` up to step ``k - 1`` (``x0`` at step 0),
+  and ``integrate`` at step ``k`` is ``x0`` advanced by ``k`` Euler steps.
 """
 
 from __future__ import annotations
@@ -65,28 +69,34 @@ def simulate_graph(
             values[node.id] = get_op(node.op).stateful.output(node.attrs, states[node.id])
         for node_id, reference, attrs, operands in instant:
             values[node_id] = reference(attrs, *(values[i] for i in operands))
-        updated = {}
+        # Record before the updates: a stateful output shows the value its
+        # consumers saw this step, as a nengo probe would (module docstring).
+        for buf, node_id in zip(out_buffers, graph.outputs):
+            buf[k] = values[node_id]
         for node in stateful:
             rule = get_op(node.op).stateful
             states[node.id] = rule.step(node.attrs, states[node.id], values[node.inputs[0]], dt, np)
-            updated[node.id] = rule.output(node.attrs, states[node.id])
-        for buf, node_id in zip(out_buffers, graph.outputs):
-            buf[k] = updated.get(node_id, values[node_id])
     return out_buffers
 
 
 class NumpyBackend:
-    """``backend="numpy"``: the ideal reference (``mode="ideal"``)."""
+    """``backend="numpy"``: the ideal reference (``mode="ideal"``), or the
+    netlist's neurons simulated in NumPy (``mode="rate"`` or ``"spiking"``)."""
 
     name = "numpy"
-    modes = ("ideal",)
+    modes = ("ideal", "rate", "spiking")
     default_mode = "ideal"
 
     def run(self, program, inputs, *, t: float, dt: float, mode: str, seed: int | None,
             progress: bool | None, batch_size: int | None = None, **options) -> RunResult:
-        if options:
-            raise RunError(f"backend 'numpy' got unknown options: {', '.join(sorted(options))}")
         steps = int(round(t / dt))
+        if mode != "ideal":
+            from spikec.backends.netlist_runner import run_netlist
+
+            net = program.lower(dt=dt, seed=seed, **options)
+            return run_netlist(net, inputs, steps, dt, mode, batch_size=batch_size, seed=seed, progress=progress)
+        if options:
+            raise RunError(f"backend 'numpy' in ideal mode takes no options; got {', '.join(sorted(options))}")
         graph = program.graph
         if batch_size is None:
             outputs = simulate_graph(graph, inputs, steps, dt, progress)

@@ -187,6 +187,7 @@ class GraphBuilder:
         loc: SourceLoc | None = None,
         name: str | None = None,
         display_op: str | None = None,
+        config: Attrs | None = None,
     ) -> Node:
         """Create a node; its shape comes from the op's shape rule unless given.
 
@@ -206,7 +207,8 @@ class GraphBuilder:
                 raise ShapeError(
                     f"{display_op or op}: {exc}", op=display_op or op, shapes=shapes, loc=loc
                 ) from None
-        node = Node(next(self._ids), op, inputs, tuple(int(d) for d in shape), attrs, loc, name)
+        node = Node(next(self._ids), op, inputs, tuple(int(d) for d in shape), attrs, loc, name,
+                    config if config is not None else Attrs())
         self.nodes[node.id] = node
         return node
 

@@ -33,6 +33,10 @@ class Node:
         listings.  Not part of node identity.
     name
         Optional user-facing name (input argument names, ``spikec.probe``).
+    config
+        Per-op lowering overrides from ``spikec.configure(...)`` (neuron
+        counts, rates, value ranges...).  Part of node identity, so CSE
+        never merges differently configured units.
     """
 
     id: int
@@ -42,6 +46,7 @@ class Node:
     attrs: Attrs = field(default_factory=Attrs)
     loc: SourceLoc | None = field(default=None, compare=False)
     name: str | None = field(default=None, compare=False)
+    config: Attrs = field(default_factory=Attrs)
 
     @property
     def size(self) -> int:
@@ -54,7 +59,7 @@ class Node:
 
     def key(self) -> tuple[Any, ...]:
         """Value identity, ignoring the id: equal keys compute equal values."""
-        return (self.op, self.inputs, self.shape, self.attrs)
+        return (self.op, self.inputs, self.shape, self.attrs, self.config)
 
     def replace(self, **changes: Any) -> "Node":
         """A copy with some fields changed (nodes are immutable)."""

@@ -177,6 +177,47 @@ register(OpDef("select", L, "np.where(c, x, y) with a constant condition c", ari
                reference=lambda a, x, y: np.where(a["cond"].value, x, y),
                format_attrs=_fmt("cond"), numpy_names=("np.where",)))
 
+
+# affine: the result of spikec.passes.fuse_linear (never traced directly).
+def _affine(attrs: Attrs, *xs: np.ndarray) -> np.ndarray:
+    """``b + W_0 @ ravel(x_0) + W_1 @ ravel(x_1) + ...``, reshaped; summed in that order."""
+    bias = attrs["bias"]
+    out = np.zeros(math.prod(attrs["shape"])) if bias is None else np.array(bias.value, dtype=np.float64)
+    for w, x in zip(attrs["weights"], xs):
+        out = out + w.matrix @ np.ravel(x)
+    return out.reshape(attrs["shape"])
+
+
+def _affine_shape(attrs: Attrs, *shapes: tuple[int, ...]) -> tuple[int, ...]:
+    shape, weights, bias = tuple(attrs["shape"]), attrs["weights"], attrs["bias"]
+    size = math.prod(shape)
+    if len(weights) != len(shapes):
+        raise ValueError(f"affine has {len(weights)} weight matrices but {len(shapes)} operands")
+    for i, (w, s) in enumerate(zip(weights, shapes)):
+        if tuple(w.shape) != (size, math.prod(s)):
+            raise ValueError(f"affine weight {i} has shape {tuple(w.shape)}; operand {i} of shape {s} "
+                             f"into output {shape} needs {(size, math.prod(s))}")
+    if bias is not None and bias.shape != (size,):
+        raise ValueError(f"affine bias has shape {bias.shape}, expected {(size,)}")
+    return shape
+
+
+def _format_affine(attrs: Attrs) -> str:
+    text = "W=" + ",".join(f"{w.shape[0]}x{w.shape[1]}/nnz{w.nnz}" for w in attrs["weights"])
+    if attrs["bias"] is not None:
+        text += f", b={format_array(attrs['bias'].value)}"
+    return text
+
+
+register(OpDef(
+    "affine", L,
+    "y = reshape(b + sum_i W_i @ ravel(x_i), shape): fused linear ops (attrs: weights, a tuple of "
+    "spikec.ir.sparse.SparseConst of shape (size, operand size); bias, a ConstArray of shape (size,) "
+    "or None; shape, the output shape)",
+    reference=_affine, shape_rule=_affine_shape, arity=None, format_attrs=_format_affine,
+    numpy_names=("(spikec.passes.fuse_linear)",),
+))
+
 # ------------------------------------------------------------------- nonlinear
 
 
@@ -200,11 +241,21 @@ def _einsum_units(node, shapes) -> int:
     subscripts = node.attrs["subscripts"].replace(" ", "")
     lhs = subscripts.split("->")[0].split(",")
     consts = node.attrs["consts"]
-    sizes: dict[str, int] = {}
+    sizes: dict[object, int] = {}
     it = iter(shapes)
     for term, const in zip(lhs, consts):
         shape = next(it) if const is None else const.shape
-        for letter, dim in zip(term, shape):
+        head, _, tail = term.partition("...")
+        if "..." in term:
+            # Ellipsis axes broadcast right-aligned across operands: key them
+            # by their distance from the end so each counts once.
+            n_ell = len(shape) - len(head) - len(tail)
+            for j, dim in enumerate(shape[len(head):len(head) + n_ell]):
+                key = ("...", n_ell - j)
+                sizes[key] = max(sizes.get(key, 1), dim)
+        for letter, dim in zip(head, shape):
+            sizes[letter] = dim
+        for letter, dim in zip(tail, shape[len(shape) - len(tail):]):
             sizes[letter] = dim
     return math.prod(sizes.values())
 
@@ -233,8 +284,10 @@ _elementwise("abs", lambda a, x: np.abs(x), "absolute value", ("np.abs", "abs()"
 _elementwise("relu", lambda a, x: np.maximum(x, 0.0), "max(x, 0)",
              ("np.maximum", "np.minimum", "np.clip (one-sided)"))
 _elementwise("clip", lambda a, x: np.clip(x, a["lo"], a["hi"]), "clip to [lo, hi]", ("np.clip",), "lo", "hi")
-_elementwise("heaviside", lambda a, x: (x > 0).astype(np.float64), "1 where x > 0 else 0",
-             ("x > y", "x < y", ">=", "<="))
+# h0 is the value at x == 0, as in np.heaviside: 0 for x > y, 1 for x >= y, so
+# that a tie compares exactly as NumPy does.
+_elementwise("heaviside", lambda a, x: np.heaviside(x, a["h0"]), "1 where x > 0, h0 where x == 0, else 0",
+             ("x > y", "x < y", ">=", "<="), "h0")
 
 # -------------------------------------------------------------------- stateful
 

@@ -1,12 +1,12 @@
 """The tracing front end: NumPy code in, :class:`~spikec.ir.Graph` out."""
 
 from spikec.trace.compile import CompiledFunction, Input, InputSpec, compile, const, trace_function
-from spikec.trace.context import current
+from spikec.trace.context import configure, current
 from spikec.trace.numpy_dispatch import supported_function_names
 from spikec.trace.time import filter, integrate, lti
 from spikec.trace.tracer import Tracer
 
 __all__ = [
-    "CompiledFunction", "Input", "InputSpec", "Tracer", "compile", "const", "current", "filter",
+    "CompiledFunction", "Input", "InputSpec", "Tracer", "compile", "configure", "const", "current", "filter",
     "integrate", "lti", "supported_function_names", "trace_function",
 ]

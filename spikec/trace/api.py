@@ -117,8 +117,9 @@ def divide(x: Any, y: Any) -> Any:
                                 op="divide", shapes=[_shape(x), c.shape], loc=capture())
         return scale(x, 1.0 / c, op="divide")
     if not is_signal(x):
-        c = _const(x, "numerator")
-        return multiply(reciprocal(y), c) if not np.all(c == 1.0) else reciprocal(y)
+        # scale() skips a unit factor itself, but keeps it when it broadcasts
+        # (np.ones((3, 4)) / y has shape (3, 4) even for y of shape (4,)).
+        return multiply(reciprocal(y), _const(x, "numerator"))
     _check_broadcast("divide", x, y)
     return x._ctx.emit("div", [x, y], display_op="divide")
 
@@ -216,14 +217,24 @@ def clip(x: Tracer, lo: Any, hi: Any) -> Tracer:
     return offset(scale(unit, width), lo_c)
 
 
-def greater(x: Any, y: Any) -> Tracer:
-    """x > y as a 0/1 signal (a step function of x - y)."""
+def greater(x: Any, y: Any, or_equal: bool = False) -> Tracer:
+    """x > y (x >= y with ``or_equal``) as a 0/1 signal: a step function of x - y."""
     diff = subtract(x, y)
-    return unary("heaviside", diff)
+    return unary("heaviside", diff, h0=1.0 if or_equal else 0.0)
+
+
+def greater_equal(x: Any, y: Any) -> Tracer:
+    """x >= y as a 0/1 signal (1 on a tie, as NumPy)."""
+    return greater(x, y, or_equal=True)
 
 
 def less(x: Any, y: Any) -> Tracer:
     return greater(y, x)
+
+
+def less_equal(x: Any, y: Any) -> Tracer:
+    """x <= y as a 0/1 signal (1 on a tie, as NumPy)."""
+    return greater(y, x, or_equal=True)
 
 
 def sign(x: Tracer) -> Tracer:
@@ -253,10 +264,11 @@ def matmul(x: Any, y: Any) -> Any:
     if 0 in (len(shapes[0]), len(shapes[1])):
         raise _shape_error("matmul", shapes, "matmul does not accept scalars (use *)")
     try:
-        np.matmul(np.empty(shapes[0]), np.empty(shapes[1])) if math.prod(shapes[0] + shapes[1]) < 1 << 16 \
-            else _matmul_shape(*shapes)
+        # Our own check, not np.matmul on dummies: NumPy's message quotes the
+        # gufunc signature, which means nothing to a user.
+        _matmul_shape(*shapes)
     except ValueError as exc:
-        raise _shape_error("matmul", shapes, str(exc).split("(")[0].strip() or "shapes do not align") from None
+        raise _shape_error("matmul", shapes, str(exc)) from None
     if is_signal(x) and is_signal(y):
         return x._ctx.emit("matmul", [x, y])
     if is_signal(x):
@@ -270,7 +282,8 @@ def _matmul_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
     inner_a = a[-1]
     inner_b = b[-2] if len(b) > 1 else b[0]
     if inner_a != inner_b:
-        raise ValueError(f"matmul: core dimensions {inner_a} and {inner_b} do not match")
+        raise ValueError(f"the last axis of the first operand ({inner_a}) does not match the "
+                         f"{'first' if len(b) == 1 else 'second-to-last'} axis of the second ({inner_b})")
     batch = np.broadcast_shapes(a[:-2], b[:-2])
     return batch + a[-2:-1] + b[-1:] if len(b) > 1 else batch + a[-2:-1]
 
@@ -322,8 +335,10 @@ def einsum(subscripts: str, *operands: Any) -> Any:
         raise ValueError(f"np.einsum: {len(inputs)} operands in {subscripts!r} but {len(operands)} given")
     if "->" not in subscripts:
         # NumPy's implicit mode: the output lists, in order, letters used exactly once.
+        # Broadcast (ellipsis) axes come first, as NumPy puts them.
         letters = "".join(inputs).replace(".", "")
-        subscripts += "->" + "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+        ellipsis = "..." if any("..." in term for term in inputs) else ""
+        subscripts += "->" + ellipsis + "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
     signals = [x for x in operands if is_signal(x)]
     consts = tuple(None if is_signal(x) else ConstArray(_const(x, "einsum operand")) for x in operands)
     shapes = [_shape(x) for x in operands]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import linecache
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -11,7 +12,7 @@ import numpy as np
 
 from spikec.errors import RunError, TraceError
 from spikec.ir.graph import Graph
-from spikec.ir.source import SourceLoc
+from spikec.ir.source import SourceLoc, capture
 from spikec.trace.context import TraceContext, as_constant
 from spikec.trace.tracer import Tracer
 
@@ -70,7 +71,8 @@ class InputSpec:
         if isinstance(value, Input):
             fn = value
             if value.shape != self.shape:
-                raise RunError(f"input {self.name!r} has shape {self.shape}, got an Input of shape {value.shape}")
+                raise RunError(f"input {self.name!r} has shape {self.shape}, got an Input of shape {value.shape}",
+                               shapes=[self.shape, value.shape], loc=capture())
         elif callable(value):
             fn = value
         else:
@@ -78,7 +80,8 @@ class InputSpec:
             if array.shape != self.shape:
                 raise RunError(
                     f"input {self.name!r} was traced with shape {self.shape} but got shape {array.shape}",
-                    shapes=[self.shape, array.shape], hint="trace the function again for new shapes",
+                    shapes=[self.shape, array.shape], loc=capture(),
+                    hint="trace the function again for new shapes",
                 )
             return lambda t, a=array: a
         shape = self.shape
@@ -172,7 +175,7 @@ def trace_function(fn: Callable, args: tuple, kwargs: dict, static: frozenset, n
                 call_args[pname] = _argument(ctx, pname, value, static, pname, specs, input_ids)
         bound.arguments.update(call_args)
         result = fn(*bound.args, **bound.kwargs)
-        outputs, structure = _collect_outputs(ctx, result, name)
+        outputs, structure = _collect_outputs(ctx, result, name, _function_loc(fn))
     graph = ctx.builder.build(input_ids, outputs)
     return graph, tuple(specs), structure
 
@@ -193,19 +196,36 @@ def _argument(ctx, name, value, static, pname, specs, input_ids):
     return tracer
 
 
-def _collect_outputs(ctx: TraceContext, result: Any, name: str) -> tuple[list[int], str]:
+def _function_loc(fn: Callable) -> SourceLoc | None:
+    """Where ``fn`` is defined: the best line to blame for what it returns."""
+    code = getattr(inspect.unwrap(fn), "__code__", None)
+    if code is None:
+        return None
+    line = linecache.getline(code.co_filename, code.co_firstlineno).strip()
+    return SourceLoc(code.co_filename, code.co_firstlineno, code.co_name, line)
+
+
+def _collect_outputs(ctx: TraceContext, result: Any, name: str,
+                     loc: SourceLoc | None = None) -> tuple[list[int], str]:
     if isinstance(result, (tuple, list)):
         if not result:
-            raise TraceError(f"{name} returned an empty {type(result).__name__}; return at least one signal")
-        return [_output_id(ctx, r, name) for r in result], "tuple"
-    return [_output_id(ctx, result, name)], "single"
+            raise TraceError(f"{name} returned an empty {type(result).__name__}; return at least one signal",
+                             loc=loc)
+        return [_output_id(ctx, r, name, loc) for r in result], "tuple"
+    return [_output_id(ctx, result, name, loc)], "single"
 
 
-def _output_id(ctx: TraceContext, value: Any, name: str) -> int:
+def _output_id(ctx: TraceContext, value: Any, name: str, loc: SourceLoc | None = None) -> int:
     if value is None:
-        raise TraceError(f"{name} returned None; a compiled function must return its result signal(s)")
+        raise TraceError(f"{name} returned None; a compiled function must return its result signal(s)",
+                         loc=loc, hint="did the function forget its `return` statement?")
     if isinstance(value, (dict, set)):
-        raise TraceError(f"{name} returned a {type(value).__name__}; return an array or a tuple of arrays")
+        raise TraceError(f"{name} returned a {type(value).__name__}; return an array or a tuple of arrays",
+                         loc=loc)
+    if isinstance(value, Tracer) and value._ctx is not ctx:
+        from spikec.trace.context import _escaped_error
+
+        raise _escaped_error(loc)  # blame the function, not spikec's call of it
     return ctx.node_id(value)
 
 

@@ -19,6 +19,36 @@ if TYPE_CHECKING:  # pragma: no cover
 _local = threading.local()
 
 
+def current_config() -> Attrs:
+    """Lowering overrides of the innermost ``spikec.configure`` scopes, merged."""
+    merged: dict[str, Any] = {}
+    for scope in getattr(_local, "config", []):
+        merged.update(scope)
+    return Attrs(merged)
+
+
+@contextlib.contextmanager
+def configure(**overrides: Any) -> Iterator[None]:
+    """Scope in which traced ops carry lowering overrides.
+
+    Inside a compiled function::
+
+        with spikec.configure(n_neurons=200, range=(-2, 2)):
+            y = np.exp(x)
+
+    ``range`` fixes the value range of the operands of the nonlinear ops in
+    the scope instead of measuring it; every other key is a lowering option
+    (see :class:`spikec.lower.LowerOptions`) applied to those ops only.
+    Scopes nest; inner values win.
+    """
+    stack = _local.__dict__.setdefault("config", [])
+    stack.append(dict(overrides))
+    try:
+        yield
+    finally:
+        stack.pop()
+
+
 def current() -> "TraceContext | None":
     """The innermost active trace context, or None outside tracing."""
     stack = getattr(_local, "stack", [])
@@ -67,9 +97,14 @@ class TraceContext:
         """Record ``op`` applied to ``operands`` (tracers or constants); return the result tracer."""
         from spikec.trace.tracer import Tracer
 
+        if current() is not self:
+            # An op on a tracer whose trace has ended (or that belongs to an
+            # outer trace): recording it would silently edit a dead graph.
+            raise _escaped_error()
         ids = [self.node_id(x) for x in operands]
         node = self.builder.add(
-            op, ids, attrs, shape=shape, loc=capture(), name=name, display_op=display_op
+            op, ids, attrs, shape=shape, loc=capture(), name=name, display_op=display_op,
+            config=current_config(),
         )
         return Tracer(self, node)
 
@@ -79,11 +114,7 @@ class TraceContext:
 
         if isinstance(value, Tracer):
             if value._ctx is not self:
-                raise TraceError(
-                    "a traced signal escaped from another trace (stored in a global or a closure?)",
-                    loc=capture(),
-                    hint="pass values into the compiled function as arguments instead",
-                )
+                raise _escaped_error()
             return value._node.id
         const = ConstArray(as_constant(value, "operand"))
         if const not in self._consts:
@@ -92,6 +123,14 @@ class TraceContext:
 
     def node(self, tracer: "Tracer"):
         return self.builder.nodes[tracer._node.id]
+
+
+def _escaped_error(loc: SourceLoc | None = None) -> TraceError:
+    return TraceError(
+        "a traced signal escaped from another trace (stored in a global or a closure?)",
+        loc=loc or capture(),
+        hint="pass values into the compiled function as arguments instead",
+    )
 
 
 def as_constant(value: Any, what: str, loc: SourceLoc | None = None) -> np.ndarray:

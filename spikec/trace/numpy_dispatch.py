@@ -53,9 +53,9 @@ UFUNCS: dict[np.ufunc, Callable[..., Any]] = {
     np.fmax: api.maximum,
     np.fmin: api.minimum,
     np.greater: api.greater,
-    np.greater_equal: api.greater,
+    np.greater_equal: api.greater_equal,
     np.less: api.less,
-    np.less_equal: api.less,
+    np.less_equal: api.less_equal,
     np.sign: api.sign,
 }
 
@@ -108,7 +108,14 @@ def _reduction(fn):
             raise InPlaceError("out= writes into an array in place", op=fn.__name__, loc=capture())
         if kwargs.get("where") is not None:
             raise UnsupportedOperationError("where= in a reduction", op=fn.__name__, loc=capture())
-        return fn(a, axis=axis, keepdims=bool(keepdims))
+        initial = kwargs.pop("initial", None)
+        # Anything else would be silently ignored and change the result.
+        extra = sorted(k for k, v in kwargs.items() if v is not None and k != "where")
+        if extra or (initial is not None and fn is not api.sum_):
+            what = ", ".join(f"{k}=" for k in extra or ["initial"])
+            raise UnsupportedOperationError(f"{what} in a reduction", op=fn.__name__, loc=capture())
+        out = fn(a, axis=axis, keepdims=bool(keepdims))
+        return out if initial is None else api.add(out, initial)
 
     return reduce
 

@@ -70,7 +70,8 @@ def integrate(f: Callable[[Any], Any], x0: Any, synapse: Any = None) -> Tracer:
     if not isinstance(driver, Tracer):  # a constant integrand still needs a node to read
         driver = api.broadcast_to(ctx.emit("const", [], {"value": ConstArray(as_constant(driver, "integrand"))}),
                                   start.shape)
-    ctx.builder.set_inputs(state._node.id, [driver._node.id])
+    # node_id, not driver._node.id: it rejects a tracer escaped from another trace.
+    ctx.builder.set_inputs(state._node.id, [ctx.node_id(driver)])
     state._node = ctx.builder.nodes[state._node.id]
     return state
 

@@ -22,23 +22,36 @@ if TYPE_CHECKING:  # pragma: no cover
     from spikec.trace.context import TraceContext
 
 
-def _control_flow_error(what: str) -> TracedControlFlowError:
+def _control_flow_error(what: str, x: "Tracer", op: str) -> TracedControlFlowError:
     return TracedControlFlowError(
         f"{what} needs a concrete value, but this is a traced signal whose value changes over time",
+        op=op,
+        shapes=[x.shape],
         loc=capture(),
         hint="Python control flow cannot depend on a signal; use np.where(cond, a, b), "
         "np.maximum/np.minimum or np.clip instead",
     )
 
 
-def _inplace_error(op: str) -> InPlaceError:
+def _inplace_error(op: str, x: "Tracer", other: Any) -> InPlaceError:
     return InPlaceError(
         f"in-place operation {op} on a traced signal",
         op=op,
+        shapes=[x.shape, _shape_of(other)],
         loc=capture(),
         hint="signals are immutable: write `x = x + y` instead of `x += y`, "
         "and build arrays with np.concatenate/np.stack instead of assigning into them",
     )
+
+
+def _shape_of(value: Any) -> tuple[int, ...]:
+    """Shape of an operand for an error message, never raising (it may hold tracers)."""
+    if isinstance(value, Tracer):
+        return value.shape
+    try:
+        return np.shape(value)
+    except Exception:  # noqa: BLE001 - only decorates a message that is already an error
+        return ()
 
 
 class Tracer:
@@ -100,23 +113,23 @@ class Tracer:
         return dispatch_function(func, args, kwargs)
 
     def __array__(self, dtype=None, copy=None):
-        raise _control_flow_error("converting to a NumPy array (np.asarray, np.array)")
+        raise _control_flow_error("converting to a NumPy array (np.asarray, np.array)", self, "np.asarray")
 
     # -- concrete-value conversions: all refused ------------------------------
     def __bool__(self):
-        raise _control_flow_error("`if`/`while`/`and`/`or`/bool() on a signal")
+        raise _control_flow_error("`if`/`while`/`and`/`or`/bool() on a signal", self, "bool")
 
     def __float__(self):
-        raise _control_flow_error("float()")
+        raise _control_flow_error("float()", self, "float")
 
     def __int__(self):
-        raise _control_flow_error("int()")
+        raise _control_flow_error("int()", self, "int")
 
     def __index__(self):
-        raise _control_flow_error("using a signal as an index")
+        raise _control_flow_error("using a signal as an index", self, "__index__")
 
     def __complex__(self):
-        raise _control_flow_error("complex()")
+        raise _control_flow_error("complex()", self, "complex")
 
     __hash__ = object.__hash__
 
@@ -200,25 +213,25 @@ class Tracer:
 
     # -- in-place operators: refused -----------------------------------------------
     def __setitem__(self, key, value):
-        raise _inplace_error("x[...] = value")
+        raise _inplace_error("x[...] = value", self, value)
 
     def __iadd__(self, other):
-        raise _inplace_error("+=")
+        raise _inplace_error("+=", self, other)
 
     def __isub__(self, other):
-        raise _inplace_error("-=")
+        raise _inplace_error("-=", self, other)
 
     def __imul__(self, other):
-        raise _inplace_error("*=")
+        raise _inplace_error("*=", self, other)
 
     def __itruediv__(self, other):
-        raise _inplace_error("/=")
+        raise _inplace_error("/=", self, other)
 
     def __imatmul__(self, other):
-        raise _inplace_error("@=")
+        raise _inplace_error("@=", self, other)
 
     def __ipow__(self, other):
-        raise _inplace_error("**=")
+        raise _inplace_error("**=", self, other)
 
     # -- indexing and methods ---------------------------------------------------------
     def __getitem__(self, key):

@@ -1,0 +1,208 @@
+"""The nengo_dl back end: the nengo network of a netlist on ``nengo_dl.Simulator``.
+
+The network is exactly the one :func:`spikec.backends.nengo.build_network`
+makes for ``backend="nengo"``; NengoDL builds it with nengo's own builder and
+runs nengo's operators as TensorFlow ops.  Importing this module does not
+import TensorFlow: that happens on the first run, through
+:func:`spikec.backends.nengo_dl_compat.import_nengo_dl`.
+
+What spikec adds to NengoDL (once, at the first run):
+
+* a TensorFlow implementation of :class:`spikec.neurons.NengoParabola`
+  (``amplitude * relu(J)**2``), registered in
+  ``nengo_dl.neuron_builders.SimNeuronsBuilder.TF_NEURON_IMPL``.  nengo builds
+  ``nengo.RegularSpiking(base)`` (and the other rate-to-spikes wrappers) as two
+  neuron operators, ``base`` (current -> rate) then the wrapper (rate ->
+  spikes); NengoDL looks each one up by its exact type, so registering the
+  base type is all that ``RegularSpiking(NengoParabola())`` needs.  Without
+  it NengoDL would fall back to calling nengo's Python step through
+  ``tf.numpy_function`` every step (and warn).
+* nothing for :class:`~spikec.backends.nengo.SpikecSynapse` (Adam and other
+  synapses nengo lacks): NengoDL's generic process builder runs its NumPy
+  step through ``tf.numpy_function``, which is correct but leaves TensorFlow
+  every step.
+
+Inputs are not called from inside the simulation: the back end samples each
+input function at ``t = dt .. steps * dt`` and feeds the arrays through
+``sim.predict_on_batch({input_node: (minibatch, steps, size)})`` (NengoDL
+replaces the output of nodes without inputs by such data).  Batched runs
+(``batch=True``) use NengoDL's minibatch: the batch is run in chunks of
+``minibatch_size`` elements (default: the whole batch, at most 64), each
+chunk one ``predict_on_batch`` call that starts from the initial state.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+
+from spikec.backends.nengo import (
+    MODES, InputFeed, _by_index, build_network, collect_result, input_functions, netlist_of, quiet_nengo_build,
+    show_progress, steps_of,
+)
+from spikec.backends.result import RunResult
+from spikec.errors import BackendError, RunError
+
+__all__ = ["NengoDLBackend", "register_spikec_builders"]
+
+_REGISTERED = False
+
+
+def register_spikec_builders(nengo_dl) -> None:
+    """Teach NengoDL spikec's custom nengo neuron types (idempotent)."""
+    global _REGISTERED
+    if _REGISTERED:
+        return
+    import tensorflow as tf
+    from nengo_dl.neuron_builders import SimNeuronsBuilder, TFNeuronBuilder
+
+    try:
+        from spikec.neurons import NengoParabola
+    except ImportError:  # pragma: no cover - spikec.neurons always has it
+        NengoParabola = None
+
+    class ParabolaBuilder(TFNeuronBuilder):
+        """``amplitude * relu(J)**2``: the rate of :class:`spikec.neurons.NengoParabola`.
+
+        ``TFNeuronBuilder.build_pre`` makes ``self.amplitude`` (None when every
+        op's amplitude is 1, else a per-neuron constant).
+        """
+
+        def step(self, J, dt):
+            r = tf.nn.relu(J)
+            out = r * r
+            if self.amplitude is not None:
+                out *= self.amplitude
+            return out
+
+    if NengoParabola is not None:
+        SimNeuronsBuilder.TF_NEURON_IMPL.setdefault(NengoParabola, ParabolaBuilder)
+    _REGISTERED = True
+
+
+def _configure_threads(tf, threads: int | None) -> None:
+    if threads is None:
+        return
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:
+        # TensorFlow's runtime already started: the setting is fixed for the process.
+        pass
+
+
+class NengoDLBackend:
+    """``backend="nengo_dl"``: the netlist's nengo network on NengoDL.
+
+    Modes ``"spiking"`` (default) and ``"rate"``.  Options:
+
+    ``dtype``
+        ``"float64"`` (default, so that results agree with ``backend="nengo"``
+        to rounding) or ``"float32"`` (NengoDL's own default; faster).
+    ``minibatch_size``
+        Batch elements simulated together (batched runs only; default the
+        batch size, at most 64).
+    ``unroll``
+        NengoDL's ``unroll_simulation`` (default 1): steps per TensorFlow loop
+        iteration; more builds slower and runs faster.
+    ``threads``
+        TensorFlow intra- and inter-op threads (default None: TensorFlow's
+        choice); only takes effect before TensorFlow's runtime starts.
+
+    ``RunResult.info`` has the same entries as for ``backend="nengo"``.
+    """
+
+    name = "nengo_dl"
+    modes = MODES
+    default_mode = "spiking"
+
+    def run(self, program, inputs, *, t: float, dt: float, mode: str, seed: int | None,
+            progress: bool | None, batch_size: int | None = None, dtype: str = "float64",
+            minibatch_size: int | None = None, unroll: int = 1, threads: int | None = None,
+            **options) -> RunResult:
+        if options:
+            raise RunError(f"backend 'nengo_dl' got unknown options: {', '.join(sorted(options))}")
+        if mode not in self.modes:
+            raise RunError(f"backend 'nengo_dl' has modes {', '.join(self.modes)}; got mode={mode!r}")
+        if dtype not in ("float32", "float64"):
+            raise RunError(f"backend 'nengo_dl': dtype must be 'float32' or 'float64', got {dtype!r}")
+        if int(unroll) < 1:
+            raise RunError(f"backend 'nengo_dl': unroll must be >= 1, got {unroll!r}")
+        from spikec.backends.nengo_dl_compat import import_nengo_dl
+
+        netlist = netlist_of(program)
+        steps = steps_of(t, dt)
+        table = input_functions(netlist, inputs, batch_size)
+        elements = len(table)
+        if minibatch_size is None:
+            minibatch_size = min(elements, 64)
+        if not (isinstance(minibatch_size, int) and minibatch_size >= 1):
+            raise RunError(f"backend 'nengo_dl': minibatch_size must be a positive int, got {minibatch_size!r}")
+        minibatch_size = min(minibatch_size, elements)
+        unroll = int(unroll)
+        sim_steps = unroll * math.ceil(steps / unroll)
+
+        nengo_dl = import_nengo_dl()
+        import tensorflow as tf
+
+        _configure_threads(tf, threads)
+        register_spikec_builders(nengo_dl)
+
+        start = time.perf_counter()
+        feeds = [InputFeed(src) for src in netlist.inputs]
+        model = build_network(netlist, mode, seed, inputs=_by_index(netlist, feeds))
+        with model.network:
+            nengo_dl.configure_settings(dtype=dtype, inference_only=True)
+        bar = show_progress(progress, steps * elements)
+        try:
+            with quiet_nengo_build(), warnings.catch_warnings():
+                # Said on every build with tensorflow-cpu; not news to a CPU user.
+                warnings.filterwarnings("ignore", message="No GPU support detected")
+                sim = nengo_dl.Simulator(model.network, dt=dt, seed=seed, minibatch_size=minibatch_size,
+                                         unroll_simulation=unroll, progress_bar=bar)
+        except Exception as exc:  # nengo BuildError, TensorFlow errors
+            raise BackendError(f"nengo_dl could not build {netlist.name}: {type(exc).__name__}: {exc}") from exc
+        build_time = time.perf_counter() - start
+
+        probes = list(model.output_probes)
+        if model.counter_probe is not None:
+            probes.append(model.counter_probe)
+        collected: list[list[np.ndarray]] = [[] for _ in probes]
+        start = time.perf_counter()
+        with sim:
+            for first in range(0, elements, minibatch_size):
+                chunk = table[first:first + minibatch_size]
+                data = {}
+                for j, (node, feed) in enumerate(zip(model.inputs, feeds)):
+                    arr = np.zeros((minibatch_size, sim_steps, feed.size))
+                    for b, row in enumerate(chunk):
+                        feed.fn = row[j]
+                        arr[b, :steps] = feed.sample(steps, dt)
+                    if len(chunk) < minibatch_size:  # pad the last chunk
+                        arr[len(chunk):] = arr[len(chunk) - 1]
+                    data[node] = arr
+                try:
+                    if data:
+                        result = sim.predict_on_batch(data)
+                    else:
+                        result = sim.predict_on_batch(n_steps=sim_steps)
+                except Exception as exc:
+                    raise BackendError(f"nengo_dl failed to run {netlist.name}: {type(exc).__name__}: {exc}") from exc
+                for store, probe in zip(collected, probes):
+                    store.append(np.asarray(result[probe], dtype=np.float64)[:len(chunk), :steps])
+        run_time = time.perf_counter() - start
+
+        stacked = [np.concatenate(store, axis=0) for store in collected]
+        counter = stacked.pop() if model.counter_probe is not None else None
+        batched = batch_size is not None
+        if not batched:
+            stacked = [s[0] for s in stacked]
+            counter = None if counter is None else counter[0]
+        info = {"build_time": build_time, "run_time": run_time, "seed": seed, "batch_size": batch_size,
+                "dtype": dtype, "minibatch_size": minibatch_size, "unroll": unroll}
+        return collect_result(model, stacked, counter, steps=steps, dt=dt, backend=self.name, batched=batched,
+                              info=info)

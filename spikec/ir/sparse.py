@@ -1,0 +1,80 @@
+"""A hashable, read-only sparse matrix for op attributes.
+
+Graph nodes are frozen and compared by value (that is how CSE works), so a
+weight matrix held in a node's attrs must hash and compare by value.
+:class:`SparseConst` wraps a ``scipy.sparse.csr_array`` in canonical form
+(float64, duplicates summed, explicit zeros dropped, indices sorted) so that
+two equal matrices always compare equal.  The ``affine`` op stores its
+weights this way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+import scipy.sparse
+
+
+class SparseConst:
+    """A read-only ``scipy.sparse.csr_array`` that hashes and compares by value.
+
+    ``.matrix`` is the csr array (do not modify it); ``.toarray()`` gives a
+    dense copy.  Accepts anything ``scipy.sparse.csr_array`` accepts (a
+    sparse matrix or array, or a dense 2-D array).
+    """
+
+    __slots__ = ("matrix", "_hash")
+
+    def __init__(self, matrix: Any):
+        m = scipy.sparse.csr_array(matrix, dtype=np.float64, copy=True)
+        m.sum_duplicates()
+        m.eliminate_zeros()
+        m.sort_indices()
+        m.indices = m.indices.astype(np.int64, copy=False)
+        m.indptr = m.indptr.astype(np.int64, copy=False)
+        for part in (m.data, m.indices, m.indptr):
+            part.setflags(write=False)
+        self.matrix = m
+        digest = hashlib.sha1()
+        for part in (m.data, m.indices, m.indptr):
+            digest.update(part.tobytes())
+        self._hash = hash(("sparse", m.shape, digest.hexdigest()))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.matrix.shape)
+
+    @property
+    def nnz(self) -> int:
+        return int(self.matrix.nnz)
+
+    def toarray(self) -> np.ndarray:
+        return self.matrix.toarray()
+
+    def __matmul__(self, other: Any) -> Any:
+        return self.matrix @ other
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SparseConst):
+            return NotImplemented
+        a, b = self.matrix, other.matrix
+        return (
+            self._hash == other._hash
+            and a.shape == b.shape
+            and np.array_equal(a.indptr, b.indptr)
+            and np.array_equal(a.indices, b.indices)
+            and np.array_equal(a.data, b.data)
+        )
+
+    def __reduce__(self):
+        # Rebuild on unpickling: string hashes differ between processes.
+        return (SparseConst, (self.matrix,))
+
+    def __repr__(self) -> str:
+        rows, cols = self.shape
+        return f"sparse[{rows}x{cols}, nnz={self.nnz}]"

@@ -1,0 +1,253 @@
+"""Graph -> netlist: neurons for nonlinear ops, weights for everything linear.
+
+The graph is evaluated symbolically in evaluation order.  Every node's value
+becomes an :class:`~spikec.lower.affine.Affine` expression over sources
+(inputs, state nodes, populations).  Linear ops transform expressions and
+cost nothing; each nonlinear op becomes one population whose input
+projections are read off its operands' expressions and whose decoded output
+is a new expression; each stateful op becomes a state node.  Projections are
+emitted only where a population or node reads a source, so every chain of
+linear ops between two populations collapses into one weight matrix.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from spikec.errors import SpikecError
+from spikec.ir.attrs import ConstArray
+from spikec.ir.graph import Graph
+from spikec.ir.node import Node
+from spikec.ir.ops import _lti_discrete
+from spikec.ir.registry import get_op
+from spikec.lower.affine import Affine, broadcast_matrix, stack
+from spikec.passes.linear_map import linear_map
+from spikec.lower.options import LowerOptions
+from spikec.lower.ranges import measure_ranges, widen
+from spikec.lower.tuning import UnitTuning, nef_ensembles, parabola_square
+from spikec.netlist import InputSource, Netlist, Output, Population, Projection, SumNode, make_transform
+
+# Ops that lowering cannot take directly: the expand_bilinear pass rewrites them.
+NEEDS_EXPANSION = {"matmul", "einsum_bilinear", "div"}
+
+
+class LoweringError(SpikecError):
+    """A graph op cannot be turned into neurons."""
+
+
+class _Lowering:
+    def __init__(self, graph: Graph, options: LowerOptions, ranges):
+        self.graph = graph
+        self.options = options
+        self.ranges = ranges
+        self.rng = np.random.default_rng(options.seed)
+        self.exprs: dict[int, Affine] = {}
+        self.inputs: list[InputSource] = []
+        self.populations: list[Population] = []
+        self.nodes: list[SumNode] = []
+        self.projections: list[Projection] = []
+
+    # -- building blocks ------------------------------------------------------------
+    def project(self, expr: Affine, post: str, synapse=None) -> None:
+        for source, matrix in expr.pruned().terms.items():
+            self.projections.append(Projection(source, post, make_transform(matrix), synapse))
+
+    def population(self, node: Node, neuron_type, tuning: UnitTuning, drive: Affine,
+                   info: dict | None = None) -> Affine:
+        """Add a population driven by ``encode @ drive``; return its decoded output."""
+        name = f"{node.op}{node.id}"
+        neuron_input = drive.map(tuning.encode)
+        n = tuning.gain.size
+        bias = tuning.bias + tuning.gain * neuron_input.const
+        state = neuron_type.init_state(n, rng=self.rng)
+        where = f"{node.op}@{node.loc.short}" if node.loc is not None else node.op
+        self.populations.append(Population(
+            name, n, neuron_type, ConstArray(tuning.gain), ConstArray(bias), computes=(where,),
+            info=tuple(sorted((info or {}).items())),
+            initial_state=tuple((k, ConstArray(v)) for k, v in sorted(state.items())),
+        ))
+        self.project(Affine(n, dict(neuron_input.terms)), name)
+        return Affine(tuning.decode.shape[0], {name: tuning.decode})
+
+    def opts(self, node: Node) -> LowerOptions:
+        """The lowering options for one node: global ones with its ``configure`` overrides."""
+        overrides = {k: v for k, v in node.config.items() if k != "range"}
+        return self.options.updated(**overrides) if overrides else self.options
+
+    def interval(self, node: Node, port: int, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """Widened per-element [lower, upper] of operand ``port`` of ``node``, broadcast to ``shape``."""
+        operand = self.graph[node.inputs[port]]
+        user = node.config.get("range")
+        if user is not None:
+            lo, hi = (np.broadcast_to(np.asarray(v, dtype=float), operand.shape) for v in user)
+            margin = 1.0
+        else:
+            lo, hi = self.ranges[operand.id]
+            margin = self.opts(node).range_margin
+        center, radius = widen(lo, hi, margin)
+        lo = np.broadcast_to(center - radius, shape).ravel()
+        hi = np.broadcast_to(center + radius, shape).ravel()
+        return lo, hi
+
+    @staticmethod
+    def spiking_parabola(o: LowerOptions):
+        from spikec.neurons import Parabola, PoissonSpiking, RegularSpiking
+
+        return (RegularSpiking if o.spiking == "regular" else PoissonSpiking)(Parabola())
+
+    @staticmethod
+    def nef_type(o: LowerOptions):
+        from spikec.neurons import LIF, as_neuron_type
+
+        return as_neuron_type(o.neuron_type or LIF()).as_spiking()
+
+    # -- rules ----------------------------------------------------------------------------
+    def lower_mul(self, node: Node, operands: list[Affine]) -> Affine:
+        (ix, iy), shape = node.inputs, node.shape
+        x = operands[0].map(broadcast_matrix(self.graph[ix].shape, shape))
+        y = operands[1].map(broadcast_matrix(self.graph[iy].shape, shape))
+        lx, hx = self.interval(node, 0, shape)
+        ly, hy = self.interval(node, 1, shape)
+        o = self.opts(node)
+        if o.products == "nef":
+            size = x.size
+            # interleave so that unit i reads (x_i, y_i)
+            order = np.argsort(np.concatenate([np.arange(size) * 2, np.arange(size) * 2 + 1]), kind="stable")
+            both = stack([x, y])
+            drive = both.map(sp.csr_array((np.ones(2 * size), (np.arange(2 * size), order)),
+                                          shape=(2 * size, 2 * size)))
+            centers = np.stack([(lx + hx) / 2, (ly + hy) / 2], axis=1)
+            radii = np.stack([(hx - lx) / 2, (hy - ly) / 2], axis=1)
+            tuning = self.nef(o, centers, radii, lambda i, p: p[:, 0] * p[:, 1])
+            return self.population(node, self.nef_type(o), tuning, drive, {"units": size, "rule": "nef product"})
+        # ((x+y)^2 - (x-y)^2) / 4 with one parabola neuron per square
+        u, v = x + y, x - y
+        tu, lin_u, c_u = parabola_square(lx + ly, hx + hy, o.max_rate)
+        tv, lin_v, c_v = parabola_square(lx - hy, hx - ly, o.max_rate)
+        tuning = UnitTuning(
+            gain=np.concatenate([tu.gain, tv.gain]), bias=np.concatenate([tu.bias, tv.bias]),
+            encode=sp.identity(2 * u.size, format="csr"),
+            decode=sp.hstack([tu.decode / 4, -tv.decode / 4], format="csr"),
+        )
+        decoded = self.population(node, self.spiking_parabola(o), tuning, stack([u, v]),
+                                  {"units": u.size, "rule": "parabola product", "max_rate": o.max_rate})
+        return decoded + u.scaled(lin_u / 4) - v.scaled(lin_v / 4) + Affine.constant((c_u - c_v) / 4)
+
+    def lower_square(self, node: Node, operands: list[Affine]) -> Affine:
+        lo, hi = self.interval(node, 0, node.shape)
+        o = self.opts(node)
+        tuning, lin, const = parabola_square(lo, hi, o.max_rate)
+        decoded = self.population(node, self.spiking_parabola(o), tuning, operands[0],
+                                  {"units": node.size, "rule": "parabola square", "max_rate": o.max_rate})
+        return decoded + operands[0].scaled(lin) + Affine.constant(const)
+
+    def lower_elementwise(self, node: Node, operands: list[Affine]) -> Affine:
+        lo, hi = self.interval(node, 0, node.shape)
+        reference = get_op(node.op).reference
+        attrs = node.attrs
+        o = self.opts(node)
+        tuning = self.nef(o, ((lo + hi) / 2)[:, None], ((hi - lo) / 2)[:, None],
+                          lambda i, p: reference(attrs, p[:, 0]))
+        return self.population(node, self.nef_type(o), tuning, operands[0],
+                               {"units": node.size, "rule": f"nef {node.op}", "n_per_unit": o.n_neurons})
+
+    def nef(self, o: LowerOptions, centers, radii, fn: Callable) -> UnitTuning:
+        import nengo
+
+        return nef_ensembles(centers, radii, fn, self.nef_type(o), o.n_neurons, o.max_rates, o.intercepts,
+                             o.solver or nengo.solvers.LstsqL2(), o.n_eval_points, self.rng)
+
+    # -- driver ----------------------------------------------------------------------------
+    def run(self) -> Netlist:
+        graph, dt = self.graph, self.options.dt
+        expansion = sorted({n.op for n in graph if n.op in NEEDS_EXPANSION})
+        if expansion:
+            raise LoweringError(f"lowering needs the expand_bilinear pass first (graph has {', '.join(expansion)})")
+        for node in graph.input_nodes:
+            name = f"in_{node.name}" if node.name and node.name.isidentifier() else f"in{node.id}"
+            self.inputs.append(InputSource(name, int(node.attrs["index"]), node.shape))
+            self.exprs[node.id] = Affine.source(name, node.size)
+        stateful = [n for n in graph if get_op(n.op).is_stateful]
+        for node in stateful:
+            self.exprs[node.id] = Affine.source(f"state{node.id}", node.size)
+        for node_id in graph.order:
+            node = graph[node_id]
+            opdef = get_op(node.op)
+            if node.id in self.exprs:
+                continue
+            operands = [self.exprs[i] for i in node.inputs]
+            if node.op == "const":
+                self.exprs[node.id] = Affine.constant(node.attrs["value"].value)
+            elif opdef.is_linear:
+                matrices, bias = linear_map(node, [graph[i].shape for i in node.inputs])
+                total = Affine.constant(bias)
+                for expr, matrix in zip(operands, matrices):
+                    total = total + expr.map(matrix)
+                self.exprs[node.id] = total
+            elif node.op == "mul":
+                self.exprs[node.id] = self.lower_mul(node, operands)
+            elif node.op == "square":
+                self.exprs[node.id] = self.lower_square(node, operands)
+            elif opdef.elementwise:
+                self.exprs[node.id] = self.lower_elementwise(node, operands)
+            else:
+                raise LoweringError(f"no lowering rule for op {node.op!r}", op=node.op, loc=node.loc)
+        for node in stateful:
+            self.lower_state(node)
+        outputs = [self.output(i, node_id) for i, node_id in enumerate(graph.outputs)]
+        net = Netlist(graph.name, tuple(self.inputs), tuple(self.populations), tuple(self.nodes),
+                      tuple(self.projections), tuple(outputs))
+        return net.validate()
+
+    def lower_state(self, node: Node) -> None:
+        from spikec.synapses import Integrator
+
+        name = f"state{node.id}"
+        operand = self.exprs[node.inputs[0]].pruned()
+        x0 = node.attrs["x0"]
+        if node.op == "lti":
+            ad, bd = _lti_discrete(node.attrs["A"], node.attrs["B"], self.options.dt)
+            dt = self.options.dt
+            # An integrator fed ((Ad - I) s + Bd u) / dt steps exactly like the
+            # zero-order-hold system s <- Ad s + Bd u.
+            drive = self.exprs[node.id].map((ad - np.eye(len(ad))) / dt) + operand.map(bd / dt)
+            synapse = Integrator()
+        else:
+            drive, synapse = operand, node.attrs["synapse"]
+        start = None if x0 is None else ConstArray(np.ravel(x0.value))
+        offset = ConstArray(drive.const) if drive.const.any() else None
+        self.nodes.append(SumNode(name, node.size, synapse, start, offset, computes=(node.op,)))
+        self.project(Affine(node.size, dict(drive.terms)), name)
+
+    def output(self, index: int, node_id: int) -> Output:
+        node = self.graph[node_id]
+        expr = self.exprs[node_id].pruned()
+        shape = node.shape
+        if not expr.const.any() and len(expr.terms) == 1:
+            (source, matrix), = expr.terms.items()
+            if source.startswith("state") and matrix.shape[0] == matrix.shape[1] and \
+                    (matrix != sp.identity(matrix.shape[0], format="csr")).nnz == 0:
+                return Output(f"out{index}", index, source, shape)
+        name = f"out{index}"
+        self.nodes.append(SumNode(name, node.size, None, None,
+                                  ConstArray(expr.const) if expr.const.any() else None, computes=("output",)))
+        self.project(Affine(node.size, dict(expr.terms)), name)
+        return Output(name, index, name, shape)
+
+
+def lower(graph: Graph, inputs: Sequence[Callable[[float], np.ndarray]], options: LowerOptions | None = None
+          ) -> Netlist:
+    """Lower a graph to a netlist (after the passes the lowering needs, such as ``expand_bilinear``).
+
+    ``inputs`` are the example input signals (functions of time) used to
+    measure the value ranges that nonlinear units are tuned to.
+    """
+    from spikec.passes.manager import prepare_for_lowering
+
+    options = options or LowerOptions()
+    graph = prepare_for_lowering(graph)
+    ranges = measure_ranges(graph, inputs, options.range_t, options.dt)
+    return _Lowering(graph, options, ranges).run()

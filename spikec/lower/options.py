@@ -1,0 +1,84 @@
+"""Lowering options: how graph ops become neurons."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any, Mapping
+
+from spikec.errors import SpikecError
+
+
+@dataclass(frozen=True)
+class LowerOptions:
+    """Every knob of the lowering, with the defaults spikec picks.
+
+    Attributes
+    ----------
+    products
+        ``"parabola"``: each product ``x*y`` uses two Parabola neurons on
+        ``x+y`` and ``x-y`` (exact in rate mode); ``"nef"``: a 2-D NEF ensemble
+        of ``n_neurons`` neurons of ``neuron_type`` per product.
+    max_rate
+        Firing rate (Hz) of a parabola unit at the edge of its range.
+    spiking
+        How rate-tuned units spike: ``"regular"`` (nengo's RegularSpiking) or
+        ``"poisson"`` (PoissonSpiking).
+    neuron_type
+        Neuron type of NEF ensembles (elementwise functions, NEF products);
+        default :class:`spikec.neurons.LIF`.
+    n_neurons
+        Neurons per element of an NEF-lowered op.
+    max_rates, intercepts
+        Ranges of the uniform distributions of NEF tuning curves (nengo's
+        defaults are (200, 400) Hz and (-1, 0.9)).
+    solver
+        A nengo solver for NEF decoders (default ``nengo.solvers.LstsqL2()``).
+    n_eval_points
+        Sample points per dimension for solving NEF decoders.
+    range_margin
+        Measured value ranges are widened by this factor around their centre.
+    range_t
+        Seconds of ideal simulation used to measure value ranges.
+    seed
+        Seed for tuning curves and initial neuron states.
+    dt
+        Time step the netlist is built for (only ``lti`` depends on it).
+    """
+
+    products: str = "parabola"
+    max_rate: float = 1000.0
+    spiking: str = "regular"
+    neuron_type: Any = None
+    n_neurons: int = 50
+    max_rates: tuple[float, float] = (200.0, 400.0)
+    intercepts: tuple[float, float] = (-1.0, 0.9)
+    solver: Any = None
+    n_eval_points: int = 200
+    range_margin: float = 1.2
+    range_t: float = 1.0
+    seed: int = 0
+    dt: float = 0.001
+
+    def __post_init__(self):
+        if self.products not in ("parabola", "nef"):
+            raise SpikecError(f"products={self.products!r}: choose 'parabola' or 'nef'")
+        if self.spiking not in ("regular", "poisson"):
+            raise SpikecError(f"spiking={self.spiking!r}: choose 'regular' or 'poisson'")
+        if not self.max_rate > 0 or self.n_neurons < 1 or self.range_margin < 1:
+            raise SpikecError("max_rate must be > 0, n_neurons >= 1 and range_margin >= 1")
+
+    @classmethod
+    def names(cls) -> set[str]:
+        return {f.name for f in fields(cls)}
+
+    @classmethod
+    def from_mapping(cls, options: Mapping[str, Any]) -> "LowerOptions":
+        """Pick the lowering options out of a mapping; unknown keys are an error."""
+        unknown = set(options) - cls.names()
+        if unknown:
+            raise SpikecError(f"unknown lowering options: {', '.join(sorted(unknown))}; "
+                              f"known: {', '.join(sorted(cls.names()))}")
+        return cls(**options)
+
+    def updated(self, **changes: Any) -> "LowerOptions":
+        return replace(self, **changes)

@@ -1,0 +1,51 @@
+"""Graph-to-graph passes: each a pure function ``Graph -> Graph``.
+
+Every pass preserves the NumPy reference output of the graph for any inputs
+(some up to floating-point rounding; each docstring says) and never mutates
+its input.  :class:`PassManager` runs a pipeline of them and keeps a
+:class:`PassLog` (printable as a table) of what each pass did.
+
+==================  ==============================================================
+pass                what it does
+==================  ==============================================================
+expand_bilinear     matmul / einsum_bilinear / div / broadcasting mul -> mul units
+fold_constants      constant sub-expressions -> const; ops with a const -> linear
+remove_identities   no-op reshapes, transposes, slices, ...
+cse                 common sub-expressions merged (commutative ops too)
+dce                 nodes no output depends on removed
+merge_units         independent nonlinear nodes of one kind -> one node
+fuse_linear         trees of linear ops -> one ``affine`` op
+budget              neurons and rates per nonlinear unit (``attrs["tuning"]``)
+==================  ==============================================================
+
+:func:`spikec.passes.linear_map.linear_map` gives the matrix form of any
+linear op; the lowering uses it to fold linear maps into weights.
+"""
+
+from spikec.passes.budget import budget
+from spikec.passes.cse import eliminate_common_subexpressions
+from spikec.passes.dce import eliminate_dead_code
+from spikec.passes.expand_bilinear import expand_bilinear
+from spikec.passes.fold_constants import fold_constants
+from spikec.passes.fuse_linear import fuse_linear
+from spikec.passes.linear_map import linear_map
+from spikec.passes.manager import (
+    DEFAULT_PIPELINE,
+    LOWERING_PIPELINE,
+    PASSES,
+    PassLog,
+    PassManager,
+    PassRecord,
+    prepare_for_lowering,
+    register_pass,
+    run_passes,
+)
+from spikec.passes.merge_units import merge_units
+from spikec.passes.remove_identities import remove_identities
+
+__all__ = [
+    "DEFAULT_PIPELINE", "LOWERING_PIPELINE", "PASSES", "PassLog", "PassManager", "PassRecord", "budget",
+    "eliminate_common_subexpressions", "eliminate_dead_code", "expand_bilinear", "fold_constants",
+    "fuse_linear", "linear_map", "merge_units", "prepare_for_lowering", "register_pass", "remove_identities",
+    "run_passes",
+]

@@ -350,7 +350,10 @@ def trace_target(ns: argparse.Namespace, target: Target):
 
 def cmd_graph(ns: argparse.Namespace) -> int:
     prog = trace_target(ns, parse_target(ns.target))
-    graph = prog.traced_graph if ns.traced else prog.graph
+    graph = _selected_graph(prog, ns)
+    if ns.passes:
+        print(prog.pass_report())
+        return 0
     if ns.dot == "-":
         print(graph.to_dot())
         return 0
@@ -361,9 +364,23 @@ def cmd_graph(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _selected_graph(prog, ns: argparse.Namespace):
+    """The traced graph (default), the optimized one, or the graph after a named pass."""
+    if ns.after:
+        records = prog.pass_log.by_name(ns.after)
+        if not records:
+            names = ", ".join(dict.fromkeys(r.name for r in prog.pass_log)) or "none"
+            raise CLIError(f"--after {ns.after}: no such pass in this program's pipeline (passes: {names})")
+        return records[0].graph
+    return prog.graph if ns.optimized else prog.traced_graph
+
+
 def cmd_stats(ns: argparse.Namespace) -> int:
     prog = trace_target(ns, parse_target(ns.target))
-    stats = (prog.traced_graph if ns.traced else prog.graph).stats()
+    if ns.traced:
+        stats = prog.traced_graph.stats()
+    else:
+        stats = prog.stats(lowered=not ns.no_lower)
     if ns.json:
         print(json.dumps(stats.as_dict(), indent=2))
     else:
@@ -603,12 +620,16 @@ examples:
   spikec graph examples/matrix_inversion.py --arg A=2x2
   spikec graph examples/matrix_inversion.py:inverse --arg A=2x2 --const dt=0.1 --no-loc
   spikec graph examples/matrix_inversion.py --arg A=2x2 --dot - | dot -Tsvg -o inverse.svg
+  spikec graph examples/matrix_inversion.py --arg A=2x2 --optimized       # after all passes
+  spikec graph examples/matrix_inversion.py --arg A=2x2 --after fuse_linear
+  spikec graph examples/matrix_inversion.py --arg A=2x2 --passes          # what each pass did
 """
 
 _STATS_EPILOG = _ARG_HELP + """
 examples:
   spikec stats examples/matrix_inversion.py --arg A=3x3
   spikec stats examples/matrix_inversion.py --arg A=3x3 --json
+  spikec stats examples/matrix_inversion.py --arg A=3x3 --no-lower   # graph counts only
 """
 
 _RUN_EPILOG = """\
@@ -693,7 +714,9 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("output")
     g.add_argument("--dot", metavar="OUT.dot", help="also write Graphviz DOT text to a file ('-': print only DOT)")
     g.add_argument("--no-loc", action="store_true", help="leave out the # file:line comments")
-    g.add_argument("--traced", action="store_true", help="show the graph as traced, before optimization passes")
+    g.add_argument("--optimized", action="store_true", help="show the graph after all optimization passes")
+    g.add_argument("--after", metavar="PASS", help="show the graph after the named pass (e.g. fuse_linear)")
+    g.add_argument("--passes", action="store_true", help="print what each optimization pass did, as a table")
 
     p = add("stats", ["stat"], "print op, node and nonlinear-unit counts",
             "Trace a compiled function and print its graph statistics: nodes, edges, op counts by kind,\n"
@@ -701,8 +724,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target", metavar="FILE.py[:FUNC]", help="the file and compiled function")
     _add_trace_options(p)
     g = p.add_argument_group("output")
-    g.add_argument("--json", action="store_true", help="machine-readable JSON (GraphStats.as_dict())")
+    g.add_argument("--json", action="store_true", help="machine-readable JSON")
     g.add_argument("--traced", action="store_true", help="count the graph as traced, before optimization passes")
+    g.add_argument("--no-lower", action="store_true", help="graph statistics only (skip neurons and weights)")
 
     p = add("run", ["sim"], "simulate a compiled function, or run an example script",
             "Trace a compiled function and simulate it, printing the final value of each output;\n"

@@ -770,7 +770,8 @@ class RectifiedLinear(NeuronType):
 
     def max_rates_intercepts(self, gain, bias):
         """Nengo's closed form."""
-        intercepts = -np.asarray(bias, dtype=float) / np.asarray(gain, dtype=float)
+        gain = np.asarray(gain, dtype=float)
+        intercepts = -np.asarray(bias, dtype=float) / gain
         return gain * (1 - intercepts), intercepts
 
     def step(self, state, J, dt, xp=np, noise=None):

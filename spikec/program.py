@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -130,7 +131,7 @@ class Program:
 
     def run(self, *args: Any, t: float = 1.0, dt: float = 1e-3, backend: str = "numpy", mode: str | None = None,
             seed: int | None = 0, progress: bool | None = None, batch: bool = False,
-            inputs: Mapping[str, Any] | None = None, **options: Any) -> RunResult:
+            inputs: Mapping[str, Any] | None = None, synapse: Any = None, **options: Any) -> RunResult:
         """Simulate the program for ``t`` seconds with time step ``dt``.
 
         Parameters
@@ -151,6 +152,14 @@ class Program:
         batch
             Inputs carry a leading batch axis; outputs become
             ``(batch, steps, *shape)``.
+        synapse
+            Filter the recorded outputs through this synapse (a float is a
+            lowpass time constant), like a ``nengo.Probe`` synapse: spiking
+            outputs are read through it.  Applied the same way on every back
+            end; ``None`` records raw values.
+        **options
+            Lowering options for neural modes (``max_rate``, ``n_neurons``...;
+            see :class:`spikec.lower.LowerOptions`).
         """
         if not (t > 0 and dt > 0) or not np.isfinite(t) or not np.isfinite(dt):
             raise RunError(f"run needs t > 0 and dt > 0, got t={t}, dt={dt}")
@@ -161,8 +170,31 @@ class Program:
         if mode not in engine.modes:
             raise RunError(f"backend {backend!r} has modes {', '.join(engine.modes)}; got mode={mode!r}")
         providers, batch_size = self.input_providers(args, dict(inputs or {}), batch=batch)
-        return engine.run(self, providers, t=t, dt=dt, mode=mode, seed=seed, progress=progress,
-                          batch_size=batch_size, **options)
+        result = engine.run(self, providers, t=t, dt=dt, mode=mode, seed=seed, progress=progress,
+                            batch_size=batch_size, **options)
+        return filter_outputs(result, synapse) if synapse is not None else result
+
+
+def filter_outputs(result: RunResult, synapse: Any) -> RunResult:
+    """``result`` with every output passed through ``synapse`` along time.
+
+    Sample ``k`` of the filtered output includes raw sample ``k`` (nengo's
+    ``Synapse.filt`` convention).  Only linear synapses make sense here.
+    """
+    from spikec.synapses import as_synapse
+
+    syn = as_synapse(synapse)
+    if not syn.is_linear:
+        raise RunError(f"run(synapse=...) needs a linear synapse, got {syn.label()}")
+    filtered = []
+    for out in result.outputs:
+        series = np.moveaxis(out, 1, 0) if result.batched else out
+        state = syn.init_state(series.shape[1:])
+        values = np.empty_like(series)
+        for k, sample in enumerate(series):
+            state, values[k] = syn.step(state, sample, result.dt)
+        filtered.append(np.moveaxis(values, 0, 1) if result.batched else values)
+    return dataclasses.replace(result, outputs=tuple(filtered), info={**result.info, "synapse": syn.label()})
 
 
 # Compile options that are not lowering options.

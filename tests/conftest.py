@@ -15,19 +15,23 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import spikec
+from spikec.backends.reference import simulate_graph
 
 DT = 1e-3
 
-# Hypothesis profiles: "dev" (default) keeps the suite fast on a 2-core
-# machine; "ci-long" is for occasional deep runs (HYPOTHESIS_PROFILE=ci-long).
+# Hypothesis: no deadlines (timings on a shared 2-core machine are noisy).
+# Example counts are kept small so the suite stays fast; SPIKEC_TEST_SCALE=20
+# multiplies every count for an occasional deep run.
 settings.register_profile(
-    "dev", deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+    "spikec", deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
 )
-settings.register_profile(
-    "ci-long", deadline=None, max_examples=1000,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+settings.load_profile("spikec")
+SCALE = int(os.environ.get("SPIKEC_TEST_SCALE", "1"))
+
+
+def examples(n: int) -> settings:
+    """Hypothesis settings with ``n`` examples (times ``SPIKEC_TEST_SCALE``)."""
+    return settings(max_examples=n * SCALE, deadline=None)
 
 
 def unwrap(value: Any) -> Any:
@@ -40,9 +44,10 @@ def numpy_value(fn: Callable, *args: Any) -> Any:
     return fn(*[unwrap(a) for a in args])
 
 
-def trace(fn: Callable, *args: Any, **kwargs: Any) -> spikec.Program:
-    """``spikec.compile(fn).trace(*args)``."""
-    return spikec.compile(fn).trace(*args, **kwargs)
+def trace(fn: Callable, *args: Any, optimize: bool = True, **kwargs: Any) -> spikec.Program:
+    """``spikec.compile(fn).trace(*args)``; ``optimize=False`` skips the graph passes (faster)."""
+    options = {} if optimize else {"passes": []}
+    return spikec.compile(fn, **options).trace(*args, **kwargs)
 
 
 def run_reference(fn: Callable, *args: Any, steps: int = 3, dt: float = DT, **run_options: Any):
@@ -54,38 +59,45 @@ def run_reference(fn: Callable, *args: Any, steps: int = 3, dt: float = DT, **ru
 
 
 def assert_matches_numpy(fn: Callable, *args: Any, rtol: float = 1e-12, atol: float = 1e-12,
-                         steps: int = 2, scale_atol: bool = False) -> spikec.Program:
+                         steps: int = 2, scale_atol: bool = False, optimize: bool = False) -> spikec.Program:
     """Assert that ``fn`` traced and simulated equals ``fn`` run by NumPy, at every step.
 
+    The graph as traced is simulated (a failure is a tracing or op-reference
+    bug); with ``optimize`` the default passes run too and ``prog.run``'s
+    optimized graph must agree as well (a failure only there is a pass bug).
     Shapes must match exactly (no broadcasting of the result).  With
     ``scale_atol`` the absolute tolerance grows with the largest expected
     magnitude, for long compositions.  Returns the traced program so that
     callers can also check its graph.
     """
     expected = numpy_value(fn, *args)
-    prog = trace(fn, *args)
-    result = prog.run(t=steps * DT, dt=DT, backend="numpy")
     expected_outputs = expected if isinstance(expected, (tuple, list)) else (expected,)
-    assert len(result.outputs) == len(expected_outputs)
-    for out, exp in zip(result.outputs, expected_outputs):
-        exp = np.asarray(exp, dtype=np.float64)
-        assert out.shape == (steps, *exp.shape), f"spikec gives {out.shape[1:]}, NumPy {exp.shape}"
-        tol = atol * (1 + np.abs(exp).max(initial=0.0)) if scale_atol else atol
-        np.testing.assert_allclose(out, np.broadcast_to(exp, out.shape), rtol=rtol, atol=tol,
-                                   err_msg="(axis 0 is the time step)")
+    prog = trace(fn, *args, optimize=optimize)
+    providers, _ = prog.input_providers((), {})
+    runs = [("traced graph", simulate_graph(prog.traced_graph, providers, steps, DT))]
+    if optimize:
+        runs.append(("optimized graph", prog.run(t=steps * DT, dt=DT, backend="numpy").outputs))
+    for which, outputs in runs:
+        assert len(outputs) == len(expected_outputs)
+        for out, exp in zip(outputs, expected_outputs):
+            exp = np.asarray(exp, dtype=np.float64)
+            assert out.shape == (steps, *exp.shape), f"{which}: spikec gives {out.shape[1:]}, NumPy {exp.shape}"
+            tol = atol * (1 + np.abs(exp).max(initial=0.0)) if scale_atol else atol
+            np.testing.assert_allclose(out, np.broadcast_to(exp, out.shape), rtol=rtol, atol=tol,
+                                       err_msg=f"{which} (axis 0 is the time step)")
     return prog
 
 
 def op_counts(prog: spikec.Program) -> dict[str, int]:
-    """Ops of the program's graph by name (``{"matmul": 1, ...}``)."""
-    return prog.graph.stats().ops
+    """Ops of the program's graph as traced, by name (``{"matmul": 1, ...}``)."""
+    return prog.traced_graph.stats().ops
 
 
 def ops_of_kind(prog: spikec.Program, kind: str) -> set[str]:
-    """Names of the ops of one kind (``"linear"``, ``"nonlinear"``...) in the graph."""
+    """Names of the ops of one kind (``"linear"``, ``"nonlinear"``...) in the graph as traced."""
     from spikec.ir import get_op
 
-    return {n.op for n in prog.graph if get_op(n.op).kind.value == kind}
+    return {n.op for n in prog.traced_graph if get_op(n.op).kind.value == kind}
 
 
 @pytest.fixture

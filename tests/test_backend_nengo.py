@@ -104,6 +104,35 @@ def encoder_decoder_net(neuron, transform=dense, rng_seed=1, n=20):
     return net, (W_enc, W_dec, gain, bias)
 
 
+def mixed_net():
+    """Every kind of object, small: LIF and Parabola (RegularSpiking when spiking)
+    populations with initial states, sparse and filtered projections, an integrator
+    with x0 (a nengo synapse) and an Adam node with x0 (a Python process)."""
+    rng = np.random.default_rng(5)
+    n1, n2 = 12, 4
+    pops = (
+        Population("lif", n1, LIF(), C(rng.uniform(1, 3, n1)), C(rng.uniform(0, 2, n1)),
+                   initial_state=(("voltage", C(rng.uniform(0, 1, n1))), ("refractory_time", C(np.zeros(n1))))),
+        Population("sq", n2, Parabola(amplitude=2.0), C(rng.uniform(1, 2, n2)), C(rng.uniform(3, 6, n2)),
+                   initial_state=(("voltage", C(rng.uniform(0, 1, n2))),)),
+    )
+    nodes = (SumNode("y", 2), SumNode("i", 2, synapse=Integrator(), x0=C([0.2, -0.1])),
+             SumNode("a", 2, synapse=Adam(lr=0.02), x0=C([1.0, 0.0]), offset=C([0.3, 0.3])))
+    projections = (
+        Projection("x", "lif", dense(rng.normal(size=(n1, 2)))),
+        Projection("x", "sq", sparse(np.where(rng.random((n2, 2)) < 0.5, rng.normal(size=(n2, 2)), 0.0))),
+        Projection("lif", "y", dense(rng.normal(size=(2, n1)) / 100), synapse=Lowpass(0.005)),
+        Projection("sq", "y", dense(rng.normal(size=(2, n2)) / 100)),
+        Projection("y", "i", dense(np.eye(2))),
+        Projection("i", "sq", dense(rng.normal(size=(n2, 2)) * 0.5)),
+        Projection("y", "a", dense(np.eye(2) * 0.1)),
+        Projection("a", "a", dense(-np.eye(2))),
+    )
+    return Netlist("mixed", inputs=(InputSource("x", 0, (2,)),), populations=pops, nodes=nodes,
+                   projections=projections,
+                   outputs=(Output("y", 0, "y", (2,)), Output("i", 1, "i", (2,)), Output("a", 2, "a", (2,))))
+
+
 # ------------------------------------------------------------------------ rate mode math
 
 
@@ -297,6 +326,7 @@ def test_regular_spiking_counts_and_synaptic_events(amplitude):
     assert_array_equal(res.info["population_spikes"]["p"], res.spikes)
     assert_array_equal(res.info["fan_out"]["p"], fan_out)
     events = np.cumsum(per_step @ fan_out)
+    assert res.info["total_spikes"] == 437 and isinstance(res.info["total_spikes"], int)
     assert res.info["total_synaptic_events"] == spikes @ fan_out == events[-1]
     assert_array_equal(res.info["synaptic_events"], events)
     assert_array_equal(res.info["population_synaptic_events"]["p"], events)
@@ -410,6 +440,38 @@ def test_program_run_on_nengo_matches_the_reference():
     spiking = prog.run(t=0.2, backend="nengo")
     assert spiking.mode == "spiking" and spiking.spikes[-1] > 0
     assert_allclose(spiking.output[-100:].mean(axis=0), ref.output[-1], atol=0.05)
+    # Options the back end does not take are lowering options, as on the numpy back end.
+    slower = prog.run(t=0.2, backend="nengo", max_rate=250.0)
+    assert slower.spikes[-1] < spiking.spikes[-1] / 2
+    numpy_spiking = prog.run(t=0.2, backend="numpy", mode="spiking", max_rate=250.0)
+    assert_array_equal(slower.spikes, numpy_spiking.spikes)
+    assert_allclose(slower.output, numpy_spiking.output, rtol=0, atol=1e-9)
+    with pytest.raises(Exception, match="unknown lowering options: colour"):
+        prog.run(t=0.01, backend="nengo", colour="red")
+
+
+class _Lowered:
+    """A stand-in program: ``lower()`` gives a fixed netlist (what the back ends ask a program for)."""
+
+    def __init__(self, netlist):
+        self.netlist = netlist
+
+    def lower(self, **options):
+        return self.netlist
+
+
+@pytest.mark.parametrize("mode", ["rate", "spiking"])
+def test_nengo_and_the_numpy_netlist_simulator_agree(mode):
+    """The same netlist gives the same answer on nengo and on spikec's own NumPy simulator."""
+    net = mixed_net()
+    ref = get_backend("numpy").run(_Lowered(net), [wave], t=0.3, dt=DT, mode=mode, seed=0, progress=False)
+    res = run(_Lowered(net), [wave], mode=mode, t=0.3)
+    for a, b in zip(ref.outputs, res.outputs):
+        assert_allclose(b, a, rtol=1e-9, atol=1e-9)
+    assert_array_equal(res.spikes, ref.spikes)
+    assert_array_equal(res.info["synaptic_events"], ref.info["synaptic_events"])
+    if mode == "spiking":
+        assert res.spikes[-1] > 100
 
 
 class _NotANeuron:
@@ -440,6 +502,10 @@ def test_clear_errors():
         Population("p", 1, LIF(), C([1.0]), C([0.0]), initial_state=(("volts", C([0.0])),)),))
     with pytest.raises(BackendError, match="'volts' is not a state of LIF"):
         build_network(bad_state)
+    nan = Netlist("nan", inputs=(), populations=(), projections=(), outputs=(),
+                  nodes=(SumNode("s", 2, synapse=Integrator(), x0=C([0.0, np.nan])),))
+    with pytest.raises(BackendError, match="sum node s: x0 contains NaN or inf"):
+        build_network(nan)
 
 
 def test_nengo_dl_unavailable_is_a_backend_error(monkeypatch):
@@ -465,34 +531,6 @@ def test_importing_the_back_ends_does_not_import_tensorflow():
 _missing = [m for m in ("tensorflow", "nengo_dl") if importlib.util.find_spec(m) is None]
 needs_nengo_dl = pytest.mark.skipif(bool(_missing) and not os.environ.get("CI"),
                                     reason=f"not installed: {', '.join(_missing)}")
-
-
-def mixed_net():
-    """Every kind of object, small: LIF(Rate) and Parabola populations, filtered
-    projections, an integrator with x0 (nengo synapse) and an Adam node (Python process)."""
-    rng = np.random.default_rng(5)
-    n1, n2 = 12, 4
-    pops = (
-        Population("lif", n1, LIF(), C(rng.uniform(1, 3, n1)), C(rng.uniform(0, 2, n1)),
-                   initial_state=(("voltage", C(rng.uniform(0, 1, n1))), ("refractory_time", C(np.zeros(n1))))),
-        Population("sq", n2, Parabola(amplitude=2.0), C(rng.uniform(1, 2, n2)), C(rng.uniform(3, 6, n2)),
-                   initial_state=(("voltage", C(rng.uniform(0, 1, n2))),)),
-    )
-    nodes = (SumNode("y", 2), SumNode("i", 2, synapse=Integrator(), x0=C([0.2, -0.1])),
-             SumNode("a", 2, synapse=Adam(lr=0.02), x0=C([1.0, 0.0]), offset=C([0.3, 0.3])))
-    projections = (
-        Projection("x", "lif", dense(rng.normal(size=(n1, 2)))),
-        Projection("x", "sq", sparse(np.where(rng.random((n2, 2)) < 0.5, rng.normal(size=(n2, 2)), 0.0))),
-        Projection("lif", "y", dense(rng.normal(size=(2, n1)) / 100), synapse=Lowpass(0.005)),
-        Projection("sq", "y", dense(rng.normal(size=(2, n2)) / 100)),
-        Projection("y", "i", dense(np.eye(2))),
-        Projection("i", "sq", dense(rng.normal(size=(n2, 2)) * 0.5)),
-        Projection("y", "a", dense(np.eye(2) * 0.1)),
-        Projection("a", "a", dense(-np.eye(2))),
-    )
-    return Netlist("mixed", inputs=(InputSource("x", 0, (2,)),), populations=pops, nodes=nodes,
-                   projections=projections,
-                   outputs=(Output("y", 0, "y", (2,)), Output("i", 1, "i", (2,)), Output("a", 2, "a", (2,))))
 
 
 @pytest.fixture(scope="module")

@@ -86,10 +86,27 @@ def test_graph_lists_ops_with_locations(capsys):
 
 def test_graph_matches_direct_trace(capsys, example_module):
     A = np.random.RandomState(5).randn(2, 2)
-    expected = example_module.inverse.trace(A, dt=0.1).graph.pretty(show_loc=False)
+    prog = example_module.inverse.trace(A, dt=0.1)
     code, out, _ = cli(capsys, "graph", EXAMPLE, "--arg", "A=2x2", "--seed", "5", "--const", "dt=0.1", "--no-loc")
     assert code == 0
-    assert out.strip() == expected.strip()
+    assert out.strip() == prog.traced_graph.pretty(show_loc=False).strip()
+    code, out, _ = cli(capsys, "graph", EXAMPLE, "--arg", "A=2x2", "--seed", "5", "--const", "dt=0.1", "--no-loc",
+                       "--optimized")
+    assert code == 0
+    assert out.strip() == prog.graph.pretty(show_loc=False).strip()
+    assert "mul" in out and "matmul" not in out  # products were expanded into units
+
+
+def test_graph_after_a_named_pass_and_the_pass_table(capsys, example_module):
+    A = np.random.RandomState(0).randn(2, 2)
+    prog = example_module.inverse.trace(A)
+    code, out, _ = cli(capsys, "graph", EXAMPLE, "--arg", "A=2x2", "--no-loc", "--after", "expand_bilinear")
+    assert code == 0
+    assert out.strip() == prog.pass_log.by_name("expand_bilinear")[0].graph.pretty(show_loc=False).strip()
+    code, out, _ = cli(capsys, "graph", EXAMPLE, "--arg", "A=2x2", "--passes")
+    assert code == 0 and "fuse_linear" in out and "nonlinear units" in out
+    code, _, err = cli(capsys, "graph", EXAMPLE, "--arg", "A=2x2", "--after", "no_such_pass")
+    assert code == 2 and "no_such_pass" in err and "fuse_linear" in err
 
 
 def test_graph_dot(capsys, tmp_path):

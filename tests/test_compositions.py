@@ -8,36 +8,46 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 
 import spikec
+from spikec.backends.reference import simulate_graph
+from spikec.trace import trace_function
 
-from conftest import DT
+from conftest import DT, examples
 from programs import RandomProgram, programs, random_program
 
 
-def check_program(prog: RandomProgram, steps: int = 2) -> spikec.Program:
-    """Trace and run ``prog``; assert every step equals the NumPy result."""
+def check_program(prog: RandomProgram, steps: int = 2, optimize: bool = True) -> spikec.Program:
+    """Trace and run ``prog``; assert every step equals the NumPy result.
+
+    The graph as traced is checked, and with ``optimize`` also the graph
+    after the default passes (what ``prog.run`` simulates).
+    """
     expected = prog.expected()
     assert expected.shape == prog.shape
-    compiled = spikec.compile(prog.fn).trace(*prog.inputs)
-    out = compiled.run(t=steps * DT, dt=DT).output
-    assert out.shape == (steps, *prog.shape), prog
+    compiled = spikec.compile(prog.fn, **({} if optimize else {"passes": []})).trace(*prog.inputs)
+    providers, _ = compiled.input_providers((), {})
+    runs = [("traced", simulate_graph(compiled.traced_graph, providers, steps, DT)[0])]
+    if optimize:
+        runs.append(("optimized", compiled.run(t=steps * DT, dt=DT).output))
     # Decompositions (max(x, y) = y + relu(x - y), c / y = c * (1 / y), ...)
     # round differently from NumPy, so allow a few ulps of the magnitude.
     tol = 1e-9 * (1 + np.abs(expected).max(initial=0.0))
-    np.testing.assert_allclose(out, np.broadcast_to(expected, out.shape), rtol=1e-9, atol=tol,
-                               err_msg=repr(prog))
+    for which, out in runs:
+        assert out.shape == (steps, *prog.shape), (which, prog)
+        np.testing.assert_allclose(out, np.broadcast_to(expected, out.shape), rtol=1e-9, atol=tol,
+                                   err_msg=f"{which} graph of {prog!r}")
     return compiled
 
 
-@settings(max_examples=100, deadline=None)
+@examples(100)
 @given(programs())
 def test_random_programs_match_numpy(prog):
     check_program(prog)
 
 
-@settings(max_examples=30, deadline=None)
+@examples(30)
 @given(programs(n_inputs=3, max_depth=5, max_ndim=3))
 def test_deeper_random_programs_match_numpy(prog):
     check_program(prog)
@@ -68,7 +78,8 @@ def test_generator_reaches_most_ops():
     seen = set()
     for seed in range(200):
         prog = random_program(seed, max_depth=4)
-        seen |= {node.op for node in spikec.compile(prog.fn).trace(*prog.inputs).graph}
+        graph, _, _ = trace_function(prog.fn, prog.inputs, {}, frozenset(), "random")
+        seen |= {node.op for node in graph}
     wanted = {"add", "sub", "neg", "scale", "offset", "matmul_const", "einsum_linear", "reshape", "transpose",
               "getitem", "concatenate", "stack", "sum", "mean", "select", "mul", "div", "matmul",
               "einsum_bilinear", "square", "sqrt", "exp", "log", "sin", "cos", "tanh", "abs", "relu", "clip",

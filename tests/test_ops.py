@@ -15,17 +15,23 @@ import hypothesis.extra.numpy as hnp
 import hypothesis.strategies as st
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 
 import spikec
 from spikec.ir import all_ops, get_op
 from spikec.trace.numpy_dispatch import FUNCTIONS, UFUNCS, supported_function_names
 
-from conftest import assert_matches_numpy, numpy_value, op_counts, ops_of_kind, run_reference, trace
+from conftest import assert_matches_numpy, examples, numpy_value, op_counts, ops_of_kind, run_reference
+from conftest import trace as _trace
+
+
+def trace(fn, *args):
+    """Trace without the graph passes: these tests look at the graph as traced."""
+    return _trace(fn, *args, optimize=False)
 
 # Parametrized families run many small hypothesis tests: few examples each.
-FAST = settings(max_examples=25, deadline=None)
-EACH = settings(max_examples=10, deadline=None)
+FAST = examples(25)
+EACH = examples(10)
 
 # ------------------------------------------------------------------ strategies
 
@@ -141,7 +147,7 @@ FUNCTION_EXAMPLES = {
 
 def _cases(table):
     return [pytest.param(fn, args, id=f"{getattr(key, '__name__', key)}-{i}")
-            for key, examples in table.items() for i, (fn, args) in enumerate(examples)]
+            for key, cases in table.items() for i, (fn, args) in enumerate(cases)]
 
 
 def test_every_ufunc_has_an_example():
@@ -155,20 +161,20 @@ def test_every_function_has_an_example():
 
 @pytest.mark.parametrize("fn, args", _cases(UFUNC_EXAMPLES))
 def test_ufunc_example(fn, args):
-    assert_matches_numpy(fn, *args)
+    assert_matches_numpy(fn, *args, optimize=True)
 
 
 @pytest.mark.parametrize("fn, args", _cases(FUNCTION_EXAMPLES))
 def test_function_example(fn, args):
-    assert_matches_numpy(fn, *args)
+    assert_matches_numpy(fn, *args, optimize=True)
 
 
 def test_every_registered_op_is_exercised():
     """The examples above (plus integrate/filter/lti elsewhere) reach every op in the registry."""
     seen = set()
     for table in (UFUNC_EXAMPLES, FUNCTION_EXAMPLES):
-        for examples in table.values():
-            for fn, args in examples:
+        for cases in table.values():
+            for fn, args in cases:
                 seen |= set(op_counts(trace(fn, *args)))
     seen |= set(op_counts(trace(lambda a: X[::2] @ a[[0, 2]].T + np.where(SQ[:2, :2] > 0, 1.0, a[:2, :2]), X)))
     stateful = {name for name, op in all_ops().items() if op.is_stateful}
@@ -220,7 +226,7 @@ def test_unary(name, data):
     x = data.draw(hnp.arrays(np.float64, shapes(), elements=elements))
     prog = assert_matches_numpy(fn, x)
     units = {"negative": 0, "neg_op": 0, "pos_op": 0, "sign": 2 * x.size}.get(name, x.size)
-    assert prog.graph.stats().nonlinear_units == units
+    assert prog.traced_graph.stats().nonlinear_units == units
 
 
 @FAST
@@ -283,17 +289,17 @@ def test_binary_with_constants(name, data):
 def test_products_of_signals_are_nonlinear():
     prog = trace(lambda a, b: a * b, X, Y)
     assert op_counts(prog) == {"input": 2, "mul": 1}
-    assert prog.graph.stats().nonlinear_units == X.size
+    assert prog.traced_graph.stats().nonlinear_units == X.size
     prog = trace(lambda a, b: a / b, X, POS)
     assert op_counts(prog) == {"input": 2, "div": 1}
     prog = trace(lambda a: a * a, X)
     assert op_counts(prog) == {"input": 1, "mul": 1}
-    assert prog.graph.stats().edges == 2  # both operands are the same node: two edges
+    assert prog.traced_graph.stats().edges == 2  # both operands are the same node: two edges
 
 
 def test_broadcast_units_count_output_elements():
     prog = trace(lambda a, b: a * b, R.randn(3, 1), R.randn(1, 4))
-    assert prog.graph.stats().nonlinear_units == 12
+    assert prog.traced_graph.stats().nonlinear_units == 12
 
 
 def test_division_by_constant_is_a_scale():
@@ -317,13 +323,13 @@ def test_power_with_constant_exponent(p, op):
     x = POS + 0.5
     prog = assert_matches_numpy(lambda a: a**p, x)
     assert_matches_numpy(lambda a: np.power(a, p), x)
-    nonlinear = {n.op for n in prog.graph if get_op(n.op).is_nonlinear}
+    nonlinear = {n.op for n in prog.traced_graph if get_op(n.op).is_nonlinear}
     assert nonlinear == ({op} if op else set())
 
 
 def test_power_one_returns_the_signal_itself():
     prog = trace(lambda a: a**1, X)
-    assert prog.graph.outputs == prog.graph.inputs
+    assert prog.traced_graph.outputs == prog.traced_graph.inputs
 
 
 def test_power_zero_is_ones_of_the_signal_shape():
@@ -643,8 +649,14 @@ def test_matmul_signal_signal_units(n, m, k, data):
     a, b = data.draw(arrays((n, m))), data.draw(arrays((m, k)))
     prog = assert_matches_numpy(lambda p, q: p @ q, a, b)
     assert op_counts(prog) == {"input": 2, "matmul": 1}
-    assert prog.graph.stats().nonlinear_units == n * m * k
-    assert prog.graph.stats().kinds["nonlinear"] == 1
+    assert prog.traced_graph.stats().nonlinear_units == n * m * k
+    assert prog.traced_graph.stats().kinds["nonlinear"] == 1
+
+
+def test_program_stats_count_matmul_products():
+    """prog.stats() (graph and netlist) counts n*m*k products for an (n, m) @ (m, k) signal matmul."""
+    prog = _trace(lambda p, q: p @ q, np.ones((2, 3)), np.ones((3, 4)))
+    assert prog.stats().nonlinear_units == 2 * 3 * 4
 
 
 @FAST
@@ -687,7 +699,7 @@ def test_dot(case, rng):
     prog = assert_matches_numpy(np.dot, a, b)
     if sa and sb:
         assert ops_of_kind(prog, "nonlinear") <= {"matmul", "einsum_bilinear"}
-        assert prog.graph.stats().nonlinear_units == a.size * b.size // (sa[-1])
+        assert prog.traced_graph.stats().nonlinear_units == a.size * b.size // (sa[-1])
     prog_l = assert_matches_numpy(lambda q: np.dot(a, q), b)
     prog_r = assert_matches_numpy(lambda p: np.dot(p, b), a)
     if sa:
@@ -709,7 +721,7 @@ def test_tensordot(axes, sa, sb, rng):
     else:
         ax = [axes[0]] if isinstance(axes[0], int) else axes[0]
         contracted = [sa[i] for i in ax]
-    assert prog.graph.stats().nonlinear_units == a.size * b.size // math.prod(contracted)
+    assert prog.traced_graph.stats().nonlinear_units == a.size * b.size // math.prod(contracted)
     prog_c = assert_matches_numpy(lambda p: np.tensordot(p, b, axes), a)
     assert ops_of_kind(prog_c, "nonlinear") == set()
     assert_matches_numpy(lambda q: np.tensordot(a, q, axes), b)
@@ -719,7 +731,7 @@ def test_outer(rng):
     a, b = rng.randn(3), rng.randn(2, 2)
     prog = assert_matches_numpy(np.outer, a, b)
     assert ops_of_kind(prog, "nonlinear") == {"mul"}
-    assert prog.graph.stats().nonlinear_units == 12
+    assert prog.traced_graph.stats().nonlinear_units == 12
     prog = assert_matches_numpy(lambda p: np.outer(p, b), a)
     assert ops_of_kind(prog, "nonlinear") == set()
     prog = assert_matches_numpy(lambda q: np.outer(a, q), b)
@@ -754,7 +766,7 @@ def test_einsum_two_operands(subscripts, sa, sb, rng):
     lhs = subscripts.split("->")[0]
     per_batch = np.einsum(lhs + ("->..." if "..." in lhs else "->"), np.ones(sa), np.ones(sb))
     expected_units = per_batch.flat[0] * per_batch.size
-    assert prog.graph.stats().nonlinear_units == expected_units
+    assert prog.traced_graph.stats().nonlinear_units == expected_units
     for fn in (lambda p: np.einsum(subscripts, p, b), lambda q: np.einsum(subscripts, a, q)):
         prog = assert_matches_numpy(fn, a if fn.__code__.co_varnames[0] == "p" else b)
         assert ops_of_kind(prog, "nonlinear") == set()
@@ -762,9 +774,9 @@ def test_einsum_two_operands(subscripts, sa, sb, rng):
 
 def test_einsum_units_with_ellipsis():
     prog = trace(lambda p, q: np.einsum("...ij,...jk->...ik", p, q), np.ones((2, 3, 4)), np.ones((2, 4, 5)))
-    assert prog.graph.stats().nonlinear_units == 2 * 3 * 4 * 5
+    assert prog.traced_graph.stats().nonlinear_units == 2 * 3 * 4 * 5
     prog = trace(lambda p, q: p @ q, np.ones((2, 3, 4)), np.ones((2, 4, 5)))
-    assert prog.graph.stats().nonlinear_units == 2 * 3 * 4 * 5
+    assert prog.traced_graph.stats().nonlinear_units == 2 * 3 * 4 * 5
 
 
 @pytest.mark.parametrize("shape, args", [
@@ -850,7 +862,7 @@ def test_maximum_minimum(data):
 def test_maximum_with_constant_uses_one_rectifier():
     prog = trace(lambda a: np.maximum(a, 0.3), X)
     assert ops_of_kind(prog, "nonlinear") == {"relu"}
-    assert prog.graph.stats().nonlinear_units == X.size
+    assert prog.traced_graph.stats().nonlinear_units == X.size
 
 
 @pytest.mark.parametrize("like", [np.zeros_like, np.ones_like, lambda a: np.full_like(a, -2.5)])

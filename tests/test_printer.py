@@ -43,16 +43,17 @@ LINE = re.compile(r"^  (?P<name>[a-z]+):\[(?P<shape>[\d,]*)\] = (?P<op>\w+)(?P<a
 
 
 def test_listing_header_and_one_line_per_op(prog):
-    text = str(prog.graph)
+    text = str(prog.traced_graph)
     lines = text.splitlines()
     assert lines[0] == "program settle(A:[2,2], b:[2]) -> (f)"
     body = [line for line in lines[1:] if not line.startswith("  (^")]
-    assert len(body) == len(prog.graph) - len(prog.graph.inputs)
-    assert str(prog) == text == prog.graph.pretty()
+    assert len(body) == len(prog.traced_graph) - len(prog.traced_graph.inputs)
+    assert text == prog.traced_graph.pretty()
+    assert str(prog) == str(prog.graph)  # the optimized graph
 
 
 def test_listing_lines(prog):
-    lines = str(prog.graph).splitlines()[1:-1]
+    lines = str(prog.traced_graph).splitlines()[1:-1]
     parsed = [LINE.match(line) for line in lines]
     assert all(parsed), lines
     ops = [m["op"] for m in parsed]
@@ -71,28 +72,28 @@ def test_listing_lines(prog):
 
 
 def test_recurrence_marker(prog):
-    lines = str(prog.graph).splitlines()
+    lines = str(prog.traced_graph).splitlines()
     assert lines[1].split("#")[0].rstrip().endswith(" d^")  # filter reads d from the previous step
     assert lines[-1] == "  (^ = operand from the previous time step: a recurrence)"
-    plain = str(spikec.compile(lambda x: x * 2).trace(np.ones(2)).graph)
+    plain = str(spikec.compile(lambda x: x * 2).trace(np.ones(2)).traced_graph)
     assert "^" not in plain and "recurrence" not in plain
 
 
 def test_filter_of_an_earlier_node_has_no_marker():
-    text = str(spikec.compile(lambda x: spikec.filter(x, 0.01)).trace(np.ones(2)).graph)
+    text = str(spikec.compile(lambda x: spikec.filter(x, 0.01)).trace(np.ones(2)).traced_graph)
     assert "^" not in text
     assert "filter[synapse=Lowpass(tau=0.01), x0=None] x" in text
 
 
 def test_listing_without_locations(prog):
-    text = prog.graph.pretty(show_loc=False)
+    text = prog.traced_graph.pretty(show_loc=False)
     assert "#" not in text
-    assert len(text.splitlines()) == len(str(prog.graph).splitlines())
+    assert len(text.splitlines()) == len(str(prog.traced_graph).splitlines())
 
 
 def test_shapes_in_listing():
     prog = spikec.compile(lambda x: (x.sum(), x[None], x.reshape(3, 2, 1))).trace(np.ones((2, 3)))
-    text = str(prog.graph)
+    text = str(prog.traced_graph)
     assert "program <lambda>(x:[2,3])" in text
     for shape in ("[]", "[1,2,3]", "[3,2,1]"):
         assert re.search(r"^  \w+:" + re.escape(shape) + " = ", text, re.M), (shape, text)
@@ -101,7 +102,7 @@ def test_shapes_in_listing():
 def test_constants_are_shown_compactly():
     big = np.eye(8)
     prog = spikec.compile(lambda x: (x @ big, x * np.full(8, 3.0), x + np.arange(8.0))).trace(np.ones(8))
-    text = str(prog.graph)
+    text = str(prog.traced_graph)
     assert "c=eye(8)" in text
     assert "c=full((8,), 3)" in text
     assert "c=<float64[8]>" in text
@@ -122,15 +123,15 @@ def test_many_nodes_get_unique_names():
         return x
 
     prog = spikec.compile(chain).trace(np.ones(1))
-    names = node_names(prog.graph)
-    assert len(set(names.values())) == len(prog.graph)
-    assert names[prog.graph.inputs[0]] == "x"
+    names = node_names(prog.traced_graph)
+    assert len(set(names.values())) == len(prog.traced_graph)
+    assert names[prog.traced_graph.inputs[0]] == "x"
 
 
 def test_unusable_argument_names_get_fresh_names():
     prog = spikec.compile(lambda *xs: xs[0] + xs[1]).trace(np.ones(2), np.ones(2))
     assert prog.input_names == ["xs[0]", "xs[1]"]
-    header = str(prog.graph).splitlines()[0]
+    header = str(prog.traced_graph).splitlines()[0]
     assert header == "program <lambda>(a:[2], b:[2]) -> (c)"
 
 
@@ -156,8 +157,8 @@ def _parse_dot(text):
 
 
 def test_dot_structure(prog):
-    graph = prog.graph
-    nodes, edges = _parse_dot(prog.to_dot())
+    graph = prog.traced_graph
+    nodes, edges = _parse_dot(prog.traced_graph.to_dot())
     assert set(nodes) == set(graph.nodes)
     # One edge per operand (a multigraph: x * x has two).
     expected = sorted((src, node.id) for node in graph for src in node.inputs)
@@ -172,8 +173,8 @@ def test_dot_structure(prog):
 
 
 def test_dot_colours_by_kind(prog):
-    nodes, _ = _parse_dot(prog.to_dot())
-    fills = {get_op(prog.graph[i].op).kind.value: re.search(r'fillcolor="(#\w+)"', style)
+    nodes, _ = _parse_dot(prog.traced_graph.to_dot())
+    fills = {get_op(prog.traced_graph[i].op).kind.value: re.search(r'fillcolor="(#\w+)"', style)
              for i, (_, style) in nodes.items()}
     assert fills["linear"] is None
     colours = {k: m[1] for k, m in fills.items() if m}
@@ -182,7 +183,7 @@ def test_dot_colours_by_kind(prog):
 
 def test_dot_multi_edges_and_ports():
     prog = spikec.compile(lambda x: x * x).trace(np.ones(2))
-    _, edges = _parse_dot(prog.to_dot())
+    _, edges = _parse_dot(prog.traced_graph.to_dot())
     assert sorted(attrs for _, _, attrs in edges) == ['label="0"', 'label="1"']
 
 
@@ -198,15 +199,15 @@ def test_dot_escapes_quotes_and_newlines():
 
 def test_dot_parses_with_pydot_if_available(prog):
     pydot = pytest.importorskip("pydot")
-    (parsed,) = pydot.graph_from_dot_data(prog.to_dot())
-    assert len(parsed.get_edges()) == prog.graph.stats().edges
+    (parsed,) = pydot.graph_from_dot_data(prog.traced_graph.to_dot())
+    assert len(parsed.get_edges()) == prog.traced_graph.stats().edges
 
 
 # ========================================================================= stats
 
 
 def test_stats_of_a_hand_checked_program(prog):
-    stats = prog.graph.stats()
+    stats = prog.traced_graph.stats()
     assert stats.nodes == 7  # A, b, filter, matmul, sub, tanh, scale
     assert stats.edges == 7  # matmul<-A,x; sub<-b,matmul; filter<-sub; tanh<-x; scale<-tanh
     assert stats.inputs == 2 and stats.outputs == 1
@@ -223,7 +224,7 @@ def test_stats_of_a_hand_checked_program(prog):
 
 def test_stats_count_matmul_products():
     prog = spikec.compile(lambda a, b: (a @ b, a @ np.ones((3, 5)))).trace(np.ones((2, 3)), np.ones((3, 4)))
-    stats = prog.graph.stats()
+    stats = prog.traced_graph.stats()
     assert stats.nonlinear_units == 2 * 3 * 4  # only the signal x signal product costs
     assert stats.kinds["nonlinear"] == 1 and stats.kinds["linear"] == 1
 
@@ -232,7 +233,7 @@ def test_stats_of_state():
     def fn(x):
         return spikec.lti(x, (np.eye(3) * -1, np.ones(3))), spikec.filter(x, 0.01)
 
-    stats = spikec.compile(fn).trace(np.ones(1)).graph.stats()
+    stats = spikec.compile(fn).trace(np.ones(1)).traced_graph.stats()
     assert stats.state_elements == 3 + 1
     assert stats.kinds["stateful"] == 2
 
@@ -298,8 +299,8 @@ def test_nodes_compare_by_value_not_location():
 
 def test_tracing_twice_gives_equal_graphs():
     fn = settle
-    g1 = spikec.compile(fn).trace(np.eye(2), np.ones(2)).graph
-    g2 = spikec.compile(fn).trace(2 * np.eye(2), np.zeros(2)).graph
+    g1 = spikec.compile(fn).trace(np.eye(2), np.ones(2)).traced_graph
+    g2 = spikec.compile(fn).trace(2 * np.eye(2), np.zeros(2)).traced_graph
     assert list(g1) == list(g2)  # same ops, operands, shapes and attributes, node by node
     assert {n.key() for n in g1} == {n.key() for n in g2}
 
@@ -309,4 +310,4 @@ def test_equal_constants_share_one_node():
         return np.where(np.eye(2, dtype=bool), x, 1.0) + np.where(np.eye(2, dtype=bool)[::-1], x, 1.0)
 
     prog = spikec.compile(fn).trace(np.ones((2, 2)))
-    assert prog.graph.stats().ops["const"] == 1
+    assert prog.traced_graph.stats().ops["const"] == 1

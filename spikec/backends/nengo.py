@@ -66,7 +66,7 @@ import nengo.synapses
 
 from spikec.backends.result import RunResult
 from spikec.errors import BackendError, RunError
-from spikec.netlist import Dense, InputSource, Netlist, Population, SumNode
+from spikec.netlist import Dense, InputSource, Netlist, Population
 from spikec.progress import MIN_STEPS_FOR_BAR
 
 __all__ = [
@@ -168,7 +168,7 @@ class SpikecSynapse(nengo.synapses.Synapse):
         return f"SpikecSynapse({label() if callable(label) else self.synapse!r})"
 
 
-def _nengo_synapse(synapse: Any, what: str):
+def _nengo_synapse(synapse: Any):
     """nengo's equivalent of a spikec synapse, or a :class:`SpikecSynapse` wrapper."""
     if synapse is None:
         return None
@@ -384,8 +384,9 @@ def build_network(netlist: Netlist, mode: str = "spiking", seed: int | None = 0,
     mode
         ``"spiking"`` (each population's spiking type) or ``"rate"``.
     seed
-        The network's seed (only nengo defaults, such as the initial state a
-        population does not give, are random).
+        The network's seed.  Little is random: initial neuron states come
+        from the netlist (or the spikec type's ``init_state(n, rng=None)``),
+        so only stochastic neurons (PoissonSpiking) use it.
     inputs
         One output function per netlist input (indexed by
         ``InputSource.index``): input nodes call it with ``t`` (wrapped in an
@@ -400,6 +401,7 @@ def build_network(netlist: Netlist, mode: str = "spiking", seed: int | None = 0,
         netlist.validate()
     except ValueError as exc:
         raise BackendError(f"invalid netlist: {exc}") from exc
+    _check_finite(netlist)
 
     objects: dict[str, Any] = {}
     ensembles: dict[str, nengo.Ensemble] = {}
@@ -447,7 +449,7 @@ def build_network(netlist: Netlist, mode: str = "spiking", seed: int | None = 0,
                 x0 = None
             shift = None if x0 is None else _linear_x0_plan(sn.synapse, np.array(x0))
             if x0 is None:
-                synapse = _nengo_synapse(sn.synapse, sn.name)
+                synapse = _nengo_synapse(sn.synapse)
             elif shift is not None:
                 synapse = sn.synapse.to_nengo()
                 offset = offset - shift
@@ -465,7 +467,7 @@ def build_network(netlist: Netlist, mode: str = "spiking", seed: int | None = 0,
             post = state_inputs.get(p.post, objects[p.post])
             connections.append(nengo.Connection(
                 pre, post, transform=_nengo_transform(p.transform),
-                synapse=_nengo_synapse(p.synapse, f"{p.pre} -> {p.post}"), label=f"{p.pre} -> {p.post}",
+                synapse=_nengo_synapse(p.synapse), label=f"{p.pre} -> {p.post}",
             ))
 
         output_probes = tuple(nengo.Probe(objects[out.source], synapse=None, label=out.name)
@@ -492,6 +494,23 @@ def build_network(netlist: Netlist, mode: str = "spiking", seed: int | None = 0,
         connections=tuple(connections), output_probes=output_probes, counter_probe=counter_probe,
         counted=tuple(counted), fan_out=fan_out,
     )
+
+
+def _check_finite(netlist: Netlist) -> None:
+    """Name the netlist object holding a NaN or inf (nengo would only say "must be finite")."""
+    arrays: list[tuple[str, Any]] = []
+    for pop in netlist.populations:
+        arrays += [(f"population {pop.name}: gain", pop.gain), (f"population {pop.name}: bias", pop.bias)]
+        arrays += [(f"population {pop.name}: initial {k}", v) for k, v in pop.initial_state]
+    for sn in netlist.nodes:
+        arrays += [(f"sum node {sn.name}: offset", sn.offset), (f"sum node {sn.name}: x0", sn.x0)]
+    for p in netlist.projections:
+        w = p.transform.weights if isinstance(p.transform, Dense) else p.transform.data
+        arrays.append((f"projection {p.pre} -> {p.post}: weights", w))
+    for what, arr in arrays:
+        if arr is not None and not np.all(np.isfinite(arr.value)):
+            raise BackendError(f"netlist {netlist.name}: {what} contains NaN or inf",
+                               hint="the lowering produced non-finite values; check the value ranges it assumed")
 
 
 def _constant(target, value: np.ndarray, label: str) -> None:
@@ -538,16 +557,30 @@ def to_nengo(netlist: Netlist, mode: str = "spiking", seed: int | None = 0) -> n
 # -------------------------------------------------------------------------------- runs
 
 
-def netlist_of(program: Any) -> Netlist:
-    """The netlist to run: ``program.netlist``, or ``program`` itself if it is one."""
+def netlist_of(program: Any, *, dt: float | None = None, seed: int | None = None,
+               lower_options: dict[str, Any] | None = None, backend: str = "nengo") -> Netlist:
+    """The netlist to run.
+
+    ``program`` is a :class:`~spikec.netlist.Netlist` (then ``lower_options``
+    must be empty), or a program whose ``lower(dt=, seed=, **lower_options)``
+    gives one (as the numpy back end does: run options that the back end does
+    not take itself are lowering options), or anything with a ``netlist``.
+    """
+    lower_options = dict(lower_options or {})
     if isinstance(program, Netlist):
-        return program
-    try:
-        netlist = program.netlist
-    except AttributeError:
-        raise BackendError(f"{program!r} has no netlist: the nengo back ends need a lowered program") from None
+        netlist = program
+    elif callable(getattr(program, "lower", None)):
+        netlist = program.lower(dt=dt, seed=seed, **lower_options)
+        lower_options = {}
+    else:
+        try:
+            netlist = program.netlist
+        except AttributeError:
+            raise BackendError(f"{program!r} has no netlist: the nengo back ends need a lowered program") from None
+    if lower_options:
+        raise RunError(f"backend {backend!r} got unknown options: {', '.join(sorted(lower_options))}")
     if not isinstance(netlist, Netlist):
-        raise BackendError(f"{program!r}.netlist is {type(netlist).__name__}, not a Netlist")
+        raise BackendError(f"{program!r} gave a {type(netlist).__name__}, not a Netlist")
     return netlist
 
 
@@ -582,43 +615,43 @@ def input_functions(netlist: Netlist, inputs: Sequence[Any], batch_size: int | N
 
 
 def collect_result(model: NengoModel, outputs: list[np.ndarray], counter: np.ndarray | None, *, steps: int,
-                   dt: float, backend: str, batched: bool, info: dict[str, Any]) -> RunResult:
+                   dt: float, backend: str, batch_size: int | None, info: dict[str, Any]) -> RunResult:
     """Assemble a :class:`RunResult` from probe data.
 
-    ``outputs[i]`` is ``(steps, size)`` or ``(batch, steps, size)``;
-    ``counter`` the counter probe's data (same leading axes) or None.
+    ``outputs[i]`` is ``(steps, size)``, or ``(batch, steps, size)`` when
+    ``batch_size`` is not None; ``counter`` is the counter probe's data (same
+    leading axes) or None.
     """
     netlist = model.netlist
-    lead = outputs[0].shape[:-2] if outputs else (() if counter is None else counter.shape[:-2])
-    if not outputs and counter is None and batched:
-        lead = (info.get("batch_size", 1),)
-    shaped = tuple(np.asarray(o).reshape(*o.shape[:-1], *out.shape) for o, out in zip(outputs, netlist.outputs))
+    lead = () if batch_size is None else (batch_size,)
+    shaped = tuple(np.asarray(o).reshape(*lead, steps, *out.shape) for o, out in zip(outputs, netlist.outputs))
+    zeros = np.zeros((*lead, steps), dtype=np.int64)
     pop_spikes: dict[str, np.ndarray] = {}
     pop_events: dict[str, np.ndarray] = {}
-    total = np.zeros((*lead, steps), dtype=np.int64)
+    total, synaptic_events = zeros, zeros
     if counter is not None and model.counted:
         spikes, events = model.counts(counter, dt)
         spikes, events = np.cumsum(spikes, axis=-2), np.cumsum(events, axis=-2)
         for i, name in enumerate(model.counted):
             pop_spikes[name] = spikes[..., i]
             pop_events[name] = events[..., i]
-        total = spikes.sum(axis=-1)
+        total, synaptic_events = spikes.sum(axis=-1), events.sum(axis=-1)
     for pop in netlist.populations:  # rate mode and non-spiking populations: zeros
-        pop_spikes.setdefault(pop.name, np.zeros((*lead, steps), dtype=np.int64))
-        pop_events.setdefault(pop.name, np.zeros((*lead, steps), dtype=np.int64))
-    synaptic_events = sum(pop_events.values()) if pop_events else np.zeros((*lead, steps), dtype=np.int64)
+        pop_spikes.setdefault(pop.name, zeros)
+        pop_events.setdefault(pop.name, zeros)
+    last = (lambda a: int(a[-1])) if batch_size is None else (lambda a: a[:, -1].copy())
     info = dict(info)
     info.update({
         "population_spikes": pop_spikes,
         "population_synaptic_events": pop_events,
         "synaptic_events": synaptic_events,
-        "total_spikes": total[..., -1].copy(),
-        "total_synaptic_events": np.asarray(synaptic_events)[..., -1].copy(),
+        "total_spikes": last(total),
+        "total_synaptic_events": last(synaptic_events),
         "fan_out": model.fan_out,
     })
     return RunResult(
         t=dt * np.arange(1, steps + 1), outputs=shaped, backend=backend, mode=model.mode, dt=dt,
-        spikes=total, batched=batched, info=info,
+        spikes=total, batched=batch_size is not None, info=info,
     )
 
 
@@ -629,6 +662,9 @@ class NengoBackend:
     simulator and run each batch element in turn on it (``sim.reset`` between
     elements, the input functions swapped).  Options: ``optimize`` (nengo's
     operator merging, default True).
+
+    Any other option is a lowering option (``program.lower(dt=dt, seed=seed,
+    **options)``, as for the numpy back end).
 
     ``RunResult.info``: ``build_time`` and ``run_time`` (seconds),
     ``population_spikes`` and ``population_synaptic_events`` (population
@@ -643,11 +679,9 @@ class NengoBackend:
     def run(self, program, inputs, *, t: float, dt: float, mode: str, seed: int | None,
             progress: bool | None, batch_size: int | None = None, optimize: bool = True,
             **options) -> RunResult:
-        if options:
-            raise RunError(f"backend 'nengo' got unknown options: {', '.join(sorted(options))}")
         if mode not in self.modes:
             raise RunError(f"backend 'nengo' has modes {', '.join(self.modes)}; got mode={mode!r}")
-        netlist = netlist_of(program)
+        netlist = netlist_of(program, dt=dt, seed=seed, lower_options=options, backend=self.name)
         steps = steps_of(t, dt)
         table = input_functions(netlist, inputs, batch_size)
         feeds = [InputFeed(src) for src in netlist.inputs]
@@ -673,15 +707,14 @@ class NengoBackend:
                 if model.counter_probe is not None:
                     counters.append(np.array(sim.data[model.counter_probe]))
         run_time = time.perf_counter() - start
-        batched = batch_size is not None
-        if batched:
+        if batch_size is not None:
             outs = [np.stack([o[i] for o in outputs]) for i in range(len(model.output_probes))]
             counter = np.stack(counters) if counters else None
         else:
             outs = outputs[0]
             counter = counters[0] if counters else None
-        info = {"build_time": build_time, "run_time": run_time, "seed": seed, "batch_size": batch_size}
-        return collect_result(model, outs, counter, steps=steps, dt=dt, backend=self.name, batched=batched,
+        info = {"build_time": build_time, "run_time": run_time, "seed": seed}
+        return collect_result(model, outs, counter, steps=steps, dt=dt, backend=self.name, batch_size=batch_size,
                               info=info)
 
 

@@ -36,7 +36,6 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from typing import Any
 
 import numpy as np
 
@@ -113,6 +112,9 @@ class NengoDLBackend:
         TensorFlow intra- and inter-op threads (default None: TensorFlow's
         choice); only takes effect before TensorFlow's runtime starts.
 
+    Any other option is a lowering option (``program.lower(dt=dt, seed=seed,
+    **options)``).
+
     ``RunResult.info`` has the same entries as for ``backend="nengo"``.
     """
 
@@ -124,8 +126,6 @@ class NengoDLBackend:
             progress: bool | None, batch_size: int | None = None, dtype: str = "float64",
             minibatch_size: int | None = None, unroll: int = 1, threads: int | None = None,
             **options) -> RunResult:
-        if options:
-            raise RunError(f"backend 'nengo_dl' got unknown options: {', '.join(sorted(options))}")
         if mode not in self.modes:
             raise RunError(f"backend 'nengo_dl' has modes {', '.join(self.modes)}; got mode={mode!r}")
         if dtype not in ("float32", "float64"):
@@ -134,7 +134,7 @@ class NengoDLBackend:
             raise RunError(f"backend 'nengo_dl': unroll must be >= 1, got {unroll!r}")
         from spikec.backends.nengo_dl_compat import import_nengo_dl
 
-        netlist = netlist_of(program)
+        netlist = netlist_of(program, dt=dt, seed=seed, lower_options=options, backend=self.name)
         steps = steps_of(t, dt)
         table = input_functions(netlist, inputs, batch_size)
         elements = len(table)
@@ -198,11 +198,10 @@ class NengoDLBackend:
 
         stacked = [np.concatenate(store, axis=0) for store in collected]
         counter = stacked.pop() if model.counter_probe is not None else None
-        batched = batch_size is not None
-        if not batched:
+        if batch_size is None:
             stacked = [s[0] for s in stacked]
             counter = None if counter is None else counter[0]
-        info = {"build_time": build_time, "run_time": run_time, "seed": seed, "batch_size": batch_size,
-                "dtype": dtype, "minibatch_size": minibatch_size, "unroll": unroll}
-        return collect_result(model, stacked, counter, steps=steps, dt=dt, backend=self.name, batched=batched,
-                              info=info)
+        info = {"build_time": build_time, "run_time": run_time, "seed": seed, "dtype": dtype,
+                "minibatch_size": minibatch_size, "unroll": unroll}
+        return collect_result(model, stacked, counter, steps=steps, dt=dt, backend=self.name,
+                              batch_size=batch_size, info=info)

@@ -17,7 +17,6 @@ from typing import Callable, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from spikec.errors import SpikecError
 from spikec.ir.attrs import ConstArray
 from spikec.ir.graph import Graph
 from spikec.ir.node import Node
@@ -26,16 +25,12 @@ from spikec.ir.registry import get_op
 from spikec.lower.affine import Affine, broadcast_matrix, stack
 from spikec.passes.linear_map import linear_map
 from spikec.lower.options import LowerOptions
-from spikec.lower.ranges import measure_ranges, widen
+from spikec.lower.ranges import LoweringError, measure_ranges, widen
 from spikec.lower.tuning import UnitTuning, nef_ensembles, parabola_square
 from spikec.netlist import InputSource, Netlist, Output, Population, Projection, SumNode, make_transform
 
 # Ops that lowering cannot take directly: the expand_bilinear pass rewrites them.
 NEEDS_EXPANSION = {"matmul", "einsum_bilinear", "div"}
-
-
-class LoweringError(SpikecError):
-    """A graph op cannot be turned into neurons."""
 
 
 class _Lowering:

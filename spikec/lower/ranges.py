@@ -13,8 +13,13 @@ from typing import Callable, Sequence
 import numpy as np
 
 from spikec.backends.reference import simulate_graph
+from spikec.errors import SpikecError
 from spikec.ir.graph import Graph
 from spikec.ir.registry import get_op
+
+
+class LoweringError(SpikecError):
+    """A graph cannot be turned into neurons (diverging ranges, an op with no rule...)."""
 
 
 def measure_ranges(
@@ -26,7 +31,20 @@ def measure_ranges(
         return {}
     probe = graph.replace(outputs=wanted)
     steps = max(1, int(round(t / dt)))
-    traces = simulate_graph(probe, inputs, steps, dt, progress=False)
+    with np.errstate(all="ignore"):
+        traces = simulate_graph(probe, inputs, steps, dt, progress=False)
+    for node_id, trace in zip(wanted, traces):
+        if not np.all(np.isfinite(trace)):
+            node = graph[node_id]
+            first = int(np.argmax(~np.isfinite(trace).reshape(steps, -1).all(axis=1)))
+            raise LoweringError(
+                f"measuring value ranges: the ideal simulation of this {node.op} went non-finite at "
+                f"t = {(first + 1) * dt:g} s, so its units cannot be tuned",
+                op=node.op, shapes=[node.shape], loc=node.loc,
+                hint="the program diverges on the example inputs (an integrate that is unstable at this dt?); "
+                "check it with prog.run(backend='numpy'), use a smaller gain or dt, or give ranges with "
+                "spikec.configure(range=(lo, hi))",
+            )
     return {node_id: (trace.min(axis=0), trace.max(axis=0)) for node_id, trace in zip(wanted, traces)}
 
 

@@ -27,6 +27,8 @@ def fold_constants(graph: Graph) -> Graph:
       ``div`` by a constant without zeros -> ``scale`` by its reciprocal,
       ``matmul`` -> ``matmul_const``, ``einsum_bilinear`` -> ``einsum_linear``.
 
+    Nodes this bypasses stay in the graph, unused, for ``dce`` to remove.
+
     Preserves: the NumPy reference output of the graph for any finite inputs
     (bit for bit, except ``x / c -> x * (1/c)`` and ``c / x -> c * (1/x)``,
     which round differently, and ``x * 0 -> 0``, which holds for finite x),

@@ -17,27 +17,30 @@ from spikec.passes.rewrite import Rewriter, consumers_map
 def fuse_linear(graph: Graph) -> Graph:
     """Collapse every tree of linear ops between non-linear values into one ``affine`` op.
 
-    A linear node is *absorbable* when it has exactly one consumer node
-    (which may read it more than once), that consumer is linear, and the
-    node is neither an output nor named.  Visiting nodes in evaluation
-    order, every linear node's matrix form is composed with the composed
-    forms of its absorbable operands (matrix products from
+    A linear node is *absorbable* when all its consumers are linear and it
+    is neither an output nor named.  Visiting nodes in evaluation order,
+    every linear node's matrix form is composed with the composed forms of
+    its absorbable operands (matrix products from
     :func:`spikec.passes.linear_map.linear_map`, summed where paths from the
     same leaf join; ``const`` operands fold into the bias).  The leaves are
     the values a tree reads from outside: nonlinear, stateful and input
-    nodes, and the roots of other trees.  Each tree that absorbed at least
-    one node becomes one ``affine`` op; single linear ops are left as they
-    are.  A result that is the identity (up to a reshape) on one leaf
-    becomes that leaf (or a ``reshape``); one without leaves a ``const``.
+    nodes, and linear values kept on their own.  Each node that absorbed at
+    least one operand becomes one ``affine`` op; single linear ops are left
+    as they are.  A result that is the identity (up to a reshape) on one
+    leaf becomes that leaf (or a ``reshape``); one without leaves a
+    ``const``.
 
-    Weights are not allowed to blow up: an operand is absorbed only if the
-    composed matrices have no more nonzeros than the two stages kept apart
-    (otherwise it stays a separate value).  This keeps a narrow
-    intermediate, such as the ``(n, k)`` sum of one matrix product that is
-    broadcast into the next product's ``(n, m, k)`` units, instead of
-    multiplying its weights by ``m``.  A linear node with several consumers
-    also stays a separate value (folding it into each consumer would cost
-    no neurons but duplicate its weights).
+    Weights are not allowed to blow up.  An operand with one consumer is
+    absorbed only if the composed matrices have no more nonzeros than the
+    two stages kept apart; this keeps a narrow intermediate, such as the
+    ``(n, k)`` sum of one matrix product that is broadcast into the next
+    product's ``(n, m, k)`` units, instead of multiplying its weights by
+    ``m``.  An operand with several consumers is copied into a consumer
+    only if that adds no nonzeros to the consumer's own matrix (a slice, a
+    reshape, a permutation: e.g. the split of a merged population read by
+    two consumers); otherwise it is kept as one value that both read.
+
+    Nodes this bypasses stay in the graph, unused, for ``dce`` to remove.
 
     Preserves: the NumPy reference output of the graph for any inputs, up to
     floating-point rounding (matrix products reassociate sums); inputs,
@@ -50,19 +53,22 @@ def fuse_linear(graph: Graph) -> Graph:
     def linear(node_id: int) -> bool:
         return get_op(graph[node_id].op).is_linear
 
-    absorbable = set()
+    absorbable, shared = set(), set()
     for node in graph:
         users = set(consumers[node.id])
-        if (linear(node.id) and node.id not in outputs and not node.name and len(users) == 1
-                and linear(next(iter(users)))):
+        if linear(node.id) and node.id not in outputs and not node.name and users and all(map(linear, users)):
             absorbable.add(node.id)
+            if len(users) > 1:
+                shared.add(node.id)
 
     rw = Rewriter(graph)
     pending: dict[int, tuple[dict, np.ndarray, bool]] = {}  # absorbable id -> (leaves, bias, fused)
 
     def materialize(src: int) -> int:
-        """Emit absorbable node ``src`` on its own; its new id."""
-        leaves, bias, fused = pending.pop(src)
+        """Emit absorbable node ``src`` on its own (once); its new id."""
+        if src in rw.map:
+            return rw.map[src]
+        leaves, bias, fused = pending[src]
         if fused:
             return rw.alias(src, _emit(rw, graph[src], leaves, bias))
         return rw.copy(graph[src])
@@ -79,7 +85,9 @@ def fuse_linear(graph: Graph) -> Graph:
             if src in pending:
                 sub, sub_bias, _ = pending[src]
                 products = {leaf: w @ m for leaf, m in sub.items()}
-                if sum(p.nnz for p in products.values()) > w.nnz + sum(m.nnz for m in sub.values()):
+                # A shared value is copied into each consumer only if that adds no weights.
+                limit = w.nnz + (0 if src in shared else sum(m.nnz for m in sub.values()))
+                if sum(p.nnz for p in products.values()) > limit:
                     _accumulate(leaves, materialize(src), w)
                     continue
                 for leaf, p in products.items():
@@ -105,6 +113,7 @@ def _accumulate(leaves: dict, leaf: int, m) -> None:
 
 def _emit(rw: Rewriter, node, leaves: dict, bias: np.ndarray) -> int:
     loc = node.loc
+    leaves = {leaf: m for leaf, m in leaves.items() if m.count_nonzero()}  # e.g. x - x
     if not leaves:
         return rw.emit("const", (), {"value": ConstArray(bias.reshape(node.shape))}, loc=loc)
     has_bias = bool(np.any(bias))

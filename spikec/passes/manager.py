@@ -180,7 +180,7 @@ class PassLog(list):
 
     def table(self) -> str:
         """One row per pass: ops, nonlinear units, nodes, edges, lowering columns, time."""
-        first = {"pass": "(input)", "ops": _ops(self.stats_before), "units": self.stats_before.nonlinear_units,
+        first = {"pass": "(initial)", "ops": _ops(self.stats_before), "units": self.stats_before.nonlinear_units,
                  "nodes": self.stats_before.nodes, "edges": self.stats_before.edges, **self.lowered_before,
                  "ms": None}
         rows = [first] + [r.row() for r in self]

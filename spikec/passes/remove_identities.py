@@ -24,6 +24,8 @@ def remove_identities(graph: Graph) -> Graph:
       replaced by a ``reshape``;
     * ``reshape(reshape(x))`` and ``transpose(transpose(x))``: one op.
 
+    Nodes this bypasses stay in the graph, unused, for ``dce`` to remove.
+
     Preserves: the NumPy reference output of the graph for any inputs, bit
     for bit; inputs, outputs, and user-facing names (a removed node's name
     moves to the node that replaces it).  Does not mutate ``graph``.

@@ -13,7 +13,7 @@ import numpy as np
 from spikec.errors import RunError, TraceError
 from spikec.ir.graph import Graph
 from spikec.ir.source import SourceLoc, capture
-from spikec.trace.context import TraceContext, as_constant
+from spikec.trace.context import TraceContext, _escaped_error, as_constant
 from spikec.trace.tracer import Tracer
 
 
@@ -160,6 +160,8 @@ def trace_function(fn: Callable, args: tuple, kwargs: dict, static: frozenset, n
     except TypeError as exc:
         raise TypeError(f"{name}{sig}: {exc}") from None
     ctx = TraceContext(name)
+    # An input's source line is the function's `def`, whoever calls trace().
+    ctx.definition = definition_loc(fn)
     specs: list[InputSpec] = []
     input_ids: list[int] = []
     call_args: dict[str, Any] = {}
@@ -180,6 +182,15 @@ def trace_function(fn: Callable, args: tuple, kwargs: dict, static: frozenset, n
     return graph, tuple(specs), structure
 
 
+def definition_loc(fn: Callable) -> SourceLoc | None:
+    """Where ``fn`` is defined (its ``def`` line), for the input nodes' listing."""
+    code = getattr(inspect.unwrap(fn), "__code__", None)
+    if code is None:
+        return None
+    line = linecache.getline(code.co_filename, code.co_firstlineno).strip()
+    return SourceLoc(code.co_filename, code.co_firstlineno, code.co_name, line)
+
+
 def _argument(ctx, name, value, static, pname, specs, input_ids):
     if isinstance(value, const):
         return value.value
@@ -190,7 +201,8 @@ def _argument(ctx, name, value, static, pname, specs, input_ids):
     else:
         example = as_constant(value, f"argument {name!r}")
         shape = example.shape
-    tracer = ctx.emit("input", [], {"shape": shape, "name": name, "index": len(specs)}, name=name)
+    tracer = ctx.emit("input", [], {"shape": shape, "name": name, "index": len(specs)}, name=name,
+                      loc=ctx.definition)
     specs.append(InputSpec(name, shape, example))
     input_ids.append(tracer._node.id)
     return tracer
@@ -223,8 +235,6 @@ def _output_id(ctx: TraceContext, value: Any, name: str, loc: SourceLoc | None =
         raise TraceError(f"{name} returned a {type(value).__name__}; return an array or a tuple of arrays",
                          loc=loc)
     if isinstance(value, Tracer) and value._ctx is not ctx:
-        from spikec.trace.context import _escaped_error
-
         raise _escaped_error(loc)  # blame the function, not spikec's call of it
     return ctx.node_id(value)
 

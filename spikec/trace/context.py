@@ -72,6 +72,7 @@ class TraceContext:
 
     def __init__(self, name: str):
         self.builder = GraphBuilder(name)
+        self.definition: SourceLoc | None = None
         self._consts: dict[ConstArray, int] = {}
 
     @contextlib.contextmanager
@@ -93,6 +94,7 @@ class TraceContext:
         display_op: str | None = None,
         shape: tuple[int, ...] | None = None,
         name: str | None = None,
+        loc: SourceLoc | None = None,
     ) -> "Tracer":
         """Record ``op`` applied to ``operands`` (tracers or constants); return the result tracer."""
         from spikec.trace.tracer import Tracer
@@ -103,7 +105,7 @@ class TraceContext:
             raise _escaped_error()
         ids = [self.node_id(x) for x in operands]
         node = self.builder.add(
-            op, ids, attrs, shape=shape, loc=capture(), name=name, display_op=display_op,
+            op, ids, attrs, shape=shape, loc=loc or capture(), name=name, display_op=display_op,
             config=current_config(),
         )
         return Tracer(self, node)

@@ -43,7 +43,7 @@ from spikec.passes import (
 )
 from spikec.passes.merge_units import nonlinear_depth
 
-from programs import programs, random_program
+from programs import BINARY, UNARY, programs, random_program
 
 STEPS = 6
 DT = 1e-3
@@ -92,32 +92,43 @@ def input_node(b, shape, index, name=None):
     return b.add("input", (), {"shape": shape, "name": name, "index": index}, name=name).id
 
 
-def with_recurrence(q):
-    """A two-input random program ``q`` wrapped in a recurrence (``integrate``) and a ``filter``.
+def with_recurrence(q, unary, binary):
+    """Random program ``q`` inside a recurrence (``integrate``) and a ``filter``.
 
-    The state has the shape of ``q``'s first input and the program's one
-    input the shape of ``q``'s second; ``q`` computes the integrand from both
-    (an instantaneous path from the state back into itself, through the
-    delayed edge), and once more from the filtered result.
+    ``q`` computes ``u`` from the program's inputs; the state ``s`` (of
+    ``u``'s shape) then evolves as ``ds/dt = -s + tanh(g(s, u)) / 2`` and is
+    filtered, where ``g`` applies the continuous functions ``unary`` to its
+    first operand and combines it with the second by ``binary``.  The
+    recurrence reads only continuous functions of the state: a comparison of
+    a state with itself could flip on a rounding difference that passes are
+    allowed to make (``programs.py`` applies comparisons to inputs only).
     """
-    s_shape = q.inputs[0].shape
 
-    def fn(x):
-        s = spikec.integrate(lambda s: -s + 0.3 * np.tanh(q.fn(s, x)).sum(), x0=np.full(s_shape, 0.1))
-        y = spikec.filter(q.fn(s, x), 0.01)
-        return s, y, np.exp(np.tanh(q.fn(y.reshape(-1)[:1].reshape(()) * np.ones(s_shape), x)))
+    def g(v, u):
+        for _, fn in unary:
+            v = fn(v)
+        return binary[1](v, u)
 
-    return fn, (q.inputs[1],)
+    def fn(x0, x1):
+        u = q.fn(x0, x1)
+        s = spikec.integrate(lambda s: -s + 0.5 * np.tanh(g(s, u)), x0=np.full(q.shape, 0.1))
+        y = spikec.filter(g(s, u), 0.01)
+        return s, y, np.exp(np.tanh(g(y, s)))
+
+    return fn, q.inputs
 
 
 def stateful_program(seed):
-    return with_recurrence(random_program(seed, n_inputs=2, max_depth=3))
+    rng = np.random.RandomState(seed)
+    unary = [UNARY[i] for i in rng.randint(len(UNARY), size=2)]
+    return with_recurrence(random_program(seed, n_inputs=2, max_depth=3), unary, BINARY[rng.randint(len(BINARY))])
 
 
 # Random programs as (fn, inputs): plain expression trees and trees inside recurrences.
 any_programs = st.one_of(
     programs(max_depth=4).map(lambda p: (p.fn, p.inputs)),
-    programs(n_inputs=2, max_depth=3).map(with_recurrence),
+    st.builds(with_recurrence, programs(n_inputs=2, max_depth=3),
+              st.lists(st.sampled_from(UNARY), min_size=1, max_size=3), st.sampled_from(BINARY)),
 )
 ALL_PASSES = sorted(PASSES)
 

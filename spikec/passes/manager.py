@@ -57,6 +57,7 @@ DEFAULT_PIPELINE: tuple[str, ...] = (
     "dce",                # unused branches dropped
     "merge_units",        # independent nonlinear units of one kind become one population
     "fuse_linear",        # linear trees between nonlinear values become one affine op
+    "fold_constants",     # fusion can reveal constants (x - x)
     "cse",
     "dce",
     "budget",             # neurons and rates per unit (attrs["tuning"])

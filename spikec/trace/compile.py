@@ -124,7 +124,7 @@ class CompiledFunction:
         NumPy arrays and :class:`Input` arguments become input signals (their
         shapes are fixed by the examples); :class:`const`-wrapped values and
         arguments named in ``static=`` stay compile-time constants; Python
-        scalars and other objects are passed through unchanged.
+        scalars (Python or NumPy) and other objects are passed through unchanged.
         """
         from spikec.program import Program
 
@@ -149,7 +149,10 @@ def compile(fn: Callable | None = None, *, static: Sequence[str] = (), name: str
 
 
 def _is_signal_argument(value: Any) -> bool:
-    return isinstance(value, (np.ndarray, np.generic, Input))
+    # NumPy scalars (np.float64 from np.linalg.norm, say) are hyperparameters
+    # as often as Python floats are, so both stay static; a 0-d *array* is a
+    # deliberate signal.
+    return isinstance(value, (np.ndarray, Input))
 
 
 def trace_function(fn: Callable, args: tuple, kwargs: dict, static: frozenset, name: str):

@@ -17,7 +17,15 @@ Quick start::
 
 The pipeline is trace -> ir -> passes -> lower -> netlist -> backends; see
 DESIGN.md for the map.
+
+Neurons: ``spikec.neurons`` is the module of neuron models (``spikec.neurons.LIF``,
+``from spikec.neurons import as_neuron_type``) *and*, called, the explicit
+neuron layer ``spikec.neurons(x, spikec.LIF(amplitude=0.01), gain=1.0,
+bias=0.0)`` (also available as :func:`spikec.neuron_layer`).  The neuron
+classes are re-exported here: ``spikec.LIF``, ``spikec.Parabola``...
 """
+
+import types as _types
 
 from spikec import ir  # noqa: F401  (fills the op registry before anything traces)
 from spikec.backends import RunResult, available_backends
@@ -33,15 +41,51 @@ from spikec.errors import (
     UnsupportedOperationError,
 )
 from spikec.ir import Graph
+from spikec import neurons as _neurons_module
+from spikec.neurons import (
+    LIF,
+    AdaptiveLIF,
+    AdaptiveLIFRate,
+    AdEx,
+    Izhikevich,
+    LIFRate,
+    NeuronType,
+    Parabola,
+    PoissonSpiking,
+    RectifiedLinear,
+    RegularSpiking,
+    SoftLIFRate,
+    SpikingRectifiedLinear,
+)
 from spikec.program import Program
 from spikec.synapses import Adam, Alpha, DoubleExp, Integrator, LinearFilter, Lowpass, Synapse
-from spikec.trace import CompiledFunction, Input, compile, const, filter, integrate, lti
+from spikec.trace import CompiledFunction, Input, compile, configure, const, filter, integrate, lti
+from spikec.trace import neurons as neuron_layer
+
+
+class _NeuronsModule(_types.ModuleType):
+    """``spikec.neurons``: the module of neuron models, callable as the explicit neuron layer.
+
+    One name serves both spellings users write: ``spikec.neurons.LIF`` (and
+    ``import spikec.neurons``) keep working because this *is* the module,
+    and ``spikec.neurons(x, spikec.LIF())`` calls :func:`spikec.neuron_layer`.
+    """
+
+    def __call__(self, x, neuron_type, gain=1.0, bias=0.0):
+        return neuron_layer(x, neuron_type, gain, bias)
+
+    __call__.__doc__ = neuron_layer.__doc__
+
+
+_neurons_module.__class__ = _NeuronsModule
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Adam", "Alpha", "BackendError", "CompiledFunction", "ConstantError", "DoubleExp", "Graph",
-    "InPlaceError", "Input", "Integrator", "LinearFilter", "Lowpass", "Program", "RunError", "RunResult",
-    "ShapeError", "SpikecError", "Synapse", "TraceError", "TracedControlFlowError",
-    "UnsupportedOperationError", "available_backends", "compile", "const", "filter", "integrate", "lti",
+    "Adam", "AdaptiveLIF", "AdaptiveLIFRate", "AdEx", "Alpha", "BackendError", "CompiledFunction",
+    "ConstantError", "DoubleExp", "Graph", "InPlaceError", "Input", "Integrator", "Izhikevich", "LIF", "LIFRate",
+    "LinearFilter", "Lowpass", "NeuronType", "Parabola", "PoissonSpiking", "Program", "RectifiedLinear",
+    "RegularSpiking", "RunError", "RunResult", "ShapeError", "SoftLIFRate", "SpikecError", "SpikingRectifiedLinear",
+    "Synapse", "TraceError", "TracedControlFlowError", "UnsupportedOperationError", "available_backends",
+    "compile", "configure", "const", "filter", "integrate", "lti", "neuron_layer", "neurons",
 ]

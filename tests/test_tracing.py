@@ -48,11 +48,12 @@ def test_keyword_and_variadic_arguments():
     np.testing.assert_array_equal(res.final, 5 * np.ones(2))
 
 
-def test_numpy_scalars_are_signals_python_scalars_are_static():
-    prog = trace(lambda a, b: a * b, np.float64(2.0), 3.0)
+def test_zero_d_arrays_are_signals_scalars_are_static():
+    prog = trace(lambda a, b, c: a * b * c, np.array(2.0), 3.0, np.float64(4.0))
     assert prog.input_names == ["a"]
     assert prog.inputs[0].shape == ()
-    assert op_counts(prog) == {"input": 1, "scale": 1}
+    assert op_counts(prog) == {"input": 1, "scale": 2}
+    np.testing.assert_allclose(prog.run(t=0.002).final, 24.0)
 
 
 def test_lists_and_other_objects_pass_through():

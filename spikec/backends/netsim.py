@@ -9,27 +9,66 @@ the end of a step and are seen by consumers one step later; neurons and
 projections without synapses act within the step.
 
 Values carry a leading batch axis: ``(batch, size)``.
+
+Parameters as data
+------------------
+Weights, gains and biases are not baked into the step: the step reads them
+from a *prepared* parameter pytree, so that a JAX caller can pass them as
+traced arguments (no constant folding of large weight matrices at compile
+time) and differentiate with respect to them.  ``Simulator.params`` holds
+the netlist's own values::
+
+    {"weights": {i: array}, "gain": {population: (n,)}, "bias": {population: (n,)}}
+
+where ``weights[i]`` belongs to ``net.projections[i]``: the dense
+``(size_out, size_in)`` matrix, or the ``data`` vector of a sparse one (its
+``rows``/``cols`` are structure and stay fixed).  ``Simulator.prepare(params)``
+turns such a pytree into what ``step`` multiplies with (a transposed dense
+matrix, a SciPy CSR matrix for NumPy, whatever a transform plan wants), once,
+outside the time loop.  With ``prepared=None`` the step uses the netlist's
+values, prepared at build time; that is what the NumPy back end does, and it
+multiplies exactly as before (``x @ W.T`` dense, ``x @ csr(W).T`` sparse).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 import numpy as np
 
 from spikec.netlist import Dense, InputSource, Netlist, Population, Sparse, SumNode
 
 
+class TransformPlan(Protocol):
+    """How one projection's transform is stored and multiplied.
+
+    ``raw()`` gives the netlist's values (the dense matrix or the sparse
+    ``data``); ``prepare(raw)`` turns (possibly traced) raw values into what
+    ``apply(prepared, x)`` needs to compute ``x @ W.T`` on the last axis.
+    """
+
+    def raw(self) -> np.ndarray: ...
+
+    def prepare(self, raw) -> Any: ...
+
+    def apply(self, prepared, x): ...
+
+
 @dataclass
 class Simulator:
     """A netlist prepared for stepping.
 
-    ``step(state, inputs, noise)`` takes the state pytree, a list of input
-    arrays ``(batch, size)`` in program-input order and a dict of uniform
-    noise per population that needs it; it returns the new state and a dict
-    with ``outputs`` (list of ``(batch, size)``), ``spikes`` and ``events``
-    (``(batch,)`` counts this step, per population in ``pop_spikes``).
+    ``step(state, inputs, noise=None, prepared=None, extra=None)`` takes the
+    state pytree, a list of input arrays ``(batch, size)`` in program-input
+    order, a dict of uniform noise per population that needs it, optionally
+    prepared parameters (``prepare(params)``; default: the netlist's) and
+    optionally ``extra``: currents to add to the summed input of objects
+    (name -> ``(batch, size)``; used for projections a caller evaluated
+    outside the step, listed in ``hoisted``).  It returns the new state and a
+    dict with ``outputs`` (list of ``(batch, size)``), ``spikes`` and
+    ``events`` (``(batch,)`` counts this step, per population in
+    ``pop_spikes``).
     """
 
     netlist: Netlist
@@ -41,43 +80,127 @@ class Simulator:
     step: Callable
     neuron_types: dict[str, Any] = field(default_factory=dict)
     noisy: tuple[str, ...] = ()
+    params: dict = field(default_factory=dict)
+    prepare: Callable | None = None
+    plans: dict[int, TransformPlan] = field(default_factory=dict)
+    fanout: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def _matvec(transform, xp) -> Callable:
-    """``x -> x @ W.T`` on the last axis, sparse when the transform is sparse."""
+class DensePlan:
+    """``x @ W.T`` with the transposed dense matrix (any ``xp``)."""
+
+    def __init__(self, transform: Dense, xp, dtype=None):
+        self.transform, self.xp, self.dtype = transform, xp, dtype
+
+    def raw(self):
+        return self.transform.weights.value
+
+    def prepare(self, raw):
+        return _asarray(self.xp, raw, self.dtype).T
+
+    def apply(self, prepared, x):
+        return x @ prepared
+
+
+class ScipySparsePlan:
+    """NumPy: ``x @ csr(W).T`` with SciPy."""
+
+    def __init__(self, transform: Sparse):
+        self.transform = transform
+
+    def raw(self):
+        return self.transform.data.value
+
+    def prepare(self, raw):
+        import scipy.sparse
+
+        tr = self.transform
+        if raw is tr.data.value:
+            return tr.to_scipy().T.tocsr()
+        return scipy.sparse.csr_array((np.asarray(raw), (tr.rows.value, tr.cols.value)), shape=tr.shape).T.tocsr()
+
+    def apply(self, prepared, x):
+        return np.asarray(x @ prepared)
+
+
+class SegmentSumPlan:
+    """JAX (or any ``xp`` with ``jax.ops.segment_sum``): gather, scale, sum by row."""
+
+    def __init__(self, transform: Sparse, xp, dtype=None):
+        self.transform, self.xp, self.dtype = transform, xp, dtype
+        self.rows = np.asarray(transform.rows.value, dtype=np.int32)
+        self.cols = np.asarray(transform.cols.value, dtype=np.int32)
+
+    def raw(self):
+        return self.transform.data.value
+
+    def prepare(self, raw):
+        return _asarray(self.xp, raw, self.dtype)
+
+    def apply(self, prepared, x):
+        import jax
+
+        contrib = x[..., self.cols] * prepared
+        return jax.ops.segment_sum(contrib.T, self.rows, num_segments=self.transform.shape[0]).T
+
+
+def default_plan(transform, xp, dtype=None) -> TransformPlan:
+    """The plan :func:`make_simulator` uses unless told otherwise."""
     if isinstance(transform, Dense):
-        w_t = xp.asarray(transform.weights.value.T)
-        return lambda x: x @ w_t
+        return DensePlan(transform, xp, dtype)
     assert isinstance(transform, Sparse)
-    rows = xp.asarray(transform.rows.value)
-    cols = xp.asarray(transform.cols.value)
-    data = xp.asarray(transform.data.value)
-    size_out = transform.shape[0]
     if xp is np:
-        matrix = transform.to_scipy().T.tocsr()
-        return lambda x: np.asarray(x @ matrix)
-    import jax
-
-    def apply(x):
-        contrib = x[..., cols] * data
-        return jax.ops.segment_sum(contrib.T, rows, num_segments=size_out).T
-
-    return apply
+        return ScipySparsePlan(transform)
+    return SegmentSumPlan(transform, xp, dtype)
 
 
-def make_simulator(net: Netlist, mode: str, dt: float, batch: int = 1, xp=np, seed: int = 0) -> Simulator:
-    """Prepare ``net`` for simulation in ``mode`` ("rate" or "spiking")."""
+def _asarray(xp, value, dtype=None):
+    return xp.asarray(value) if dtype is None else xp.asarray(value, dtype=dtype)
+
+
+def make_simulator(net: Netlist, mode: str, dt: float, batch: int = 1, xp=np, seed: int = 0, *,
+                   dtype=None, plan: Callable[[int, Any], TransformPlan] | None = None,
+                   neuron_map: Callable[[Any], Any] | None = None, hoisted=(),
+                   count_dtype=None) -> Simulator:
+    """Prepare ``net`` for simulation in ``mode`` ("rate" or "spiking").
+
+    Options for compiled back ends (the NumPy back end uses none of them):
+
+    dtype
+        Floating dtype of every constant and initial state (default: NumPy's
+        float64, or the ``xp`` default).
+    plan
+        ``plan(index, transform) -> TransformPlan`` chooses how projection
+        ``index`` multiplies (default :func:`default_plan`).
+    neuron_map
+        Applied to each population's (rate or spiking) neuron type, e.g. to
+        swap in a surrogate-gradient step; the result must step like a
+        neuron type.
+    hoisted
+        Indices of instantaneous projections the caller evaluates itself and
+        passes to ``step`` as ``extra`` currents.
+    count_dtype
+        Spike and event counts are rounded per neuron and summed in this
+        (integer) dtype; default: summed as floats, unrounded.
+    """
     if mode not in ("rate", "spiking"):
         raise ValueError(f"mode must be 'rate' or 'spiking', got {mode!r}")
     objects = net.objects
     types = {p.name: (p.neuron_type.as_spiking() if mode == "spiking" else p.neuron_type.as_rate())
              for p in net.populations}
-    incoming = {name: [] for name in objects}
+    if neuron_map is not None:
+        types = {name: neuron_map(t) for name, t in types.items()}
+    hoisted = frozenset(hoisted)
+    plans: dict[int, TransformPlan] = {}
+    incoming: dict[str, list] = {name: [] for name in objects}
     delayed = []
     for index, proj in enumerate(net.projections):
-        entry = (index, proj, _matvec(proj.transform, xp))
+        plans[index] = default_plan(proj.transform, xp, dtype) if plan is None else plan(index, proj.transform)
+        entry = (index, proj)
         if proj.synapse is not None:
             delayed.append(entry)
+        elif index in hoisted:
+            continue
         incoming[proj.post].append(entry)
     stateful_nodes = [n for n in net.nodes if n.synapse is not None]
     order = [name for name in net.order
@@ -85,39 +208,65 @@ def make_simulator(net: Netlist, mode: str, dt: float, batch: int = 1, xp=np, se
              and not (isinstance(objects[name], SumNode) and objects[name].synapse is not None)]
     input_index = {inp.name: inp.index for inp in net.inputs}
     fanout = _fanouts(net)
+    asarr = lambda value: _asarray(xp, value, dtype)  # noqa: E731
 
     # ---- initial state
+    float_dtype = np.float64 if dtype is None else dtype
     init: dict[str, Any] = {"neurons": {}, "nodes": {}, "projections": {}}
     for pop in net.populations:
         defaults = types[pop.name].init_state(pop.n, rng=None)
         given = pop.state0()
         init["neurons"][pop.name] = {
-            k: xp.asarray(np.broadcast_to(given.get(k, v), (batch, pop.n)).astype(np.float64))
+            k: xp.asarray(np.broadcast_to(given.get(k, v), (batch, pop.n)).astype(float_dtype))
             for k, v in defaults.items()
         }
     for node in stateful_nodes:
-        x0 = None if node.x0 is None else xp.asarray(np.broadcast_to(node.x0.value, (batch, node.size)))
+        x0 = None if node.x0 is None else asarr(np.broadcast_to(node.x0.value, (batch, node.size)))
         init["nodes"][node.name] = node.synapse.init_state((batch, node.size), x0, xp=xp)
-    for index, proj, _ in delayed:
+    for index, proj in delayed:
         init["projections"][index] = proj.synapse.init_state((batch, objects[proj.post].size), None, xp=xp)
-    gains = {p.name: xp.asarray(p.gain.value) for p in net.populations}
-    biases = {p.name: xp.asarray(p.bias.value) for p in net.populations}
-    offsets = {n.name: (None if n.offset is None else xp.asarray(n.offset.value)) for n in net.nodes}
+
+    params = {
+        "weights": {index: plans[index].raw() for index in plans},
+        "gain": {p.name: p.gain.value for p in net.populations},
+        "bias": {p.name: p.bias.value for p in net.populations},
+    }
+
+    def prepare(raw_params):
+        return {
+            "weights": {index: plans[index].prepare(w) for index, w in raw_params["weights"].items()},
+            "gain": {name: asarr(g) for name, g in raw_params["gain"].items()},
+            "bias": {name: asarr(b) for name, b in raw_params["bias"].items()},
+        }
+
+    default_prepared = prepare(params) if xp is np else None
+    offsets = {n.name: (None if n.offset is None else asarr(n.offset.value)) for n in net.nodes}
     amplitude = {p.name: float(getattr(types[p.name], "amplitude", 1.0)) for p in net.populations}
     spiking_pops = [p.name for p in net.populations if types[p.name].spiking]
     noisy = tuple(p.name for p in net.populations if getattr(types[p.name], "needs_noise", False))
+    fan = {name: (asarr(f) if count_dtype is None else xp.asarray(f.astype(np.int64), dtype=count_dtype))
+           for name, f in fanout.items()}
 
-    def summed(name, values, state, size):
-        total = offsets.get(name)
-        total = xp.zeros((batch, size)) if total is None else xp.broadcast_to(total, (batch, size))
-        for index, proj, matvec in incoming[name]:
-            if proj.synapse is not None:
-                total = total + proj.synapse.output(state["projections"][index])
-            else:
-                total = total + matvec(values[proj.pre])
-        return total
+    def zeros(shape, dtype=None):
+        return xp.zeros(shape) if dtype is None else xp.zeros(shape, dtype=dtype)
 
-    def step(state, inputs, noise=None):
+    def step(state, inputs, noise=None, prepared=None, extra=None):
+        if prepared is None:
+            prepared = default_prepared if default_prepared is not None else prepare(params)
+        weights, gains, biases = prepared["weights"], prepared["gain"], prepared["bias"]
+
+        def summed(name, values, size):
+            total = offsets.get(name)
+            total = zeros((batch, size), dtype) if total is None else xp.broadcast_to(total, (batch, size))
+            for index, proj in incoming[name]:
+                if proj.synapse is not None:
+                    total = total + proj.synapse.output(state["projections"][index])
+                else:
+                    total = total + plans[index].apply(weights[index], values[proj.pre])
+            if extra is not None and name in extra:
+                total = total + extra[name]
+            return total
+
         values: dict[str, Any] = {}
         for inp in net.inputs:
             values[inp.name] = inputs[input_index[inp.name]]
@@ -128,32 +277,33 @@ def make_simulator(net: Netlist, mode: str, dt: float, batch: int = 1, xp=np, se
         for name in order:
             obj = objects[name]
             if isinstance(obj, Population):
-                current = gains[name] * summed(name, values, state, obj.n) + biases[name]
+                current = gains[name] * summed(name, values, obj.n) + biases[name]
                 kwargs = {"noise": noise[name]} if noise is not None and name in noise else {}
                 new_neurons[name], activity = types[name].step(state["neurons"][name], current, dt, xp=xp, **kwargs)
                 values[name] = activity
                 if name in spiking_pops:
                     spikes[name] = activity * (dt / amplitude[name])
+                    if count_dtype is not None:
+                        spikes[name] = xp.round(spikes[name]).astype(count_dtype)
             else:
-                values[name] = summed(name, values, state, obj.size)
+                values[name] = summed(name, values, obj.size)
         new_nodes = {}
         for node in stateful_nodes:
-            u = summed(node.name, values, state, node.size)
+            u = summed(node.name, values, node.size)
             new_nodes[node.name], _ = node.synapse.step(state["nodes"][node.name], u, dt, xp=xp)
         new_projections = {}
-        for index, proj, matvec in delayed:
-            new_projections[index], _ = proj.synapse.step(state["projections"][index], matvec(values[proj.pre]), dt,
-                                                          xp=xp)
+        for index, proj in delayed:
+            new_projections[index], _ = proj.synapse.step(
+                state["projections"][index], plans[index].apply(weights[index], values[proj.pre]), dt, xp=xp)
         pop_spikes = {name: xp.sum(s, axis=-1) for name, s in spikes.items()}
-        events = sum((xp.sum(s * xp.asarray(fanout[name]), axis=-1) for name, s in spikes.items()),
-                     xp.zeros((batch,)))
-        total = sum(pop_spikes.values(), xp.zeros((batch,)))
+        events = sum((xp.sum(s * fan[name], axis=-1) for name, s in spikes.items()), zeros((batch,), count_dtype))
+        total = sum(pop_spikes.values(), zeros((batch,), count_dtype))
         new_state = {"neurons": new_neurons, "nodes": new_nodes, "projections": new_projections}
         report = {"outputs": [values[out.source] for out in net.outputs], "spikes": total, "events": events,
                   "pop_spikes": pop_spikes}
         return new_state, report
 
-    return Simulator(net, mode, dt, batch, xp, init, step, types, noisy)
+    return Simulator(net, mode, dt, batch, xp, init, step, types, noisy, params, prepare, plans, fanout)
 
 
 def _fanouts(net: Netlist) -> dict[str, np.ndarray]:

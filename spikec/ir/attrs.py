@@ -48,6 +48,11 @@ class ConstArray:
     def __repr__(self) -> str:
         return format_array(self.value)
 
+    def __reduce__(self):
+        # Rebuild from the array: the cached hash is per process (str hashing
+        # is salted), so pickling it would break equality in another process.
+        return (type(self), (self.value,))
+
 
 class IndexArray(ConstArray):
     """An integer index array (for fancy indexing), kept as ``intp``."""

@@ -353,3 +353,44 @@ register(OpDef(
     numpy_names=("spikec.lti",),
 ))
 
+
+# ------------------------------------------------------------- explicit neurons
+
+
+def neuron_rates(neuron_type, J: np.ndarray) -> np.ndarray:
+    """Steady-state activity (Hz, times ``amplitude``) of ``neuron_type`` for currents ``J``.
+
+    The rate counterpart's ``rates`` (so a spiking wrapper's ``amplitude``
+    counts, as in its mean output); models with no rate counterpart (AdEx,
+    Izhikevich) give their own simulated steady-state rate.
+    """
+    from spikec.errors import ConstantError
+
+    try:
+        rate_type = neuron_type.as_rate()
+    except ConstantError:
+        rate_type = neuron_type
+    return np.asarray(rate_type.rates(np.asarray(J, dtype=np.float64)), dtype=np.float64)
+
+
+def _neurons(attrs: Attrs, x: np.ndarray) -> np.ndarray:
+    return neuron_rates(attrs["neuron_type"], attrs["gain"].value * x + attrs["bias"].value)
+
+
+def _neurons_shape(attrs: Attrs, shape: tuple[int, ...]) -> tuple[int, ...]:
+    out = np.broadcast_shapes(shape, attrs["gain"].shape, attrs["bias"].shape)
+    if tuple(out) != tuple(shape):
+        raise ValueError(f"neuron gain {attrs['gain'].shape} and bias {attrs['bias'].shape} must broadcast "
+                         f"to the input shape {shape}")
+    return shape
+
+
+# Not ``elementwise``: gain and bias may be per element, so two layers cannot be
+# merged into one over concatenated operands; the lowering has its own rule.
+register(OpDef(
+    "neurons", N,
+    "explicit neuron layer: one neuron per element with current J = gain * x + bias; the value is the "
+    "neurons' activity (steady-state rate of neuron_type in the reference; spikes amplitude/dt when spiking)",
+    reference=_neurons, shape_rule=_neurons_shape, format_attrs=_fmt("neuron_type", "gain", "bias"),
+    numpy_names=("spikec.neurons",),
+))

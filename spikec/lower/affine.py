@@ -118,3 +118,28 @@ def broadcast_matrix(shape_in: tuple[int, ...], shape_out: tuple[int, ...]) -> M
     size_in = int(np.prod(shape_in, dtype=np.int64))
     index = np.broadcast_to(np.arange(size_in).reshape(shape_in), shape_out)
     return selection(index, size_in)
+
+
+def distinct_rows(expr: Affine) -> tuple[Affine, Matrix]:
+    """Factor ``expr`` as ``select @ unique``: ``unique`` keeps each distinct row once.
+
+    Rows are compared exactly (same sources, columns, weights and constant).
+    """
+    terms = sorted(expr.terms.items())
+    first: dict[tuple, int] = {}
+    owner = np.empty(expr.size, dtype=np.int64)
+    keep: list[int] = []
+    for row in range(expr.size):
+        key = [expr.const[row].tobytes()]
+        for _, m in terms:
+            a, b = m.indptr[row], m.indptr[row + 1]
+            key.append(m.indices[a:b].tobytes())
+            key.append(m.data[a:b].tobytes())
+        key = tuple(key)
+        if key not in first:
+            first[key] = len(keep)
+            keep.append(row)
+        owner[row] = first[key]
+    pick = selection(np.asarray(keep), expr.size)
+    unique = expr.map(pick)
+    return unique, selection(owner, len(keep))

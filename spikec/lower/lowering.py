@@ -22,7 +22,7 @@ from spikec.ir.graph import Graph
 from spikec.ir.node import Node
 from spikec.ir.ops import _lti_discrete
 from spikec.ir.registry import get_op
-from spikec.lower.affine import Affine, broadcast_matrix, stack
+from spikec.lower.affine import Affine, broadcast_matrix, distinct_rows, stack
 from spikec.passes.linear_map import linear_map
 from spikec.lower.options import LowerOptions
 from spikec.lower.ranges import LoweringError, measure_ranges, widen
@@ -100,10 +100,33 @@ class _Lowering:
         return as_neuron_type(o.neuron_type or LIF()).as_spiking()
 
     # -- rules ----------------------------------------------------------------------------
+    def relayed(self, key: str, expr: Affine, uses: int) -> Affine:
+        """``expr``, read through a relay node when that needs fewer weights.
+
+        A product unit's operand is often a sum over many neurons (the values
+        between the two matmuls of the inverse) that many units read, each
+        through its own copy of the same folded weights: identical rows.  A
+        relay node (an instantaneous sum node) holding each distinct row once
+        costs the distinct rows' weights in, plus one weight per reading
+        unit out.  Exact: only the order of additions changes.
+        """
+        expr = expr.pruned()
+        unique, select = distinct_rows(expr)
+        direct = uses * sum(m.nnz for m in expr.terms.values())
+        via_relay = sum(m.nnz for m in unique.terms.values()) + uses * expr.size
+        if direct <= 2 * via_relay:
+            return expr
+        name = f"relay{key}"
+        offset = ConstArray(unique.const) if unique.const.any() else None
+        self.nodes.append(SumNode(name, unique.size, None, None, offset, computes=("relay",)))
+        self.project(Affine(unique.size, dict(unique.terms)), name)
+        return Affine.source(name, unique.size).map(select)
+
     def lower_mul(self, node: Node, operands: list[Affine]) -> Affine:
         (ix, iy), shape = node.inputs, node.shape
-        x = operands[0].map(broadcast_matrix(self.graph[ix].shape, shape))
-        y = operands[1].map(broadcast_matrix(self.graph[iy].shape, shape))
+        # each operand feeds both the x+y and the x-y neurons
+        x = self.relayed(f"{node.id}x", operands[0].map(broadcast_matrix(self.graph[ix].shape, shape)), uses=2)
+        y = self.relayed(f"{node.id}y", operands[1].map(broadcast_matrix(self.graph[iy].shape, shape)), uses=2)
         lx, hx = self.interval(node, 0, shape)
         ly, hy = self.interval(node, 1, shape)
         o = self.opts(node)
@@ -140,14 +163,69 @@ class _Lowering:
         return decoded + operands[0].scaled(lin) + Affine.constant(const)
 
     def lower_elementwise(self, node: Node, operands: list[Affine]) -> Affine:
-        lo, hi = self.interval(node, 0, node.shape)
+        lo, hi = self.function_interval(node)
         reference = get_op(node.op).reference
         attrs = node.attrs
         o = self.opts(node)
-        tuning = self.nef(o, ((lo + hi) / 2)[:, None], ((hi - lo) / 2)[:, None],
-                          lambda i, p: reference(attrs, p[:, 0]))
+
+        def target(i, p):
+            with np.errstate(all="ignore"):
+                values = reference(attrs, p[:, 0])
+            if not np.all(np.isfinite(values)):
+                raise self.domain_error(node, p[:, 0].min(), p[:, 0].max())
+            return values
+
+        tuning = self.nef(o, ((lo + hi) / 2)[:, None], ((hi - lo) / 2)[:, None], target)
         return self.population(node, self.nef_type(o), tuning, operands[0],
                                {"units": node.size, "rule": f"nef {node.op}", "n_per_unit": o.n_neurons})
+
+    def lower_neurons(self, node: Node, operands: list[Affine]) -> Affine:
+        """An explicit neuron layer: the user's neurons, gains and biases; the activity is the value."""
+        attrs, n = node.attrs, node.size
+        identity = sp.identity(n, format="csr")
+        tuning = UnitTuning(gain=np.broadcast_to(attrs["gain"].value, node.shape).ravel().astype(np.float64),
+                            bias=np.broadcast_to(attrs["bias"].value, node.shape).ravel().astype(np.float64),
+                            encode=identity, decode=identity)
+        return self.population(node, attrs["neuron_type"], tuning, operands[0],
+                               {"units": n, "rule": "neuron layer"})
+
+    def function_interval(self, node: Node) -> tuple[np.ndarray, np.ndarray]:
+        """The interval an elementwise function is tuned on: widened, but not out of its domain.
+
+        Widening a measured ``[0.1, 4]`` reaches below zero, where ``sqrt`` and
+        ``log`` have no value and ``1/x`` a pole: where the margin on one side
+        takes in a point where the function is not finite (checked at the
+        bounds and at 0, where the domains of spikec's functions end), that
+        side keeps the measured bound, without margin.
+        """
+        lo, hi = self.interval(node, 0, node.shape)
+        reference, attrs = get_op(node.op).reference, node.attrs
+
+        def finite_on(a, b):
+            """Whether the function is finite at ``a``, ``b`` and at 0 when 0 lies between them."""
+            with np.errstate(all="ignore"):
+                f_a, f_b, f_0 = (np.isfinite(reference(attrs, v)) for v in (a, b, np.zeros_like(a)))
+            return f_a & f_b & (f_0 | (a > 0) | (b < 0))
+
+        if node.config.get("range") is None:
+            operand = self.graph[node.inputs[0]]
+            m_lo, m_hi = (np.broadcast_to(np.broadcast_to(v, operand.shape), node.shape).ravel()
+                          for v in self.ranges[operand.id])
+            lo = np.where(finite_on(lo, m_lo), lo, m_lo)
+            hi = np.where(finite_on(m_hi, hi), hi, m_hi)
+        bad = ~finite_on(lo, hi) | ~(hi > lo)
+        if bad.any():
+            raise self.domain_error(node, lo[bad].min(), hi[bad].max())
+        return lo, hi
+
+    @staticmethod
+    def domain_error(node: Node, lo: float, hi: float) -> LoweringError:
+        return LoweringError(
+            f"{node.op} is not finite everywhere on [{lo:g}, {hi:g}], the value range its units would be tuned to",
+            op=node.op, loc=node.loc,
+            hint="keep the operand inside the function's domain on the example inputs, or give a range inside "
+            "it with spikec.configure(range=(lo, hi))",
+        )
 
     def nef(self, o: LowerOptions, centers, radii, fn: Callable) -> UnitTuning:
         import nengo
@@ -186,6 +264,8 @@ class _Lowering:
                 self.exprs[node.id] = self.lower_mul(node, operands)
             elif node.op == "square":
                 self.exprs[node.id] = self.lower_square(node, operands)
+            elif node.op == "neurons":
+                self.exprs[node.id] = self.lower_neurons(node, operands)
             elif opdef.elementwise:
                 self.exprs[node.id] = self.lower_elementwise(node, operands)
             else:

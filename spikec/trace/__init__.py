@@ -2,11 +2,12 @@
 
 from spikec.trace.compile import CompiledFunction, Input, InputSpec, compile, const, trace_function
 from spikec.trace.context import configure, current
+from spikec.trace.layers import neurons
 from spikec.trace.numpy_dispatch import supported_function_names
 from spikec.trace.time import filter, integrate, lti
 from spikec.trace.tracer import Tracer
 
 __all__ = [
     "CompiledFunction", "Input", "InputSpec", "Tracer", "compile", "configure", "const", "current", "filter",
-    "integrate", "lti", "supported_function_names", "trace_function",
+    "integrate", "lti", "neurons", "supported_function_names", "trace_function",
 ]

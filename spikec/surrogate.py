@@ -1,0 +1,274 @@
+"""Surrogate gradients: spike functions whose backward pass is smooth (JAX).
+
+A spike is a Heaviside step of the voltage above threshold; its derivative is
+zero almost everywhere, so gradient descent through spiking neurons needs a
+*surrogate*: the forward pass keeps the exact step, the backward pass uses
+the derivative of a smooth stand-in (Neftci, Mostafa & Zenke 2019).
+
+* :class:`SuperSpike` (the default): ``1 / (1 + scale*|x|)**2``, the
+  derivative of the fast sigmoid ``x / (1 + scale*|x|)`` (Zenke & Ganguli
+  2018, "SuperSpike");
+* :class:`ArcTan`: ``alpha / 2 / (1 + (pi/2 * alpha * x)**2)``, the derivative
+  of ``arctan(pi/2 * alpha * x)/pi + 1/2`` (SpikingJelly's and snnTorch's
+  ``atan``);
+* :class:`Sigmoid`: ``scale * s * (1 - s)`` with ``s = sigmoid(scale * x)``.
+
+``x`` is the distance of the voltage above threshold (``v - 1`` for LIF).
+:func:`heaviside` and :func:`spike_count` apply them (``jax.custom_jvp``, so
+forward- and reverse-mode differentiation both work).
+
+How they plug into neurons
+--------------------------
+:mod:`spikec.neurons` steps stay exactly Nengo's (bit for bit); this module
+holds surrogate-aware steps for the spiking types, selected by
+:func:`surrogate_neuron`, which the JAX back end applies to every population
+when it differentiates a spiking network:
+
+* :class:`~spikec.neurons.LIF` and :class:`~spikec.neurons.AdaptiveLIF`: the
+  spike output is ``heaviside(v - 1)`` (same value as Nengo's ``v > 1``); the
+  reset and the sub-step spike time are unchanged, so the voltage after a
+  spike carries no gradient through the spike condition.
+* :class:`~spikec.neurons.RegularSpiking` and
+  :class:`~spikec.neurons.SpikingRectifiedLinear`: the spike count
+  ``floor(v)`` becomes :func:`spike_count`, whose derivative is the
+  surrogate at the nearest threshold ``max(round(v), 1)``; the reset
+  ``v - n`` is detached (no gradient through ``n``), as is usual for
+  surrogate-gradient training.
+* :class:`~spikec.neurons.PoissonSpiking`: straight through: the count's
+  derivative with respect to its mean ``|r| dt`` is 1.
+* Izhikevich and AdEx spikes keep a zero gradient (their step is used as is).
+
+The forward values of every surrogate-aware step equal the neuron type's own
+step exactly (``tests/test_backend_jax.py`` checks this).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from spikec.errors import ConstantError
+from spikec.neurons import (
+    LIF, AdaptiveLIF, LIFRate, NeuronType, PoissonSpiking, RegularSpiking, SoftLIFRate,
+    SpikingRectifiedLinear, _poisson_counts,
+)
+
+__all__ = [
+    "Surrogate", "SuperSpike", "ArcTan", "Sigmoid", "as_surrogate", "heaviside", "spike_count",
+    "SurrogateNeuron", "surrogate_neuron", "soft_lif",
+]
+
+
+# --------------------------------------------------------------------------- surrogates
+
+
+@dataclass(frozen=True)
+class Surrogate:
+    """Base of the surrogate derivatives (frozen, hashable: it keys JAX's caches)."""
+
+    def derivative(self, x):
+        """The stand-in for ``d heaviside(x) / dx``."""
+        raise NotImplementedError
+
+    def label(self) -> str:
+        params = ", ".join(f"{f.name}={getattr(self, f.name):g}" for f in dataclasses.fields(self))
+        return f"{type(self).__name__}({params})"
+
+
+def _positive(owner: str, name: str, value) -> float:
+    value = float(value)
+    if not (math.isfinite(value) and value > 0):
+        raise ConstantError(f"{owner}: {name} must be positive and finite, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class SuperSpike(Surrogate):
+    """Fast-sigmoid derivative ``1 / (1 + scale*|x|)**2`` (peak 1 at threshold)."""
+
+    scale: float = 10.0
+
+    def __post_init__(self):
+        object.__setattr__(self, "scale", _positive("SuperSpike", "scale", self.scale))
+
+    def derivative(self, x):
+        return 1.0 / (1.0 + self.scale * jnp.abs(x)) ** 2
+
+
+@dataclass(frozen=True)
+class ArcTan(Surrogate):
+    """Arctan derivative ``alpha / 2 / (1 + (pi/2 * alpha * x)**2)`` (peak ``alpha/2``)."""
+
+    alpha: float = 2.0
+
+    def __post_init__(self):
+        object.__setattr__(self, "alpha", _positive("ArcTan", "alpha", self.alpha))
+
+    def derivative(self, x):
+        return (self.alpha / 2.0) / (1.0 + (math.pi / 2.0 * self.alpha * x) ** 2)
+
+
+@dataclass(frozen=True)
+class Sigmoid(Surrogate):
+    """Logistic derivative ``scale * s * (1 - s)``, ``s = sigmoid(scale * x)`` (peak ``scale/4``)."""
+
+    scale: float = 4.0
+
+    def __post_init__(self):
+        object.__setattr__(self, "scale", _positive("Sigmoid", "scale", self.scale))
+
+    def derivative(self, x):
+        s = jax.nn.sigmoid(self.scale * x)
+        return self.scale * s * (1.0 - s)
+
+
+_BY_NAME = {"superspike": SuperSpike, "fast_sigmoid": SuperSpike, "arctan": ArcTan, "atan": ArcTan,
+            "sigmoid": Sigmoid}
+
+
+def as_surrogate(obj: Any = None) -> Surrogate:
+    """A :class:`Surrogate` from an instance, a name (``"superspike"``, ``"arctan"``,
+    ``"sigmoid"``) or None (``SuperSpike()``)."""
+    if obj is None:
+        return SuperSpike()
+    if isinstance(obj, Surrogate):
+        return obj
+    if isinstance(obj, str) and obj.lower() in _BY_NAME:
+        return _BY_NAME[obj.lower()]()
+    raise ConstantError(f"unknown surrogate {obj!r}",
+                        hint="pass SuperSpike(scale), ArcTan(alpha), Sigmoid(scale) or one of "
+                             f"{', '.join(sorted(_BY_NAME))}")
+
+
+# ----------------------------------------------------------------------- spike functions
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
+def heaviside(surrogate: Surrogate, x):
+    """``1.0 where x > 0 else 0.0`` (dtype of ``x``); derivative ``surrogate.derivative(x)``."""
+    return (x > 0).astype(x.dtype)
+
+
+@heaviside.defjvp
+def _heaviside_jvp(surrogate, primals, tangents):
+    (x,), (dx,) = primals, tangents
+    return heaviside(surrogate, x), surrogate.derivative(x) * dx
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
+def spike_count(surrogate: Surrogate, v):
+    """``floor(v)`` (spikes of a unit-threshold accumulator); derivative the
+    surrogate at the nearest threshold, ``surrogate.derivative(v - max(round(v), 1))``."""
+    return jnp.floor(v)
+
+
+@spike_count.defjvp
+def _spike_count_jvp(surrogate, primals, tangents):
+    (v,), (dv,) = primals, tangents
+    threshold = jnp.maximum(jnp.round(v), 1.0)
+    return spike_count(surrogate, v), surrogate.derivative(v - threshold) * dv
+
+
+# ------------------------------------------------------------------- surrogate-aware steps
+
+
+def _lif_step(voltage, refractory_time, J, dt, tau_rc, tau_ref, min_voltage, amplitude, surrogate):
+    """:func:`spikec.neurons._lif_step` with the spike output through :func:`heaviside`.
+
+    Same operations in the same order, so the forward values are identical.
+    """
+    refractory_time = refractory_time - dt
+    delta_t = jnp.clip(dt - refractory_time, 0.0, dt)
+    voltage = voltage - (J - voltage) * jnp.expm1(-delta_t / tau_rc)
+    spiked = voltage > 1
+    output = heaviside(surrogate, voltage - 1) * (amplitude / dt)
+    ratio = jnp.where(spiked, (voltage - 1) / jnp.where(spiked, J - 1, 1.0), 0.0)
+    t_spike = dt + tau_rc * jnp.log1p(-ratio)
+    voltage = jnp.where(spiked, 0.0, jnp.maximum(voltage, min_voltage))
+    refractory_time = jnp.where(spiked, tau_ref + t_spike, refractory_time)
+    return voltage, refractory_time, output
+
+
+@dataclass(frozen=True)
+class SurrogateNeuron:
+    """A spiking neuron type stepped with surrogate gradients (JAX only).
+
+    Steps like ``base`` (same state, same forward values) and exposes the
+    attributes a simulator reads (``spiking``, ``amplitude``,
+    ``needs_noise``, ``init_state``...) from it.
+    """
+
+    base: NeuronType
+    surrogate: Surrogate
+
+    def __getattr__(self, name):
+        # Only called for attributes not found normally: delegate to the base type.
+        if name in ("base", "surrogate"):
+            raise AttributeError(name)
+        return getattr(self.base, name)
+
+    @property
+    def spiking(self) -> bool:
+        return self.base.spiking
+
+    def label(self) -> str:
+        return f"{self.base.label()} [surrogate {self.surrogate.label()}]"
+
+    def step(self, state, J, dt, xp=jnp, noise=None):
+        base, sg = self.base, self.surrogate
+        J = jnp.asarray(J)
+        if type(base) is LIF:
+            v, r, out = _lif_step(state["voltage"], state["refractory_time"], J, dt, base.tau_rc, base.tau_ref,
+                                  base.min_voltage, base.amplitude, sg)
+            return {"voltage": v, "refractory_time": r}, out
+        if type(base) is AdaptiveLIF:
+            n = state["adaptation"]
+            v, r, out = _lif_step(state["voltage"], state["refractory_time"], J - n, dt, base.tau_rc,
+                                  base.tau_ref, base.min_voltage, base.amplitude, sg)
+            n = n + (dt / base.tau_n) * (base.inc_n * out - n)
+            return {"voltage": v, "refractory_time": r, "adaptation": n}, out
+        if type(base) is SpikingRectifiedLinear:
+            voltage = state["voltage"] + jnp.maximum(J, 0) * dt
+            n_spikes = spike_count(sg, voltage)
+            return {"voltage": voltage - jax.lax.stop_gradient(n_spikes)}, (base.amplitude / dt) * n_spikes
+        if type(base) is RegularSpiking:
+            inner = base.base
+            base_state, rate = inner.step({k: state[k] for k in inner.state_names}, J, dt, jnp)
+            voltage = state["voltage"] + dt * rate
+            n_spikes = spike_count(sg, voltage)
+            return ({"voltage": voltage - jax.lax.stop_gradient(n_spikes), **base_state},
+                    (base.amplitude / dt) * n_spikes)
+        if type(base) is PoissonSpiking:
+            if noise is None:
+                return base.step(state, J, dt, jnp, noise)  # raises the neuron type's error
+            base_state, rate = base.base.step(state, J, dt, jnp)
+            lam = jnp.abs(rate) * dt
+            counts = _poisson_counts(lam, jnp.asarray(noise), jnp)
+            counts = counts + (lam - jax.lax.stop_gradient(lam))  # straight through
+            return base_state, (base.amplitude / dt) * counts * jnp.sign(rate)
+        return base.step(state, J, dt, jnp, noise)
+
+
+def surrogate_neuron(neuron_type: Any, surrogate: Any = None) -> Any:
+    """``neuron_type`` stepped with surrogate gradients when it spikes; rate types as they are."""
+    if not getattr(neuron_type, "spiking", False) or isinstance(neuron_type, SurrogateNeuron):
+        return neuron_type
+    return SurrogateNeuron(neuron_type, as_surrogate(surrogate))
+
+
+def soft_lif(neuron_type: Any, sigma: float) -> Any:
+    """LIF rate types as :class:`~spikec.neurons.SoftLIFRate` with smoothing ``sigma`` (others unchanged).
+
+    ``LIFRate`` becomes ``SoftLIFRate(sigma, tau_rc, tau_ref, amplitude)``;
+    adaptive and other types are returned as they are.
+    """
+    if type(neuron_type) is LIFRate:
+        return SoftLIFRate(sigma=sigma, tau_rc=neuron_type.tau_rc, tau_ref=neuron_type.tau_ref,
+                           amplitude=neuron_type.amplitude)
+    return neuron_type

@@ -21,9 +21,12 @@ class Program:
     Attributes
     ----------
     graph
-        The dataflow graph that back ends run.
-    traced_graph
-        The graph exactly as traced, before any optimization.
+        The optimized dataflow graph that back ends run.
+    traced_graph, graph_before
+        The graph exactly as traced, before any optimization pass.
+    pass_log
+        What each optimization pass did: the graph after it and statistics
+        (:meth:`pass_report` prints them as a table).
     inputs
         One :class:`~spikec.trace.compile.InputSpec` per input signal, in
         argument order (names, shapes, example values).
@@ -72,8 +75,23 @@ class Program:
         return f"<spikec.Program {self.name}({ins}): {len(self.graph)} nodes>"
 
     # ---- passes (spikec/passes) ----
-    def pass_report(self) -> str:
-        """What each pass did, as a table (the same as ``print(prog.pass_log)``)."""
+    def pass_report(self, lowered: bool = True) -> str:
+        """What each pass did, as a table.
+
+        With ``lowered`` (the default) the graph after every pass is also
+        lowered, filling the neurons, projections and nonzero-weights columns
+        (a pass that leaves a graph the lowering cannot take shows ``-``).
+        """
+        if lowered:
+            providers = [spec.provider() for spec in self.inputs]
+            options = self.lower_options()
+
+            def measure(graph: Graph) -> dict[str, int]:
+                stats = lower(graph, providers, options).stats()
+                return {"neurons": stats.neurons, "projections": stats.projections,
+                        "nonzero_weights": stats.nonzero_weights}
+
+            self.pass_log.annotate(measure)
         return self.pass_log.table()
     # ---- end passes ----
 

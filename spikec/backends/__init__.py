@@ -18,6 +18,7 @@ _BACKENDS: dict[str, str] = {
     "numpy": "spikec.backends.reference:NumpyBackend",
     "nengo": "spikec.backends.nengo:NengoBackend",
     "nengo_dl": "spikec.backends.nengo_dl:NengoDLBackend",
+    "jax": "spikec.backends.jax_backend:JaxBackend",
 }
 
 

@@ -68,7 +68,7 @@ class Simulator:
     outside the step, listed in ``hoisted``).  It returns the new state and a
     dict with ``outputs`` (list of ``(batch, size)``), ``spikes`` and
     ``events`` (``(batch,)`` counts this step, per population in
-    ``pop_spikes``).
+    ``pop_spikes`` and ``pop_events``).
     """
 
     netlist: Netlist
@@ -296,11 +296,12 @@ def make_simulator(net: Netlist, mode: str, dt: float, batch: int = 1, xp=np, se
             new_projections[index], _ = proj.synapse.step(
                 state["projections"][index], plans[index].apply(weights[index], values[proj.pre]), dt, xp=xp)
         pop_spikes = {name: xp.sum(s, axis=-1) for name, s in spikes.items()}
-        events = sum((xp.sum(s * fan[name], axis=-1) for name, s in spikes.items()), zeros((batch,), count_dtype))
+        pop_events = {name: xp.sum(s * fan[name], axis=-1) for name, s in spikes.items()}
+        events = sum(pop_events.values(), zeros((batch,), count_dtype))
         total = sum(pop_spikes.values(), zeros((batch,), count_dtype))
         new_state = {"neurons": new_neurons, "nodes": new_nodes, "projections": new_projections}
         report = {"outputs": [values[out.source] for out in net.outputs], "spikes": total, "events": events,
-                  "pop_spikes": pop_spikes}
+                  "pop_spikes": pop_spikes, "pop_events": pop_events}
         return new_state, report
 
     return Simulator(net, mode, dt, batch, xp, init, step, types, noisy, params, prepare, plans, fanout)

@@ -15,8 +15,10 @@ class RunResult:
     Attributes
     ----------
     t
-        Times of the samples, shape ``(steps,)``; the first sample is at ``dt``
-        (the state after one step), as in nengo.
+        Times of the samples, shape ``(steps,)``: sample ``k`` is taken during
+        the step that ends at ``(k + 1) * dt``, as in nengo.  A stateful output
+        shows the value its consumers saw in that step, so ``integrate``'s
+        first sample is ``x0``.
     outputs
         One array per program output, each ``(steps, *shape)``, or
         ``(batch, steps, *shape)`` for batched runs.

@@ -43,6 +43,8 @@ def _fmt(*keys: str):
             if key not in attrs:
                 continue
             value = attrs[key]
+            if value is None:  # an unset option (x0 of a filter starting at zero)
+                continue
             if isinstance(value, ConstArray):
                 value = format_array(value.value)
             elif hasattr(value, "label"):

@@ -68,8 +68,18 @@ class _Lowering:
         return Affine(tuning.decode.shape[0], {name: tuning.decode})
 
     def opts(self, node: Node) -> LowerOptions:
-        """The lowering options for one node: global ones with its ``configure`` overrides."""
-        overrides = {k: v for k, v in node.config.items() if k != "range"}
+        """The lowering options for one node.
+
+        The global options, then the ``budget`` pass's choice for the node
+        (``attrs["tuning"]``: neurons and peak rate of NEF units), then the
+        user's ``spikec.configure`` overrides, which win.
+        """
+        overrides: dict = {}
+        tuning = node.attrs.get("tuning")
+        if tuning is not None:
+            rate = float(tuning["max_rate"])
+            overrides.update(n_neurons=int(tuning["n_neurons"]), max_rates=(rate / 2, rate))
+        overrides.update((k, v) for k, v in node.config.items() if k != "range")
         return self.options.updated(**overrides) if overrides else self.options
 
     def interval(self, node: Node, port: int, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:

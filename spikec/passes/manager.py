@@ -60,8 +60,9 @@ DEFAULT_PIPELINE: tuple[str, ...] = (
     "fold_constants",     # fusion can reveal constants (x - x)
     "cse",
     "dce",
-    "budget",             # neurons and rates per unit (attrs["tuning"])
 )
+# "budget" is opt-in: passes=[*DEFAULT_PIPELINE, ("budget", {"accuracy": 0.01})]
+# sizes NEF units for a target accuracy or spike budget (attrs["tuning"]).
 
 
 def resolve(spec: PassSpec) -> tuple[str, PassFn, dict[str, Any]]:

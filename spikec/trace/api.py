@@ -199,6 +199,12 @@ def clip(x: Tracer, lo: Any, hi: Any) -> Tracer:
     if is_signal(lo) or is_signal(hi):
         raise UnsupportedOperationError("np.clip needs constant bounds", op="clip", loc=capture(),
                                         hint="use np.maximum/np.minimum with signals")
+    # np.clip(x, 0, np.inf) is the NumPy idiom for a one-sided clip: an
+    # all-infinite bound bounds nothing.
+    if lo is not None and np.all(np.isneginf(np.asarray(lo, dtype=float))):
+        lo = None
+    if hi is not None and np.all(np.isposinf(np.asarray(hi, dtype=float))):
+        hi = None
     if lo is None and hi is None:
         raise ValueError("np.clip: one of a_min or a_max must be given")
     if lo is None:

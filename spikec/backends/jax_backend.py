@@ -1,0 +1,777 @@
+"""The JAX back end: a netlist simulated by ``jax.lax.scan`` under ``jax.jit``.
+
+``prog.run(..., backend="jax", mode="spiking"|"rate")`` runs the step of
+:mod:`spikec.backends.netsim` (the same code as the NumPy back end, with
+``xp = jax.numpy``) over time in one compiled ``lax.scan``, on the CPU or on
+a GPU when JAX has one.  A batch of inputs (``batch=True``) runs in one scan
+with a leading batch axis.
+
+What it does
+------------
+* **Inputs** are functions of time; they are sampled on the host at
+  ``t = dt, 2 dt, ... steps*dt`` into ``(steps, batch, size)`` arrays before
+  the scan.  An input that is the same at every step is passed once, and the
+  projections leaving it (without synapse) are evaluated once, before the
+  scan (loop-invariant hoisting); a time-varying input's projections are
+  evaluated for all steps at once when that fits in memory
+  (:data:`HOIST_BYTES`).  Both are exact.
+* **Weights** are arguments of the compiled function (never constants, so
+  XLA does not constant-fold big matrices), multiplied by a *plan* chosen
+  per projection (:func:`choose_plan`): dense ``x @ W.T``; sparse as ELL
+  (rows padded to the longest row: one gather, a multiply and a sum, no
+  scatter), as a segment sum for very irregular rows, or dense when small.
+  With ``optimize=True`` (the default for runs) a sparse matrix whose rows
+  (or columns) are scaled copies of a few distinct rows (columns) is
+  factored into the distinct rows and a per-row scale: the same product,
+  summed in another order (rounding-level differences), often 10-20x less
+  work (the parabola product networks that fusion folds into one matrix
+  are like that).
+* **Noise** for :class:`~spikec.neurons.PoissonSpiking` comes from
+  ``jax.random`` inside the scan: ``fold_in(PRNGKey(seed), step)`` per step,
+  then one key per noisy population, uniform on [0, 1).  So Poisson spike
+  trains are reproducible per seed but are not the NumPy back end's (nor
+  nengo's) sample paths; their statistics are.
+* **Precision**: ``dtype="float32"`` (default, fast) or ``"float64"``.  The
+  back end switches JAX's 64-bit mode on or off only around its own work
+  (``jax.enable_x64`` as a context manager), so it neither needs nor
+  changes the global ``jax_enable_x64`` setting.  float64 agrees with the
+  NumPy netlist simulator and nengo to rounding, spike trains of
+  deterministic neurons included; float32 rounds differently, which can
+  move a spike by a step now and then (tests bound how much).
+* **Spike accounting**: per step and population, spikes are
+  ``round(output * dt / amplitude)`` per neuron summed in int32, and
+  synaptic events are spikes times the neuron's fan-out (nonzero outgoing
+  weights).  ``RunResult.info`` has the nengo back end's keys:
+  ``population_spikes``, ``population_synaptic_events``,
+  ``synaptic_events`` (cumulative per step), ``total_spikes``,
+  ``total_synaptic_events``, ``fan_out``, ``build_time`` (building the
+  simulator and compiling; near zero when the compiled function is cached),
+  ``run_time`` (the scan and copying results back) plus ``compile_time``,
+  ``dtype``, ``seed`` and ``plans`` (the plan chosen per projection).
+* ``progress`` is accepted and ignored: the scan runs as one call.
+
+Differentiation
+---------------
+:func:`make_loss_fn` pulls a parameter pytree out of a netlist (weights per
+projection, gain and bias per population) and returns a pure
+``apply(params, inputs)`` that runs the network and returns its outputs;
+``jax.grad`` goes through it.  Rate mode is differentiable as it is
+(optionally with LIF rates smoothed into soft-LIF); spiking mode uses
+surrogate gradients (:mod:`spikec.surrogate`).  :func:`with_params` writes
+trained parameters back into a netlist that every back end runs.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import dataclasses
+import math
+import time
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+import jax
+import jax.numpy as jnp
+
+from spikec.backends.netsim import DensePlan, Simulator, make_simulator
+from spikec.backends.result import RunResult
+from spikec.errors import BackendError, RunError
+from spikec.ir.attrs import ConstArray
+from spikec.netlist import Dense, InputSource, Netlist, Sparse
+
+__all__ = [
+    "JaxBackend", "simulate", "sample_inputs", "make_loss_fn", "with_params", "choose_plan", "precision",
+    "DTYPES",
+]
+
+DTYPES = ("float32", "float64")
+MODES = ("spiking", "rate")
+
+# Evaluate a time-varying input's projections for all steps at once when the
+# result takes at most this many bytes (else inside the scan, step by step).
+HOIST_BYTES = 256 * 2**20
+# Dense storage for a sparse matrix only below this many bytes.
+DENSE_BYTES = 64 * 2**20
+# Relative cost of one dense multiply-add against one gathered element (XLA
+# on a CPU: a gather costs several times a streamed multiply-add).
+DENSE_COST = 0.2
+# A factorization must at least halve the work to be used.
+FACTOR_GAIN = 2.0
+# Rows (columns) count as scaled copies when they agree to this relative tolerance.
+FACTOR_RTOL = 1e-12
+
+
+# ------------------------------------------------------------------------------ precision
+
+
+def _check_dtype(dtype: Any) -> str:
+    name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    if name not in DTYPES:
+        raise RunError(f"backend 'jax': dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    return name
+
+
+@contextlib.contextmanager
+def precision(dtype: str):
+    """JAX's 64-bit mode on for ``"float64"`` and off for ``"float32"``, only inside the block."""
+    with jax.enable_x64(_check_dtype(dtype) == "float64"):
+        yield
+
+
+# ---------------------------------------------------------------------------------- plans
+
+
+class JaxDensePlan(DensePlan):
+    """Dense ``x @ W.T``."""
+
+    kind = "dense"
+
+    def __init__(self, transform: Dense, dtype):
+        super().__init__(transform, jnp, dtype)
+
+    def cost(self) -> float:
+        return DENSE_COST * math.prod(self.transform.shape)
+
+
+def _ell(rows: np.ndarray, cols: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ELL layout of a COO pattern: ``(cols (m, K), source index (m, K), mask)``.
+
+    Row ``r`` lists its entries sorted by column; padding points at column 0
+    and at source index ``nnz`` (a zero appended to the data).
+    """
+    nnz = rows.size
+    order = np.lexsort((cols, rows))
+    counts = np.bincount(rows, minlength=m)
+    K = max(int(counts.max(initial=0)), 1)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    sorted_rows = rows[order]
+    slot = np.arange(nnz) - starts[sorted_rows]
+    ell_cols = np.zeros((m, K), dtype=np.int32)
+    ell_src = np.full((m, K), nnz, dtype=np.int32)
+    ell_cols[sorted_rows, slot] = cols[order]
+    ell_src[sorted_rows, slot] = order
+    return ell_cols, ell_src, ell_src < nnz
+
+
+def _gather(x, index):
+    """``x[..., index]`` (any index shape) without bounds handling (indices are valid)."""
+    return jnp.take(x, index, axis=-1, mode="clip")
+
+
+class EllPlan:
+    """Sparse ``x @ W.T`` as ELL: rows padded to the longest one; a gather, a multiply, a row sum."""
+
+    kind = "ell"
+
+    def __init__(self, transform: Sparse, dtype):
+        self.transform, self.dtype = transform, dtype
+        m = transform.shape[0]
+        self.cols, self.src, _ = _ell(transform.rows.value, transform.cols.value, m)
+
+    def cost(self) -> float:
+        return float(self.cols.size)
+
+    def raw(self):
+        return self.transform.data.value
+
+    def prepare(self, raw):
+        data = jnp.concatenate([jnp.asarray(raw, dtype=self.dtype), jnp.zeros((1,), dtype=self.dtype)])
+        return {"cols": jnp.asarray(self.cols), "data": data[jnp.asarray(self.src)]}
+
+    def apply(self, prepared, x):
+        return (_gather(x, prepared["cols"]) * prepared["data"]).sum(axis=-1)
+
+
+class SegmentSumPlan:
+    """Sparse ``x @ W.T`` as gather, scale and a sorted segment sum (for very uneven rows)."""
+
+    kind = "segment_sum"
+
+    def __init__(self, transform: Sparse, dtype):
+        self.transform, self.dtype = transform, dtype
+        order = np.lexsort((transform.cols.value, transform.rows.value))
+        self.order = order.astype(np.int32)
+        self.rows = transform.rows.value[order].astype(np.int32)
+        self.cols = transform.cols.value[order].astype(np.int32)
+
+    def cost(self) -> float:
+        return 3.0 * self.transform.nnz + self.transform.shape[0]
+
+    def raw(self):
+        return self.transform.data.value
+
+    def prepare(self, raw):
+        data = jnp.asarray(raw, dtype=self.dtype)[jnp.asarray(self.order)]
+        return {"rows": jnp.asarray(self.rows), "cols": jnp.asarray(self.cols), "data": data}
+
+    def apply(self, prepared, x):
+        contrib = _gather(x, prepared["cols"]) * prepared["data"]
+        lead = contrib.shape[:-1]
+        flat = jnp.moveaxis(contrib.reshape(-1, contrib.shape[-1]), -1, 0)
+        out = jax.ops.segment_sum(flat, prepared["rows"], num_segments=self.transform.shape[0],
+                                  indices_are_sorted=True)
+        return jnp.moveaxis(out, 0, -1).reshape(*lead, self.transform.shape[0])
+
+
+class SparseAsDensePlan:
+    """A small sparse matrix multiplied densely (the dense matrix is built from the data once per run)."""
+
+    kind = "dense"
+
+    def __init__(self, transform: Sparse, dtype):
+        self.transform, self.dtype = transform, dtype
+        self.rows = transform.rows.value.astype(np.int32)
+        self.cols = transform.cols.value.astype(np.int32)
+
+    def cost(self) -> float:
+        return DENSE_COST * math.prod(self.transform.shape)
+
+    def raw(self):
+        return self.transform.data.value
+
+    def prepare(self, raw):
+        m, n = self.transform.shape
+        dense_t = jnp.zeros((n, m), dtype=self.dtype)
+        return dense_t.at[jnp.asarray(self.cols), jnp.asarray(self.rows)].add(jnp.asarray(raw, dtype=self.dtype))
+
+    def apply(self, prepared, x):
+        return x @ prepared
+
+
+def _row_factors(rows, cols, data, shape):
+    """Rows that are scaled copies of a few distinct rows: ``W[r] = s[r] * U[g[r]]``.
+
+    Returns ``(g, s, U as (rows, cols, data) of shape (G, n))`` or None when
+    the rows are not (to ``FACTOR_RTOL``) scaled copies of fewer rows.
+    """
+    m, n = shape
+    ell_cols, ell_src, mask = _ell(rows, cols, m)
+    values = np.where(mask, np.append(data, 0.0)[ell_src], 0.0)
+    peak = np.abs(values).argmax(axis=1)
+    s = values[np.arange(m), peak]
+    safe = np.where(s == 0, 1.0, s)
+    normal = values / safe[:, None]
+    key = np.concatenate([np.where(mask, ell_cols, -1).astype(np.float64), np.round(normal, 12)], axis=1)
+    _, first, g = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    g = g.reshape(-1)
+    G = first.size
+    if G * 2 > m:
+        return None
+    U = normal[first]
+    if np.any(np.abs(s[:, None] * U[g] - values) > FACTOR_RTOL * np.abs(s)[:, None] + 1e-300):
+        return None
+    u_mask = mask[first]
+    r_idx, k_idx = np.nonzero(u_mask)
+    U_coo = (r_idx, ell_cols[first][r_idx, k_idx], U[r_idx, k_idx])
+    return g.astype(np.int32), s, U_coo, G
+
+
+class RowFactoredPlan:
+    """``W = diag(s) P U``: distinct rows ``U`` (ELL), then ``y = s * (x @ U.T)[g]``.
+
+    Built from constant weights (not differentiable with respect to them).
+    """
+
+    kind = "rows_factored"
+
+    def __init__(self, transform: Sparse, dtype, factors):
+        self.transform, self.dtype = transform, dtype
+        g, s, (ur, uc, ud), G = factors
+        self.g, self.s = g, s
+        self.u_cols, u_src, u_mask = _ell(ur, uc, G)
+        self.u_data = np.where(u_mask, np.append(ud, 0.0)[u_src], 0.0)
+
+    def cost(self) -> float:
+        return float(self.u_cols.size + self.g.size)
+
+    def raw(self):
+        return {"s": self.s, "u": self.u_data}
+
+    def prepare(self, raw):
+        return {"s": jnp.asarray(raw["s"], dtype=self.dtype), "u": jnp.asarray(raw["u"], dtype=self.dtype),
+                "u_cols": jnp.asarray(self.u_cols), "g": jnp.asarray(self.g)}
+
+    def apply(self, prepared, x):
+        distinct = (_gather(x, prepared["u_cols"]) * prepared["u"]).sum(axis=-1)
+        return _gather(distinct, prepared["g"]) * prepared["s"]
+
+
+class ColumnFactoredPlan:
+    """``W = V diag(s)`` grouped by columns: ``z_j = sum of s_c x_c over columns c in group j``,
+    then ``y = z @ V.T`` with the distinct columns ``V`` (both as ELL gathers).
+
+    Built from constant weights (not differentiable with respect to them).
+    """
+
+    kind = "columns_factored"
+
+    def __init__(self, transform: Sparse, dtype, factors):
+        self.transform, self.dtype = transform, dtype
+        g, s, (ur, uc, ud), G = factors  # factors of W.T: W.T[c] = s[c] * U[g[c]]; U is (G, m)
+        n = transform.shape[1]
+        members = np.arange(n)
+        self.z_cols, z_src, z_mask = _ell(g, members, G)
+        self.z_scale = np.where(z_mask, np.append(s, 0.0)[z_src], 0.0)
+        # y = sum_j z_j U[j]: rows of V = U.T (m, G)
+        self.v_cols, v_src, v_mask = _ell(uc, ur, transform.shape[0])
+        self.v_data = np.where(v_mask, np.append(ud, 0.0)[v_src], 0.0)
+
+    def cost(self) -> float:
+        return float(self.z_cols.size + self.v_cols.size)
+
+    def raw(self):
+        return {"s": self.z_scale, "v": self.v_data}
+
+    def prepare(self, raw):
+        return {"s": jnp.asarray(raw["s"], dtype=self.dtype), "v": jnp.asarray(raw["v"], dtype=self.dtype),
+                "z_cols": jnp.asarray(self.z_cols), "v_cols": jnp.asarray(self.v_cols)}
+
+    def apply(self, prepared, x):
+        z = (_gather(x, prepared["z_cols"]) * prepared["s"]).sum(axis=-1)
+        return (_gather(z, prepared["v_cols"]) * prepared["v"]).sum(axis=-1)
+
+
+def choose_plan(transform, dtype, *, factor: bool = True):
+    """The cheapest plan for a transform (estimated gathered elements; see :data:`DENSE_COST`).
+
+    ``factor`` allows the factored plans, which fix the weights at build time.
+    """
+    if isinstance(transform, Dense):
+        return JaxDensePlan(transform, dtype)
+    m, n = transform.shape
+    candidates = [EllPlan(transform, dtype)]
+    if candidates[0].cost() > 2 * transform.nnz:
+        candidates.append(SegmentSumPlan(transform, dtype))
+    if m * n * np.dtype(dtype).itemsize <= DENSE_BYTES:
+        candidates.append(SparseAsDensePlan(transform, dtype))
+    best = min(candidates, key=lambda p: p.cost())
+    if factor and transform.nnz >= 64:
+        rows, cols, data = transform.rows.value, transform.cols.value, transform.data.value
+        row_f = _row_factors(rows, cols, data, (m, n))
+        if row_f is not None:
+            candidates.append(RowFactoredPlan(transform, dtype, row_f))
+        col_f = _row_factors(cols, rows, data, (n, m))
+        if col_f is not None:
+            candidates.append(ColumnFactoredPlan(transform, dtype, col_f))
+        factored = [p for p in candidates if p.kind.endswith("factored")]
+        if factored:
+            cheapest = min(factored, key=lambda p: p.cost())
+            if cheapest.cost() * FACTOR_GAIN <= best.cost():
+                best = cheapest
+    return best
+
+
+# --------------------------------------------------------------------------------- inputs
+
+
+def sample_inputs(net: Netlist, inputs: Sequence[Any], steps: int, dt: float,
+                  batch_size: int | None = None) -> list[np.ndarray]:
+    """Each netlist input sampled at ``t = dt .. steps*dt``: ``(steps, batch, size)`` float64.
+
+    ``inputs[i]`` is program input ``i``: a function of time, or a list of
+    them (one per element) when ``batch_size`` is given.
+    """
+    from spikec.backends.nengo import InputFeed, input_functions
+
+    table = input_functions(net, inputs, batch_size)
+    arrays = []
+    for i, src in enumerate(net.inputs):
+        arrays.append(np.stack([InputFeed(src, row[i]).sample(steps, dt) for row in table], axis=1))
+    return arrays
+
+
+# --------------------------------------------------------------------------- the scan
+
+
+def _cast_like(new, old):
+    return jax.tree_util.tree_map(lambda a, b: a.astype(b.dtype) if hasattr(b, "dtype") else a, new, old)
+
+
+def _input_projections(net: Netlist) -> dict[int, list[int]]:
+    """Instantaneous projections leaving each netlist input (by input position)."""
+    position = {src.name: i for i, src in enumerate(net.inputs)}
+    out: dict[int, list[int]] = {i: [] for i in range(len(net.inputs))}
+    for index, proj in enumerate(net.projections):
+        if proj.pre in position and proj.synapse is None:
+            out[position[proj.pre]].append(index)
+    return out
+
+
+def _hoisted_currents(net: Netlist, sim: Simulator, prepared, values: dict[int, Any],
+                      by_input: dict[int, list[int]]) -> dict[str, Any]:
+    """Summed currents of the hoisted projections from the given input values, per post object."""
+    extra: dict[str, Any] = {}
+    for position, value in values.items():
+        for index in by_input[position]:
+            proj = net.projections[index]
+            contribution = sim.plans[index].apply(prepared["weights"][index], value)
+            extra[proj.post] = contribution if proj.post not in extra else extra[proj.post] + contribution
+    return extra
+
+
+def _add_currents(a: dict, b: dict) -> dict:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = v if k not in out else out[k] + v
+    return out
+
+
+def _scan(net: Netlist, sim: Simulator, prepared, const_inputs: dict[int, Any], varying_inputs: dict[int, Any],
+          hoist_const: set[int], hoist_varying: set[int], steps: int, key, dtype, *, counts: bool,
+          unroll: int = 1):
+    """Run ``sim`` for ``steps`` steps (traceable); returns the stacked per-step reports."""
+    by_input = _input_projections(net)
+    const_extra = _hoisted_currents(net, sim, prepared, {i: const_inputs[i] for i in hoist_const}, by_input)
+    varying_extra = _hoisted_currents(net, sim, prepared, {i: varying_inputs[i] for i in hoist_varying}, by_input)
+    n_inputs = len(net.inputs)
+    noisy = [(name, net[name].n) for name in sim.noisy]
+    batch = sim.batch
+
+    def body(state, xs):
+        k, varying, extra_k = xs
+        values = [const_inputs[i] if i in const_inputs else varying[i] for i in range(n_inputs)]
+        program_order = [None] * n_inputs
+        for position, src in enumerate(net.inputs):
+            program_order[src.index] = values[position]
+        noise = None
+        if noisy:
+            step_key = jax.random.fold_in(key, k)
+            noise = {name: jax.random.uniform(sub, (batch, n), dtype=dtype)
+                     for (name, n), sub in zip(noisy, jax.random.split(step_key, len(noisy)))}
+        extra = _add_currents(const_extra, extra_k)
+        new_state, report = sim.step(state, program_order, noise, prepared, extra or None)
+        new_state = _cast_like(new_state, state)
+        ys = {"outputs": report["outputs"]}
+        if counts:
+            ys.update(spikes=report["pop_spikes"], events=report["pop_events"])
+        else:
+            ys.update(spikes=report["pop_spikes"])
+        return new_state, ys
+
+    xs = (jnp.arange(steps), {i: v for i, v in varying_inputs.items()}, varying_extra)
+    init = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype=dtype), sim.init)
+    return jax.lax.scan(body, init, xs, length=steps, unroll=unroll)
+
+
+# ---------------------------------------------------------------------------- simulate
+
+
+@dataclasses.dataclass
+class _Compiled:
+    sim: Simulator
+    run: Callable  # jitted
+    raw: dict
+    compile_time: float = 0.0
+    compiled: Any = None
+
+
+_CACHE: "collections.OrderedDict[tuple, _Compiled]" = collections.OrderedDict()
+CACHE_SIZE = 8
+
+
+def clear_cache() -> None:
+    """Forget the compiled simulators (they hold their weights)."""
+    _CACHE.clear()
+
+
+def _build(net: Netlist, mode: str, dt: float, batch: int, steps: int, dtype: str, optimize: bool,
+           const_pattern: tuple[bool, ...], hoist_varying: frozenset[int], unroll: int) -> _Compiled:
+    key = (net, mode, float(dt), batch, steps, dtype, optimize, const_pattern, hoist_varying, unroll)
+    hit = _CACHE.get(key)
+    if hit is not None:
+        _CACHE.move_to_end(key)
+        return hit
+    jdtype = jnp.dtype(dtype)
+    by_input = _input_projections(net)
+    hoist_const = {i for i, c in enumerate(const_pattern) if c}
+    hoisted = [p for i in (hoist_const | set(hoist_varying)) for p in by_input[i]]
+    sim = make_simulator(net, mode, dt, batch=batch, xp=jnp, dtype=jdtype,
+                         plan=lambda index, tr: choose_plan(tr, jdtype, factor=optimize),
+                         hoisted=hoisted, count_dtype=jnp.int32)
+
+    def run(raw, const_inputs, varying_inputs, seed):
+        prepared = sim.prepare(raw)
+        _, ys = _scan(net, sim, prepared, const_inputs, varying_inputs, hoist_const, set(hoist_varying), steps,
+                      jax.random.PRNGKey(seed), jdtype, counts=True, unroll=unroll)
+        return ys
+
+    compiled = _Compiled(sim, jax.jit(run), sim.params)
+    _CACHE[key] = compiled
+    while len(_CACHE) > CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return compiled
+
+
+def simulate(net: Netlist, inputs: Sequence[np.ndarray], *, mode: str = "spiking", dt: float = 1e-3,
+             dtype: str = "float32", seed: int | None = 0, optimize: bool = True, unroll: int = 1) -> dict:
+    """Simulate ``net`` on sampled inputs; the back end's core, for benchmarks and tests.
+
+    ``inputs[i]`` is netlist input ``i`` (``net.inputs`` order) sampled as
+    ``(steps, batch, size)``.  Returns a dict of NumPy arrays: ``outputs``
+    (one ``(steps, batch, size)`` per netlist output), ``population_spikes``
+    and ``population_events`` (population -> per-step ``(steps, batch)``
+    int64 counts, spiking populations only), ``build_time``,
+    ``compile_time``, ``run_time`` (seconds) and ``plans``.
+    """
+    if mode not in MODES:
+        raise RunError(f"backend 'jax' has modes {', '.join(MODES)}; got mode={mode!r}")
+    dtype = _check_dtype(dtype)
+    if len(inputs) != len(net.inputs):
+        raise RunError(f"netlist {net.name} has {len(net.inputs)} inputs, got {len(inputs)} arrays")
+    arrays = [np.asarray(a, dtype=np.float64) for a in inputs]
+    if arrays:
+        steps, batch = arrays[0].shape[:2]
+    else:
+        raise RunError("simulate needs at least one input array to know steps and batch; use run()")
+    for a, src in zip(arrays, net.inputs):
+        if a.shape != (steps, batch, src.size):
+            raise RunError(f"input {src.name}: expected shape {(steps, batch, src.size)}, got {a.shape}")
+    return _simulate(net, arrays, steps, batch, mode=mode, dt=dt, dtype=dtype, seed=seed, optimize=optimize,
+                     unroll=unroll)
+
+
+def _simulate(net, arrays, steps, batch, *, mode, dt, dtype, seed, optimize, unroll=1) -> dict:
+    start = time.perf_counter()
+    if seed is None:
+        seed = int(np.random.default_rng().integers(2**31))
+    const_pattern = tuple(bool(np.all(a == a[:1])) for a in arrays)
+    itemsize = np.dtype(dtype).itemsize
+    by_input = _input_projections(net)
+    hoist_varying = frozenset(
+        i for i, c in enumerate(const_pattern)
+        if not c and by_input[i]
+        and steps * batch * sum(net[net.projections[p].post].size for p in by_input[i]) * itemsize <= HOIST_BYTES
+    )
+    with precision(dtype):
+        compiled = _build(net, mode, dt, batch, steps, dtype, optimize, const_pattern, hoist_varying, unroll)
+        jdtype = jnp.dtype(dtype)
+        raw = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype=jdtype), compiled.raw)
+        const_inputs = {i: jnp.asarray(a[0], dtype=jdtype) for i, a in enumerate(arrays) if const_pattern[i]}
+        varying = {i: jnp.asarray(a, dtype=jdtype) for i, a in enumerate(arrays) if not const_pattern[i]}
+        seed_arr = np.uint32(seed % 2**32)
+        if compiled.compiled is None:
+            t0 = time.perf_counter()
+            compiled.compiled = compiled.run.lower(raw, const_inputs, varying, seed_arr).compile()
+            compiled.compile_time = time.perf_counter() - t0
+            compile_time = compiled.compile_time
+        else:
+            compile_time = 0.0
+        build_time = time.perf_counter() - start
+        start = time.perf_counter()
+        ys = compiled.compiled(raw, const_inputs, varying, seed_arr)
+        ys = jax.device_get(ys)
+        run_time = time.perf_counter() - start
+    return {
+        "outputs": [np.asarray(o, dtype=np.float64) for o in ys["outputs"]],
+        "population_spikes": {k: np.asarray(v, dtype=np.int64) for k, v in ys["spikes"].items()},
+        "population_events": {k: np.asarray(v, dtype=np.int64) for k, v in ys["events"].items()},
+        "fan_out": compiled.sim.fanout,
+        "build_time": build_time, "compile_time": compile_time, "run_time": run_time,
+        "plans": {f"{p.pre} -> {p.post}": compiled.sim.plans[i].kind for i, p in enumerate(net.projections)},
+        "seed": seed,
+    }
+
+
+class JaxBackend:
+    """``backend="jax"``: the netlist as one jit-compiled ``lax.scan`` (CPU or GPU).
+
+    Modes ``"spiking"`` (default) and ``"rate"``.  Options: ``dtype``
+    (``"float32"``, the default, or ``"float64"``), ``optimize`` (factored
+    sparse plans, default True), ``unroll`` (``lax.scan`` unrolling, default
+    1).  Any other option is a lowering option, as for the other back ends.
+    ``RunResult.info`` has the nengo back end's keys (see the module
+    docstring).
+    """
+
+    name = "jax"
+    modes = MODES
+    default_mode = "spiking"
+
+    def run(self, program, inputs, *, t: float, dt: float, mode: str, seed: int | None,
+            progress: bool | None, batch_size: int | None = None, dtype: str = "float32", optimize: bool = True,
+            unroll: int = 1, **options) -> RunResult:
+        from spikec.backends.nengo import netlist_of, steps_of
+
+        if mode not in self.modes:
+            raise RunError(f"backend 'jax' has modes {', '.join(self.modes)}; got mode={mode!r}")
+        dtype = _check_dtype(dtype)
+        netlist = netlist_of(program, dt=dt, seed=seed, lower_options=options, backend=self.name)
+        steps = steps_of(t, dt)
+        start = time.perf_counter()
+        arrays = sample_inputs(netlist, inputs, steps, dt, batch_size)
+        sample_time = time.perf_counter() - start
+        batch = 1 if batch_size is None else batch_size
+        if not arrays:
+            arrays_batch = batch
+        else:
+            arrays_batch = arrays[0].shape[1]
+        res = _simulate(netlist, arrays, steps, arrays_batch, mode=mode, dt=dt, dtype=dtype, seed=seed,
+                        optimize=optimize, unroll=unroll)
+        return _result(netlist, res, steps=steps, dt=dt, mode=mode, batch_size=batch_size, dtype=dtype,
+                       sample_time=sample_time)
+
+
+def _result(net: Netlist, res: dict, *, steps: int, dt: float, mode: str, batch_size: int | None, dtype: str,
+            sample_time: float) -> RunResult:
+    lead = () if batch_size is None else (batch_size,)
+    pick = (lambda a: a[:, 0]) if batch_size is None else (lambda a: np.swapaxes(a, 0, 1))  # -> (*lead, steps)
+    outputs = tuple(pick(o).reshape(*lead, steps, *out.shape) for o, out in zip(res["outputs"], net.outputs))
+    zeros = np.zeros((*lead, steps), dtype=np.int64)
+    pop_spikes = {name: np.cumsum(pick(v), axis=-1) for name, v in res["population_spikes"].items()}
+    pop_events = {name: np.cumsum(pick(v), axis=-1) for name, v in res["population_events"].items()}
+    for pop in net.populations:
+        pop_spikes.setdefault(pop.name, zeros)
+        pop_events.setdefault(pop.name, zeros)
+    total = sum(pop_spikes.values(), zeros)
+    events = sum(pop_events.values(), zeros)
+    last = (lambda a: int(a[-1])) if batch_size is None else (lambda a: a[:, -1].copy())
+    info = {
+        "population_spikes": pop_spikes, "population_synaptic_events": pop_events,
+        "synaptic_events": events, "total_spikes": last(total), "total_synaptic_events": last(events),
+        "fan_out": res["fan_out"], "build_time": res["build_time"] + sample_time, "run_time": res["run_time"],
+        "compile_time": res["compile_time"], "sample_time": sample_time, "dtype": dtype, "seed": res["seed"],
+        "plans": res["plans"], "device": str(jax.devices()[0]),
+    }
+    return RunResult(t=dt * np.arange(1, steps + 1), outputs=outputs, backend="jax", mode=mode, dt=dt,
+                     spikes=total, batched=batch_size is not None, info=info)
+
+
+# -------------------------------------------------------------------------- gradients
+
+
+def make_loss_fn(net: Netlist, mode: str = "rate", dt: float = 1e-3, steps: int = 100, *,
+                 dtype: str | None = None, surrogate: Any = None, soft_lif: float | None = None,
+                 seed: int = 0) -> tuple[dict, Callable]:
+    """Parameters of ``net`` and a pure, differentiable function that runs it.
+
+    Returns ``(params, apply)``:
+
+    ``params``
+        ``{"weights": {i: array}, "gain": {population: (n,)}, "bias":
+        {population: (n,)}}`` as JAX arrays of ``dtype``, where
+        ``weights[i]`` belongs to ``net.projections[i]`` (the dense
+        ``(size_out, size_in)`` matrix, or a sparse matrix's ``data`` vector;
+        its sparsity pattern stays fixed).  Any sub-tree may be left out of
+        the ``params`` given to ``apply``: missing entries take the
+        netlist's values (so ``{"weights": {...}}`` alone trains weights
+        only).
+    ``apply(params, inputs, key=None, return_spikes=False)``
+        Runs ``steps`` steps and returns one array per netlist output,
+        ``(batch, steps, *shape)``.  ``inputs[i]`` (netlist input order) is
+        ``(batch, steps, *shape)`` or, held constant, ``(batch, *shape)``;
+        constant inputs' projections are evaluated once.  ``key`` (a
+        ``jax.random`` key; default ``PRNGKey(seed)``) drives Poisson
+        neurons.  With ``return_spikes`` it returns ``(outputs, spikes)``,
+        ``spikes`` mapping each spiking population to its per-step spike
+        count ``(batch, steps)``, differentiable through the surrogate (for
+        spike-count penalties).  ``apply`` is pure: wrap it in ``jax.jit``
+        and ``jax.grad`` freely.
+
+    ``mode="rate"`` runs rate neurons (``soft_lif=sigma`` replaces LIF rates
+    by :class:`~spikec.neurons.SoftLIFRate` for smooth gradients near
+    threshold); ``mode="spiking"`` runs spiking neurons whose spikes have
+    surrogate gradients (``surrogate``: a :class:`spikec.surrogate.Surrogate`
+    or its name; default SuperSpike with scale 10).  Forward values equal
+    :func:`simulate`'s (without ``soft_lif``).
+
+    ``dtype`` defaults to float64 when JAX's 64-bit mode is on, else
+    float32; float64 needs 64-bit mode on while you trace (e.g. inside
+    ``with jax.enable_x64(True):``) and raises otherwise.
+    """
+    from spikec.surrogate import soft_lif as _soft, surrogate_neuron
+
+    if mode not in MODES:
+        raise RunError(f"make_loss_fn: mode must be one of {', '.join(MODES)}, got {mode!r}")
+    x64 = bool(jax.config.jax_enable_x64)
+    dtype = ("float64" if x64 else "float32") if dtype is None else _check_dtype(dtype)
+    if dtype == "float64" and not x64:
+        raise BackendError("make_loss_fn(dtype='float64') needs JAX's 64-bit mode",
+                           hint="call it (and trace apply) inside `with jax.enable_x64(True):`, or set "
+                                "jax.config.update('jax_enable_x64', True)")
+    jdtype = jnp.dtype(dtype)
+    if soft_lif is not None and mode == "rate":
+        sigma = float(soft_lif)
+        neuron_map = lambda t: _soft(t, sigma)  # noqa: E731
+    elif mode == "spiking":
+        neuron_map = lambda t: surrogate_neuron(t, surrogate)  # noqa: E731
+    else:
+        neuron_map = None
+    plan = lambda index, tr: choose_plan(tr, jdtype, factor=False)  # noqa: E731
+    template = make_simulator(net, mode, dt, batch=1, xp=jnp, dtype=jdtype, plan=plan, neuron_map=neuron_map)
+    params = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype=jdtype), template.params)
+    by_input = _input_projections(net)
+    sims: dict[tuple, Simulator] = {}
+
+    def simulator(batch: int, const: tuple[bool, ...]) -> Simulator:
+        key = (batch, const)
+        if key not in sims:
+            hoisted = [p for i, c in enumerate(const) if c for p in by_input[i]]
+            sims[key] = make_simulator(net, mode, dt, batch=batch, xp=jnp, dtype=jdtype, plan=plan,
+                                       neuron_map=neuron_map, hoisted=hoisted)
+        return sims[key]
+
+    def apply(p, inputs, key=None, return_spikes=False):
+        if len(inputs) != len(net.inputs):
+            raise RunError(f"netlist {net.name} has {len(net.inputs)} inputs, got {len(inputs)}")
+        full = {part: {**params[part], **dict(p.get(part, {}))} for part in params}
+        const, values, batch = [], [], None
+        for src, value in zip(net.inputs, inputs):
+            value = jnp.asarray(value, dtype=jdtype)
+            b = value.shape[0]
+            if value.shape == (b, *src.shape):
+                const.append(True)
+                values.append(value.reshape(b, src.size))
+            elif value.shape == (b, steps, *src.shape):
+                const.append(False)
+                values.append(jnp.swapaxes(value.reshape(b, steps, src.size), 0, 1))
+            else:
+                raise RunError(f"input {src.name}: expected (batch, {steps}, *{src.shape}) or (batch, *{src.shape}), "
+                               f"got {value.shape}")
+            if batch is not None and b != batch:
+                raise RunError("every input needs the same batch size")
+            batch = b
+        batch = 1 if batch is None else batch
+        sim = simulator(batch, tuple(const))
+        prepared = sim.prepare(full)
+        const_inputs = {i: v for i, (v, c) in enumerate(zip(values, const)) if c}
+        varying = {i: v for i, (v, c) in enumerate(zip(values, const)) if not c}
+        rng = jax.random.PRNGKey(seed) if key is None else key
+        _, ys = _scan(net, sim, prepared, const_inputs, varying, set(const_inputs), set(), steps, rng, jdtype,
+                      counts=False)
+        outputs = tuple(jnp.swapaxes(o, 0, 1).reshape(batch, steps, *out.shape)
+                        for o, out in zip(ys["outputs"], net.outputs))
+        if return_spikes:
+            return outputs, {name: jnp.swapaxes(s, 0, 1) for name, s in ys["spikes"].items()}
+        return outputs
+
+    return params, apply
+
+
+def with_params(net: Netlist, params: dict) -> Netlist:
+    """``net`` with weights, gains and biases from a (trained) ``params`` pytree of :func:`make_loss_fn`.
+
+    Entries missing from ``params`` keep the netlist's values; sparsity
+    patterns are kept (a sparse projection's new ``data`` may contain zeros).
+    """
+    weights = params.get("weights", {})
+    projections = []
+    for i, proj in enumerate(net.projections):
+        if i in weights:
+            w = np.asarray(weights[i], dtype=np.float64)
+            tr = proj.transform
+            if isinstance(tr, Dense):
+                new = Dense(ConstArray(w.reshape(tr.shape)))
+            else:
+                new = Sparse(tr.shape, tr.rows, tr.cols, ConstArray(w.reshape(tr.data.shape)))
+            proj = dataclasses.replace(proj, transform=new)
+        projections.append(proj)
+    populations = []
+    for pop in net.populations:
+        changes = {}
+        for part in ("gain", "bias"):
+            if pop.name in params.get(part, {}):
+                changes[part] = ConstArray(np.asarray(params[part][pop.name], dtype=np.float64).reshape(pop.n))
+        populations.append(dataclasses.replace(pop, **changes) if changes else pop)
+    return dataclasses.replace(net, populations=tuple(populations), projections=tuple(projections))

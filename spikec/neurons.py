@@ -75,6 +75,7 @@ __all__ = [
     "SoftLIFRate",
     "Izhikevich",
     "AdEx",
+    "RatesToSpikes",
     "RegularSpiking",
     "PoissonSpiking",
     "NengoParabola",
@@ -1161,14 +1162,12 @@ def _wrapper_as_rate(wrapper) -> NeuronType:
 
 
 @dataclass(frozen=True)
-class RegularSpiking(NeuronType):
-    """Spikes at regular intervals at the rate of a rate type: ``nengo.RegularSpiking``.
+class RatesToSpikes(NeuronType):
+    """Base of the wrappers that turn a rate type into a spiking one (as in Nengo).
 
-    Each step the base type's output ``r`` (Hz) is added to a voltage as
-    ``r * dt``, and ``floor(voltage)`` spikes are emitted (and subtracted).
-    State: ``voltage`` plus the base type's state.  :meth:`rates` and
-    :meth:`gain_bias` are the base type's (so ``amplitude`` is not in them,
-    as in Nengo).  Nengo objects passed as ``base`` are converted.
+    Rates, tuning and sign are the base type's, so a population keeps its
+    tuning when it switches between rate and spiking mode; ``amplitude``
+    scales each spike.  Subclasses define how spikes are drawn (``step``).
     """
 
     base: NeuronType
@@ -1176,80 +1175,7 @@ class RegularSpiking(NeuronType):
 
     spiking: ClassVar[bool] = True
     _bounds: ClassVar = {"amplitude": (0.0, True, None)}
-
-    def __post_init__(self):
-        object.__setattr__(self, "base", _wrapper_base(type(self).__name__, self.base))
-        super().__post_init__()
-
-    @property
-    def state_names(self) -> tuple[str, ...]:  # type: ignore[override]
-        """``voltage`` followed by the base type's state."""
-        return ("voltage",) + tuple(self.base.state_names)
-
-    @property
-    def negative(self) -> bool:  # type: ignore[override]
-        """As the base type."""
-        return self.base.negative
-
-    def rates(self, J, xp=np):
-        """The base type's rates."""
-        return self.base.rates(J, xp)
-
-    def gain_bias(self, max_rates, intercepts):
-        """The base type's gain and bias."""
-        return self.base.gain_bias(max_rates, intercepts)
-
-    def max_rates_intercepts(self, gain, bias):
-        """The base type's."""
-        return self.base.max_rates_intercepts(gain, bias)
-
-    def init_state(self, n, rng=None):
-        """The base type's state, then ``voltage`` ~ Uniform(0, 1) (Nengo's builder order)."""
-        base_state = self.base.init_state(n, rng)
-        return {"voltage": _nengo_samples(rng, _shape(n), 0.0, 1.0), **base_state}
-
-    def step(self, state, J, dt, xp=np, noise=None):
-        """The base type's step, then Nengo's ``RegularSpiking.step`` on its rate."""
-        dt = _check_dt(dt)
-        base_state, rate = self.base.step({k: state[k] for k in self.base.state_names}, J, dt, xp)
-        voltage = state["voltage"] + dt * rate
-        n_spikes = xp.floor(voltage)
-        return {"voltage": voltage - n_spikes, **base_state}, (self.amplitude / dt) * n_spikes
-
-    def to_nengo(self):
-        """``nengo.RegularSpiking(base.to_nengo(), amplitude)``."""
-        return nengo.RegularSpiking(self.base.to_nengo(), amplitude=self.amplitude)
-
-    def as_rate(self):
-        """The base type (with ``amplitude`` folded into it when it is not 1)."""
-        return _wrapper_as_rate(self)
-
-    def label(self):
-        """``RegularSpiking(<base label>)``, plus a non-default amplitude."""
-        extra = f", amplitude={_fmt(self.amplitude)}" if self.amplitude != 1.0 else ""
-        return f"{type(self).__name__}({self.base.label()}{extra})"
-
-
-@dataclass(frozen=True)
-class PoissonSpiking(NeuronType):
-    """Poisson spike counts at the rate of a rate type: ``nengo.PoissonSpiking``.
-
-    Each step emits ``k ~ Poisson(|r| * dt)`` spikes of sign ``sign(r)``,
-    where ``r`` is the base type's output.  Nengo draws ``k`` with
-    ``rng.poisson``; here the simulator supplies one uniform sample ``u`` per
-    neuron and step (``noise``), and ``k`` is the exact inverse Poisson CDF
-    of ``u`` while ``|r| dt <= POISSON_EXACT_MAX`` (10 spikes per step, far
-    beyond any sensible rate), a skew-corrected normal quantile above.  So
-    the spike statistics are Poisson's, not Nengo's sample path.  State: the
-    base type's.
-    """
-
-    base: NeuronType
-    amplitude: float = 1.0
-
-    spiking: ClassVar[bool] = True
-    needs_noise: ClassVar[bool] = True
-    _bounds: ClassVar = {"amplitude": (0.0, True, None)}
+    _nengo_wrapper: ClassVar[type]
 
     def __post_init__(self):
         object.__setattr__(self, "base", _wrapper_base(type(self).__name__, self.base))
@@ -1281,6 +1207,69 @@ class PoissonSpiking(NeuronType):
         """The base type's state."""
         return self.base.init_state(n, rng)
 
+    def to_nengo(self):
+        """The matching nengo wrapper around ``base.to_nengo()``."""
+        return self._nengo_wrapper(self.base.to_nengo(), amplitude=self.amplitude)
+
+    def as_rate(self):
+        """The base type (with ``amplitude`` folded into it when it is not 1)."""
+        return _wrapper_as_rate(self)
+
+    def label(self):
+        """``Wrapper(<base label>)``, plus a non-default amplitude."""
+        extra = f", amplitude={_fmt(self.amplitude)}" if self.amplitude != 1.0 else ""
+        return f"{type(self).__name__}({self.base.label()}{extra})"
+
+
+@dataclass(frozen=True)
+class RegularSpiking(RatesToSpikes):
+    """Spikes at regular intervals at the rate of a rate type: ``nengo.RegularSpiking``.
+
+    Each step the base type's output ``r`` (Hz) is added to a voltage as
+    ``r * dt``, and ``floor(voltage)`` spikes are emitted (and subtracted).
+    State: ``voltage`` plus the base type's state.  :meth:`rates` and
+    :meth:`gain_bias` are the base type's (so ``amplitude`` is not in them,
+    as in Nengo).  Nengo objects passed as ``base`` are converted.
+    """
+
+    _nengo_wrapper: ClassVar[type] = nengo.RegularSpiking
+
+    @property
+    def state_names(self) -> tuple[str, ...]:  # type: ignore[override]
+        """``voltage`` followed by the base type's state."""
+        return ("voltage",) + tuple(self.base.state_names)
+
+    def init_state(self, n, rng=None):
+        """The base type's state, then ``voltage`` ~ Uniform(0, 1) (Nengo's builder order)."""
+        base_state = self.base.init_state(n, rng)
+        return {"voltage": _nengo_samples(rng, _shape(n), 0.0, 1.0), **base_state}
+
+    def step(self, state, J, dt, xp=np, noise=None):
+        """The base type's step, then Nengo's ``RegularSpiking.step`` on its rate."""
+        dt = _check_dt(dt)
+        base_state, rate = self.base.step({k: state[k] for k in self.base.state_names}, J, dt, xp)
+        voltage = state["voltage"] + dt * rate
+        n_spikes = xp.floor(voltage)
+        return {"voltage": voltage - n_spikes, **base_state}, (self.amplitude / dt) * n_spikes
+
+
+@dataclass(frozen=True)
+class PoissonSpiking(RatesToSpikes):
+    """Poisson spike counts at the rate of a rate type: ``nengo.PoissonSpiking``.
+
+    Each step emits ``k ~ Poisson(|r| * dt)`` spikes of sign ``sign(r)``,
+    where ``r`` is the base type's output.  Nengo draws ``k`` with
+    ``rng.poisson``; here the simulator supplies one uniform sample ``u`` per
+    neuron and step (``noise``), and ``k`` is the exact inverse Poisson CDF
+    of ``u`` while ``|r| dt <= POISSON_EXACT_MAX`` (10 spikes per step, far
+    beyond any sensible rate), a skew-corrected normal quantile above.  So
+    the spike statistics are Poisson's, not Nengo's sample path.  State: the
+    base type's.
+    """
+
+    needs_noise: ClassVar[bool] = True
+    _nengo_wrapper: ClassVar[type] = nengo.PoissonSpiking
+
     def step(self, state, J, dt, xp=np, noise=None):
         """The base type's step, then a Poisson spike count drawn from ``noise``."""
         dt = _check_dt(dt)
@@ -1292,19 +1281,6 @@ class PoissonSpiking(NeuronType):
         base_state, rate = self.base.step(state, J, dt, xp)
         counts = _poisson_counts(xp.abs(rate) * dt, xp.asarray(noise), xp)
         return base_state, (self.amplitude / dt) * counts * xp.sign(rate)
-
-    def to_nengo(self):
-        """``nengo.PoissonSpiking(base.to_nengo(), amplitude)``."""
-        return nengo.PoissonSpiking(self.base.to_nengo(), amplitude=self.amplitude)
-
-    def as_rate(self):
-        """The base type (with ``amplitude`` folded into it when it is not 1)."""
-        return _wrapper_as_rate(self)
-
-    def label(self):
-        """``PoissonSpiking(<base label>)``, plus a non-default amplitude."""
-        extra = f", amplitude={_fmt(self.amplitude)}" if self.amplitude != 1.0 else ""
-        return f"{type(self).__name__}({self.base.label()}{extra})"
 
 
 # ------------------------------------------------------------------------------ conversion

@@ -245,7 +245,7 @@ class _Lowering:
 
     # -- driver ----------------------------------------------------------------------------
     def run(self) -> Netlist:
-        graph, dt = self.graph, self.options.dt
+        graph = self.graph
         expansion = sorted({n.op for n in graph if n.op in NEEDS_EXPANSION})
         if expansion:
             raise LoweringError(f"lowering needs the expand_bilinear pass first (graph has {', '.join(expansion)})")
@@ -295,9 +295,9 @@ class _Lowering:
         x0 = node.attrs["x0"]
         if node.op == "lti":
             ad, bd = _lti_discrete(node.attrs["A"], node.attrs["B"], self.options.dt)
-            dt = self.options.dt
             # An integrator fed ((Ad - I) s + Bd u) / dt steps exactly like the
             # zero-order-hold system s <- Ad s + Bd u.
+            dt = self.options.dt
             drive = self.exprs[node.id].map((ad - np.eye(len(ad))) / dt) + operand.map(bd / dt)
             synapse = Integrator()
         else:

@@ -6,15 +6,17 @@ import functools
 import inspect
 import linecache
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
 from spikec.errors import RunError, TraceError
-from spikec.ir.graph import Graph
 from spikec.ir.source import SourceLoc, capture
 from spikec.trace.context import TraceContext, _escaped_error, as_constant
 from spikec.trace.tracer import Tracer
+
+if TYPE_CHECKING:  # pragma: no cover - the program module imports this one
+    from spikec.program import Program
 
 
 @dataclass(frozen=True)

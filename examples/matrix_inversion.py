@@ -1,56 +1,87 @@
 """Matrix inversion by gradient descent, compiled to a spiking network.
 
 The estimate ``M`` of ``inv(A)`` follows the gradient of ``||M A - I||²``
-continuously in time: ``dM/dt = -(dt / tau) * 2 (M A - I) Aᵀ`` with
-``tau = 1 ms``.  spikec traces this recurrence into a graph with an
-integrator (the state ``M``) and two matrix products of signals (the
-nonlinear units), and runs it on any back end.
+in time, with ``A`` a runtime input signal.  spikec traces the recurrence
+into a graph with a state (``M``) and two matrix products of signals (the
+nonlinear units: one parabola neuron pair per scalar product), and runs it on
+any back end.  Variants, as in the Gyrus study:
+
+``naive``
+    No algorithm: one NEF ensemble of 2,500 LIF neurons representing the 4
+    entries of a 2x2 ``A`` and decoding ``inv(A)`` directly.  spikec cannot
+    express this one (its NEF lowering decodes elementwise functions of one
+    value, not an arbitrary function of a whole array), so it is built with
+    plain nengo (``nengo.Ensemble(2500, 4)`` and a decoded connection).
+``euler``
+    :func:`inverse`: plain gradient descent, Euler steps of the integrator,
+    spikec's default tuning (parabola units at 1 kHz, range margin 1.2).
+    Runs on every back end.
+``adam``
+    :func:`inverse_adam`: the same gradient fed to ``spikec.Adam`` (Adam as a
+    synapse; ``lr`` is the step per time step, Gyrus's semantics), parabola
+    units spiking through ``RegularSpiking``.  Gyrus's third ingredient, a
+    least-squares decoder solver without regularization, has no counterpart:
+    spikec's parabola units are decoded exactly (no solver).  Adam has no
+    nengo equivalent, so this variant runs on the numpy (and jax) back ends.
 
 Run it::
 
-    python examples/matrix_inversion.py                 # 2x2, numpy back end
-    python examples/matrix_inversion.py --n 3 --seed 2 --plot inverse.png
-    spikec run examples/matrix_inversion.py --n 3       # the same through the CLI
-    spikec graph examples/matrix_inversion.py --arg A=2x2
+    python examples/matrix_inversion.py                       # 2x2, euler, numpy spiking, ~1 s
+    python examples/matrix_inversion.py --variant adam --plot figs/
+    python examples/matrix_inversion.py --variant naive       # plain nengo baseline
+    python examples/matrix_inversion.py --backend numpy --mode ideal --n 5 -t 5
+    spikec run examples/matrix_inversion.py --n 3             # the same through the CLI
+    spikec bench examples/matrix_inversion.py:inverse --arg A=2x2 --reference np.linalg.inv
 
-The script exits with status 1 when the final NRMSE is above ``--max-nrmse``
-(5% by default), so it doubles as an end-to-end check.  Importing this file
-only defines things; nothing is traced or run.
+NRMSE is read through a readout lowpass filter (``--readout``, 20 ms by
+default); the unfiltered state's NRMSE is printed too.  The script exits
+with status 1 when the final NRMSE is above ``--max-nrmse`` (5% by
+default), so it doubles as an end-to-end check.  Importing this file only
+defines things; nothing is traced or run.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
 import numpy as np
 
 import spikec
+from spikec.metrics import nrmse, spikes_to_reach
 
 TAU = 1e-3  # the integrator's time scale in the compiled function (seconds)
 RATE = 0.05  # ``dt`` of the compiled function: the gradient step per TAU
+LEVELS = (0.1, 0.05, 0.01, 0.005)
 
 
 @spikec.compile
 def inverse(A, dt=0.05):
+    """Euler gradient flow: ``dM/dt = -(dt / 1 ms) * 2 (M A - I) Aᵀ``."""
     def gradient(M):
         return 2 * (M @ A - np.eye(A.shape[0])) @ A.T
     return spikec.integrate(lambda M: -dt / 1e-3 * gradient(M), x0=np.zeros(A.shape))
 
 
-def nrmse(estimate: np.ndarray, target: np.ndarray, axis=None) -> np.ndarray:
-    """Root-mean-square error of ``estimate`` normalized by the RMS of ``target``.
+def inverse_adam(A, lr=0.03):
+    """Adam steps of size about ``lr`` per time step along ``-2 (M A - I) Aᵀ``.
 
-    ``axis`` selects the axes to average over (all by default), so that
-    ``nrmse(trajectory, target, axis=(1, 2))`` gives the error over time.
+    A plain function, compiled where it is used (``spikec.compile(inverse_adam)``), so that
+    ``inverse`` stays the file's one ``@spikec.compile`` function for ``spikec graph FILE``;
+    ``spikec bench examples/matrix_inversion.py:inverse_adam ...`` compiles it by name.
     """
-    rms_error = np.sqrt(np.mean((np.asarray(estimate) - target) ** 2, axis=axis))
-    return rms_error / np.sqrt(np.mean(np.asarray(target) ** 2))
+    def gradient(M):
+        return 2 * (M @ A - np.eye(A.shape[0])) @ A.T
+    return spikec.integrate(lambda M: -gradient(M), x0=np.zeros(A.shape), synapse=spikec.Adam(lr=lr))
+
+
+VARIANTS = ("euler", "adam", "naive")
 
 
 def convergence(A: np.ndarray, rate: float = RATE, tau: float = TAU, sim_dt: float = 1e-3) -> tuple[float, bool]:
-    """Time constant of the slowest error mode, and whether Euler steps of ``sim_dt`` are stable.
+    """Time constant of the slowest error mode of the Euler variant, and whether its steps are stable.
 
     The error ``E = M - inv(A)`` obeys ``dE/dt = -k E A Aᵀ`` with
     ``k = 2 rate / tau``, so each eigenvalue ``λ`` of ``A Aᵀ`` decays with time
@@ -62,14 +93,53 @@ def convergence(A: np.ndarray, rate: float = RATE, tau: float = TAU, sim_dt: flo
     return 1.0 / (k * eigenvalues[0]), sim_dt * k * eigenvalues[-1] < 2
 
 
-def plot(result: spikec.RunResult, truth: np.ndarray, path: str) -> None:
-    """Estimate entries over time (solid) against the true inverse (dashed), and NRMSE over time."""
+def naive_nengo(A: np.ndarray, t: float = 1.0, n_neurons: int = 2500, seed: int = 0,
+                readout: float = 0.02, dt: float = 1e-3) -> dict:
+    """The naive baseline: one nengo Ensemble of ``n_neurons`` LIF neurons decoding ``inv(A)``.
+
+    The ensemble represents the ``n*n`` entries of ``A`` (radius from the
+    matrix) and a decoded connection computes ``inv`` over evaluation points
+    drawn around ``A`` (nengo solves the decoders; LstsqL2 by default).
+    Returns ``t``, ``output`` (steps, n, n) read through ``readout``, and
+    ``spikes`` (cumulative).
+    """
+    import nengo
+
+    n = A.shape[0]
+    d = n * n
+    radius = float(np.sqrt(np.sum(A**2)) * 1.5)
+    rng = np.random.RandomState(seed)
+    # evaluation points: matrices near A's scale, kept away from singular ones
+    points = rng.randn(4000, d) * np.std(A) + 0.0
+    points = points[np.abs(np.linalg.det(points.reshape(-1, n, n))) > 0.3 * np.abs(np.linalg.det(A))]
+    points = points[np.linalg.norm(points, axis=1) < radius]
+    targets = np.linalg.inv(points.reshape(-1, n, n)).reshape(-1, d)
+    with nengo.Network(seed=seed) as model:
+        stim = nengo.Node(A.ravel())
+        ens = nengo.Ensemble(n_neurons, d, radius=radius)
+        out = nengo.Node(size_in=d)
+        nengo.Connection(stim, ens, synapse=None)
+        nengo.Connection(ens, out, eval_points=points, function=targets, synapse=None)
+        probe = nengo.Probe(out, synapse=readout)
+        spikes = nengo.Probe(ens.neurons)
+    with nengo.Simulator(model, dt=dt, progress_bar=False, seed=seed) as sim:
+        sim.run(t)
+    counts = np.cumsum(np.sum(sim.data[spikes], axis=1) * dt)
+    return {"t": sim.trange(), "output": sim.data[probe].reshape(-1, n, n), "spikes": np.rint(counts).astype(int),
+            "neurons": n_neurons}
+
+
+def plot_all(t: np.ndarray, trajectory: np.ndarray, spikes: np.ndarray | None, truth: np.ndarray,
+             raw: np.ndarray | None, folder: str, title: str) -> list[str]:
+    """Three figures in ``folder``: convergence over time, truth/estimate/error heat maps, NRMSE vs spikes."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    t, trajectory = result.t, result.output
+    os.makedirs(folder, exist_ok=True)
+    paths = []
+    # 1. the estimates converging over time against the true inverse
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6), sharex=True, constrained_layout=True)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for k, (i, j) in enumerate(np.ndindex(*truth.shape)):
@@ -77,15 +147,52 @@ def plot(result: spikec.RunResult, truth: np.ndarray, path: str) -> None:
         top.plot(t, trajectory[:, i, j], color=color, label=f"M[{i},{j}]" if truth.size <= 9 else None)
         top.axhline(truth[i, j], color=color, linestyle="--", linewidth=1)
     top.set_ylabel("estimate (dashed: inv(A))")
-    top.set_title(f"matrix inversion with spikec, {truth.shape[0]}x{truth.shape[1]} ({result.backend}/{result.mode})")
+    top.set_title(title)
     if truth.size <= 9:
         top.legend(loc="upper right", fontsize="small", ncol=min(truth.shape[1], 3))
-    bottom.semilogy(t, np.maximum(nrmse(trajectory, truth, axis=(1, 2)), 1e-16))
+    bottom.semilogy(t, np.maximum(nrmse(trajectory, truth, axis=(1, 2)), 1e-16), label="readout")
+    if raw is not None:
+        bottom.semilogy(t, np.maximum(nrmse(raw, truth, axis=(1, 2)), 1e-16), alpha=0.4, label="raw state")
+        bottom.legend(fontsize="small")
     bottom.set_xlabel("time (s)")
     bottom.set_ylabel("NRMSE")
     bottom.grid(True, which="both", alpha=0.3)
-    fig.savefig(path, dpi=120)
+    paths.append(os.path.join(folder, "convergence.png"))
+    fig.savefig(paths[-1], dpi=120)
     plt.close(fig)
+    # 2. truth, estimate, error as heat maps
+    estimate = trajectory[-1]
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.4), constrained_layout=True)
+    lim = float(np.max(np.abs(truth)))
+    for ax, data, name in zip(axes, (truth, estimate, estimate - truth), ("inv(A)", "estimate", "error")):
+        scale = lim if name != "error" else max(float(np.max(np.abs(data))), 1e-12)
+        im = ax.imshow(data, cmap="RdBu_r", vmin=-scale, vmax=scale)
+        ax.set_title(name)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        fig.colorbar(im, ax=ax, shrink=0.8)
+    fig.suptitle(f"{title}: NRMSE {100 * nrmse(estimate, truth):.3g}%")
+    paths.append(os.path.join(folder, "heatmaps.png"))
+    fig.savefig(paths[-1], dpi=120)
+    plt.close(fig)
+    # 3. NRMSE against cumulative spikes, log-log
+    if spikes is not None and np.any(spikes > 0):
+        fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
+        keep = spikes > 0
+        ax.loglog(spikes[keep], nrmse(trajectory, truth, axis=(1, 2))[keep], label="readout")
+        if raw is not None:
+            ax.loglog(spikes[keep], nrmse(raw, truth, axis=(1, 2))[keep], alpha=0.4, label="raw state")
+        for level in LEVELS:
+            ax.axhline(level, color="gray", linestyle=":", linewidth=0.8)
+        ax.set_xlabel("cumulative spikes")
+        ax.set_ylabel("NRMSE")
+        ax.set_title(title)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize="small")
+        paths.append(os.path.join(folder, "nrmse_vs_spikes.png"))
+        fig.savefig(paths[-1], dpi=120)
+        plt.close(fig)
+    return paths
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,67 +201,101 @@ def main(argv: list[str] | None = None) -> int:
         description="Invert a random matrix with a spiking network compiled by spikec.",
         epilog="examples:\n"
                "  python examples/matrix_inversion.py\n"
-               "  python examples/matrix_inversion.py --n 3 --seed 2 -t 2 --plot inverse.png",
+               "  python examples/matrix_inversion.py --variant adam --plot figs/\n"
+               "  python examples/matrix_inversion.py --variant naive\n"
+               "  python examples/matrix_inversion.py --n 3 --seed 2 -t 2 --backend nengo",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--n", type=int, default=2, help="matrix size (default: 2)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random matrix A (default: 0)")
     parser.add_argument("-t", "--time", type=float, default=1.0, help="simulated seconds (default: 1.0)")
+    parser.add_argument("--variant", choices=VARIANTS, default="euler",
+                        help="euler (default), adam, or naive (plain nengo ensemble; 2x2 only)")
     parser.add_argument("--backend", default="numpy",
-                        help=f"back end to run on: {', '.join(spikec.available_backends())} (default: numpy)")
-    parser.add_argument("--mode", default=None, help="the back end's simulation mode (default: its own default)")
-    parser.add_argument("--plot", metavar="PATH", help="save a figure of the estimate converging (PNG, PDF, SVG...)")
-    parser.add_argument("--max-nrmse", type=float, default=0.05,
-                        help="exit with status 1 when the final NRMSE is above this (default: 0.05)")
+                        help=f"back end: {', '.join(spikec.available_backends())} (default: numpy)")
+    parser.add_argument("--mode", default="spiking", help="the back end's simulation mode (default: spiking)")
+    parser.add_argument("--lr", type=float, default=0.03, help="Adam step per time step (adam variant; 0.03)")
+    parser.add_argument("--rate", type=float, default=RATE,
+                        help=f"Euler gradient step per ms (euler variant; default {RATE})")
+    parser.add_argument("--max-rate", type=float, default=None, help="parabola units' top rate (default: 1000 Hz)")
+    parser.add_argument("--readout", type=float, default=0.02,
+                        help="readout lowpass time constant in seconds NRMSE is read through (default: 0.02)")
+    parser.add_argument("--plot", metavar="DIR", help="save convergence, heat-map and NRMSE-vs-spikes figures here")
+    parser.add_argument("--max-nrmse", type=float, default=None,
+                        help="exit with status 1 when the final NRMSE is above this "
+                             "(default: 0.05; 1.0 for the naive baseline)")
     args = parser.parse_args(argv)
     if args.n < 1:
         parser.error("--n must be at least 1")
+    if args.max_nrmse is None:
+        args.max_nrmse = 1.0 if args.variant == "naive" else 0.05
 
     A = np.random.RandomState(args.seed).randn(args.n, args.n)
     truth = np.linalg.inv(A)
-    time_constant, stable = convergence(A)
-
-    start = time.perf_counter()
-    prog = inverse.trace(A)
-    trace_time = time.perf_counter() - start
-    print("== graph ==")
-    print(prog.graph)
-    print()
-    print("== stats ==")
-    print(prog.stats())
-    print()
-
-    start = time.perf_counter()
-    result = prog.run(t=args.time, backend=args.backend, mode=args.mode, seed=args.seed)
-    wall = time.perf_counter() - start
-    estimate = result.final
-    error = float(nrmse(estimate, truth))
-
+    time_constant, stable = convergence(A, rate=args.rate)
+    rows = [("matrix", f"{args.n}x{args.n}, seed {args.seed}, cond(A) = {np.linalg.cond(A):.3g}")]
+    raw = None
+    if args.variant == "naive":
+        if args.n > 3:
+            parser.error("the naive variant decodes inv(A) from one ensemble: use --n 2 or 3")
+        start = time.perf_counter()
+        run = naive_nengo(A, t=args.time, seed=args.seed, readout=args.readout)
+        wall = time.perf_counter() - start
+        t, trajectory, spikes = run["t"], run["output"], run["spikes"]
+        where = f"plain nengo (nengo.Ensemble({run['neurons']}, {args.n * args.n}), decoded inv)"
+        rows += [("network", f"{run['neurons']} LIF neurons in 1 ensemble"),
+                 ("run", f"{args.time:g} s, {where}"), ("wall time", f"build + run {wall:.3f} s")]
+    else:
+        start = time.perf_counter()
+        prog = spikec.compile(inverse_adam).trace(A, lr=args.lr) if args.variant == "adam" else inverse.trace(A, dt=args.rate)
+        trace_time = time.perf_counter() - start
+        options = {} if args.max_rate is None else {"max_rate": args.max_rate}
+        print("== graph ==")
+        print(prog.graph)
+        print()
+        if args.mode != "ideal":
+            print("== stats ==")
+            print(prog.stats())
+            print()
+        start = time.perf_counter()
+        result = prog.run(t=args.time, backend=args.backend, mode=args.mode, seed=args.seed, **options)
+        wall = time.perf_counter() - start
+        t, raw, spikes = result.t, result.output, result.spikes
+        trajectory = spikec.program.filter_outputs(result, args.readout).output if args.readout else raw
+        rows.append(("variant", args.variant + (f" (lr {args.lr:g} per step)" if args.variant == "adam" else
+                                                f" (step {args.rate:g} per ms; slowest mode {time_constant * 1e3:.3g} ms"
+                                                + ("" if stable else ", UNSTABLE") + ")")))
+        if args.mode != "ideal":
+            rows.append(("network", f"{prog.stats().neurons} neurons"))
+        rows += [("run", f"{args.time:g} s on {result.backend}/{result.mode}: {len(result.t)} steps of "
+                         f"{result.dt * 1e3:g} ms"),
+                 ("wall time", f"trace {trace_time:.3f} s, lower + run {wall:.3f} s")]
+    error = float(nrmse(trajectory[-1], truth))
+    curve = nrmse(trajectory, truth, axis=(1, 2))
+    rows.append(("NRMSE", f"{100 * error:.3g}% through a {args.readout * 1e3:g} ms readout filter"
+                 + (f"; raw state {100 * float(nrmse(raw[-1], truth)):.3g}%" if raw is not None else "")))
+    if spikes is not None and spikes.size and spikes[-1] > 0:
+        rows.append(("spikes", f"{int(spikes[-1])} ({spikes[-1] / args.time:.3g} per second)"))
+        reach = ", ".join(f"{100 * lv:g}%: " + (f"{spikes_to_reach(curve, spikes, lv):.0f}"
+                                                if np.isfinite(spikes_to_reach(curve, spikes, lv)) else "never")
+                          for lv in LEVELS)
+        rows.append(("spikes to reach", reach))
     print("== result ==")
-    rows = [
-        ("matrix", f"{args.n}x{args.n}, seed {args.seed}, cond(A) = {np.linalg.cond(A):.3g}"),
-        ("slowest mode", f"time constant {time_constant * 1e3:.3g} ms"
-                         + ("" if stable else " (Euler step UNSTABLE for this A)")),
-        ("run", f"{args.time:g} s on {result.backend}/{result.mode}: {len(result.t)} steps of {result.dt * 1e3:g} ms"),
-        ("wall time", f"trace {trace_time:.3f} s, run {wall:.3f} s"),
-        ("NRMSE", f"{error:.3g}"),
-    ]
-    if result.spikes is not None and result.spikes.size and result.spikes[-1] > 0:
-        rows.append(("spikes", f"{int(result.spikes[-1])} ({result.spikes[-1] / args.time:.3g} per second)"))
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
     with np.printoptions(precision=4, suppress=True):
-        print(f"estimate at t={result.t[-1]:g} s:\n{estimate}")
+        print(f"estimate at t={t[-1]:g} s:\n{trajectory[-1]}")
         print(f"np.linalg.inv(A):\n{truth}")
     if args.plot:
-        plot(result, truth, args.plot)
-        print(f"wrote {args.plot}")
+        title = f"{args.n}x{args.n} inverse, {args.variant}"
+        for path in plot_all(t, trajectory, spikes, truth, raw, args.plot, title):
+            print(f"wrote {path}")
     print(f"final NRMSE: {100 * error:.3g}%")
 
     if not error <= args.max_nrmse:  # also catches NaN
-        why = ("the Euler step is unstable for this A: try a smaller matrix or another --seed" if not stable
-               else f"the slowest error mode has time constant {time_constant:.3g} s; try -t {5 * time_constant:.2g}")
+        why = ("the Euler step is unstable for this A: try a smaller --rate" if args.variant == "euler" and not stable
+               else f"try a longer run (-t), a longer --readout, or another --variant")
         print(f"matrix_inversion: FAILED: NRMSE {100 * error:.3g}% is above {100 * args.max_nrmse:g}% ({why})",
               file=sys.stderr)
         return 1

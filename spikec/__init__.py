@@ -28,6 +28,7 @@ classes are re-exported here: ``spikec.LIF``, ``spikec.Parabola``...
 import types as _types
 
 from spikec import ir  # noqa: F401  (fills the op registry before anything traces)
+from spikec import neurons as _neurons_module
 from spikec.backends import RunResult, available_backends
 from spikec.errors import (
     BackendError,
@@ -36,12 +37,11 @@ from spikec.errors import (
     RunError,
     ShapeError,
     SpikecError,
-    TraceError,
     TracedControlFlowError,
+    TraceError,
     UnsupportedOperationError,
 )
 from spikec.ir import Graph
-from spikec import neurons as _neurons_module
 from spikec.neurons import (
     LIF,
     AdaptiveLIF,
@@ -58,8 +58,25 @@ from spikec.neurons import (
     SpikingRectifiedLinear,
 )
 from spikec.program import Program
-from spikec.synapses import Adam, Alpha, DoubleExp, Integrator, LinearFilter, Lowpass, Synapse
-from spikec.trace import CompiledFunction, Input, compile, configure, const, filter, integrate, lti
+from spikec.synapses import (
+    Adam,
+    Alpha,
+    DoubleExp,
+    Integrator,
+    LinearFilter,
+    Lowpass,
+    Synapse,
+)
+from spikec.trace import (
+    CompiledFunction,
+    Input,
+    compile,
+    configure,
+    const,
+    filter,
+    integrate,
+    lti,
+)
 from spikec.trace import neurons as neuron_layer
 
 
@@ -82,10 +99,47 @@ _neurons_module.__class__ = _NeuronsModule
 __version__ = "0.1.0"
 
 __all__ = [
-    "Adam", "AdaptiveLIF", "AdaptiveLIFRate", "AdEx", "Alpha", "BackendError", "CompiledFunction",
-    "ConstantError", "DoubleExp", "Graph", "InPlaceError", "Input", "Integrator", "Izhikevich", "LIF", "LIFRate",
-    "LinearFilter", "Lowpass", "NeuronType", "Parabola", "PoissonSpiking", "Program", "RectifiedLinear",
-    "RegularSpiking", "RunError", "RunResult", "ShapeError", "SoftLIFRate", "SpikecError", "SpikingRectifiedLinear",
-    "Synapse", "TraceError", "TracedControlFlowError", "UnsupportedOperationError", "available_backends",
-    "compile", "configure", "const", "filter", "integrate", "lti", "neuron_layer", "neurons",
+    "LIF",
+    "AdEx",
+    "Adam",
+    "AdaptiveLIF",
+    "AdaptiveLIFRate",
+    "Alpha",
+    "BackendError",
+    "CompiledFunction",
+    "ConstantError",
+    "DoubleExp",
+    "Graph",
+    "InPlaceError",
+    "Input",
+    "Integrator",
+    "Izhikevich",
+    "LIFRate",
+    "LinearFilter",
+    "Lowpass",
+    "NeuronType",
+    "Parabola",
+    "PoissonSpiking",
+    "Program",
+    "RectifiedLinear",
+    "RegularSpiking",
+    "RunError",
+    "RunResult",
+    "ShapeError",
+    "SoftLIFRate",
+    "SpikecError",
+    "SpikingRectifiedLinear",
+    "Synapse",
+    "TraceError",
+    "TracedControlFlowError",
+    "UnsupportedOperationError",
+    "available_backends",
+    "compile",
+    "configure",
+    "const",
+    "filter",
+    "integrate",
+    "lti",
+    "neuron_layer",
+    "neurons",
 ]

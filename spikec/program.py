@@ -114,11 +114,24 @@ class Program:
         """The netlist with the default lowering options: neurons, weights and synapses."""
         return self.lower()
 
+    def mode_options(self, mode: str, options: Mapping[str, Any]) -> dict[str, Any]:
+        """Lowering options for a run in ``mode``.
+
+        Spiking runs filter the spikes that one nonlinear unit sends another
+        (``unit_synapse``, :data:`SPIKING_UNIT_SYNAPSE` seconds, nengo's usual
+        5 ms) unless the compile or run options choose; rate runs keep units
+        instantaneous, which is exact.
+        """
+        options = dict(options)
+        if mode == "spiking" and "unit_synapse" not in options and "unit_synapse" not in self.options:
+            options["unit_synapse"] = SPIKING_UNIT_SYNAPSE
+        return options
+
     def to_nengo(self, mode: str = "spiking", seed: int = 0, dt: float = 1e-3, **options: Any):
         """A ``nengo.Network`` of this program, for embedding in your own nengo models."""
         from spikec.backends.nengo import to_nengo
 
-        return to_nengo(self.lower(dt=dt, seed=seed, **options), mode=mode, seed=seed)
+        return to_nengo(self.lower(dt=dt, seed=seed, **self.mode_options(mode, options)), mode=mode, seed=seed)
 
     # -- running ----------------------------------------------------------------------
     def input_providers(self, args: Sequence[Any], kwargs: Mapping[str, Any],
@@ -188,6 +201,7 @@ class Program:
         if mode not in engine.modes:
             raise RunError(f"backend {backend!r} has modes {', '.join(engine.modes)}; got mode={mode!r}")
         providers, batch_size = self.input_providers(args, dict(inputs or {}), batch=batch)
+        options = self.mode_options(mode, options)
         result = engine.run(self, providers, t=t, dt=dt, mode=mode, seed=seed, progress=progress,
                             batch_size=batch_size, **options)
         return filter_outputs(result, synapse) if synapse is not None else result
@@ -214,6 +228,9 @@ def filter_outputs(result: RunResult, synapse: Any) -> RunResult:
         filtered.append(np.moveaxis(values, 0, 1) if result.batched else values)
     return dataclasses.replace(result, outputs=tuple(filtered), info={**result.info, "synapse": syn.label()})
 
+
+# Lowpass (s) between nonlinear units in spiking runs (see Program.mode_options).
+SPIKING_UNIT_SYNAPSE = 0.005
 
 # Compile options that are not lowering options.
 PROGRAM_OPTIONS = {"passes"}

@@ -363,7 +363,7 @@ def test_integrand_returning_broadcastable_shape_is_still_an_error():
     ("nan_where", lambda a: np.where(np.eye(2, 3, dtype=bool), a, np.nan)),  # HERE:nan_where
     ("nan_concat", lambda a: np.concatenate([a, np.full((1, 3), np.nan)])),  # HERE:nan_concat
     ("inf_div", lambda a: np.inf / a),  # HERE:inf_div
-    ("inf_clip", lambda a: np.clip(a, 0.0, np.inf)),  # HERE:inf_clip
+    ("nan_clip", lambda a: np.clip(a, np.nan, 1.0)),  # HERE:nan_clip
     ("nan_x0", lambda a: spikec.integrate(lambda x: -x, x0=np.array([np.nan]))),  # HERE:nan_x0
     ("inf_lti", lambda a: spikec.lti(a[0], (np.full((3, 3), np.inf), np.eye(3)))),  # HERE:inf_lti
 ])

@@ -928,3 +928,12 @@ def test_several_outputs():
     np.testing.assert_allclose(res.outputs[2][-1], X[0], rtol=1e-12)
     assert res.final[2].shape == (4,)
     assert numpy_value(lambda a: a, spikec.const(3)) == 3
+
+
+def test_clip_with_an_infinite_bound_is_one_sided():
+    # np.clip(x, 0, np.inf) is NumPy's idiom for a one-sided clip.
+    x = np.array([-2.0, -0.5, 0.5, 3.0])
+    for lo, hi in [(0.0, np.inf), (-np.inf, 1.0), (-1.0, np.inf)]:
+        prog = spikec.compile(lambda v, lo=lo, hi=hi: np.clip(v, lo, hi)).trace(x)
+        np.testing.assert_allclose(prog.run(t=0.002).output[-1], np.clip(x, lo, hi), rtol=0, atol=1e-12)
+        assert "relu" in {n.op for n in prog.traced_graph}

@@ -44,10 +44,18 @@ class _Lowering:
         self.populations: list[Population] = []
         self.nodes: list[SumNode] = []
         self.projections: list[Projection] = []
+        self.population_names: set[str] = set()
 
     # -- building blocks ------------------------------------------------------------
-    def project(self, expr: Affine, post: str, synapse=None) -> None:
+    def project(self, expr: Affine, post: str, unit_synapse=None) -> None:
+        """Projections carrying ``expr`` into ``post``.
+
+        ``unit_synapse`` filters the ones that come from neuron populations:
+        a nonlinear unit reading another unit's spikes through a synapse sees
+        a smooth value that stays inside its tuned range.
+        """
         for source, matrix in expr.pruned().terms.items():
+            synapse = unit_synapse if source in self.population_names else None
             self.projections.append(Projection(source, post, make_transform(matrix), synapse))
 
     def population(self, node: Node, neuron_type, tuning: UnitTuning, drive: Affine,
@@ -64,7 +72,8 @@ class _Lowering:
             info=tuple(sorted((info or {}).items())),
             initial_state=tuple((k, ConstArray(v)) for k, v in sorted(state.items())),
         ))
-        self.project(Affine(n, dict(neuron_input.terms)), name)
+        self.project(Affine(n, dict(neuron_input.terms)), name, self.unit_synapse(node))
+        self.population_names.add(name)
         return Affine(tuning.decode.shape[0], {name: tuning.decode})
 
     def opts(self, node: Node) -> LowerOptions:
@@ -81,6 +90,11 @@ class _Lowering:
             overrides.update(n_neurons=int(tuning["n_neurons"]), max_rates=(rate / 2, rate))
         overrides.update((k, v) for k, v in node.config.items() if k != "range")
         return self.options.updated(**overrides) if overrides else self.options
+
+    def unit_synapse(self, node: Node):
+        from spikec.synapses import as_synapse
+
+        return as_synapse(self.opts(node).unit_synapse)
 
     def interval(self, node: Node, port: int, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
         """Widened per-element [lower, upper] of operand ``port`` of ``node``, broadcast to ``shape``."""
@@ -110,7 +124,7 @@ class _Lowering:
         return as_neuron_type(o.neuron_type or LIF()).as_spiking()
 
     # -- rules ----------------------------------------------------------------------------
-    def relayed(self, key: str, expr: Affine, uses: int) -> Affine:
+    def relayed(self, node: Node, key: str, expr: Affine, uses: int) -> Affine:
         """``expr``, read through a relay node when that needs fewer weights.
 
         A product unit's operand is often a sum over many neurons (the values
@@ -129,14 +143,14 @@ class _Lowering:
         name = f"relay{key}"
         offset = ConstArray(unique.const) if unique.const.any() else None
         self.nodes.append(SumNode(name, unique.size, None, None, offset, computes=("relay",)))
-        self.project(Affine(unique.size, dict(unique.terms)), name)
+        self.project(Affine(unique.size, dict(unique.terms)), name, self.unit_synapse(node))
         return Affine.source(name, unique.size).map(select)
 
     def lower_mul(self, node: Node, operands: list[Affine]) -> Affine:
         (ix, iy), shape = node.inputs, node.shape
         # each operand feeds both the x+y and the x-y neurons
-        x = self.relayed(f"{node.id}x", operands[0].map(broadcast_matrix(self.graph[ix].shape, shape)), uses=2)
-        y = self.relayed(f"{node.id}y", operands[1].map(broadcast_matrix(self.graph[iy].shape, shape)), uses=2)
+        x = self.relayed(node, f"{node.id}x", operands[0].map(broadcast_matrix(self.graph[ix].shape, shape)), uses=2)
+        y = self.relayed(node, f"{node.id}y", operands[1].map(broadcast_matrix(self.graph[iy].shape, shape)), uses=2)
         lx, hx = self.interval(node, 0, shape)
         ly, hy = self.interval(node, 1, shape)
         o = self.opts(node)
@@ -305,7 +319,11 @@ class _Lowering:
         start = None if x0 is None else ConstArray(np.ravel(x0.value))
         offset = ConstArray(drive.const) if drive.const.any() else None
         self.nodes.append(SumNode(name, node.size, synapse, start, offset, computes=(node.op,)))
-        self.project(Affine(node.size, dict(drive.terms)), name)
+        # A linear state (an integrator) integrates spikes as well as their
+        # filtered value; a nonlinear one (Adam normalises by the input's RMS)
+        # must read filtered values like any nonlinear unit.
+        self.project(Affine(node.size, dict(drive.terms)), name,
+                     None if synapse.is_linear else self.unit_synapse(node))
 
     def output(self, index: int, node_id: int) -> Output:
         node = self.graph[node_id]

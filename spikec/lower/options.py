@@ -39,6 +39,12 @@ class LowerOptions:
         Measured value ranges are widened by this factor around their centre.
     range_t
         Seconds of ideal simulation used to measure value ranges.
+    unit_synapse
+        Synapse on every projection from a neuron population into another
+        nonlinear unit (a float is a lowpass time constant).  ``None`` (the
+        default) keeps units instantaneous, which is exact in rate mode; in
+        spiking mode a few milliseconds stop spike noise from pushing the
+        next units out of their tuned ranges (nengo's default is 5 ms).
     seed
         Seed for tuning curves and initial neuron states.
     dt
@@ -56,6 +62,7 @@ class LowerOptions:
     n_eval_points: int = 200
     range_margin: float = 1.2
     range_t: float = 1.0
+    unit_synapse: Any = None
     seed: int = 0
     dt: float = 0.001
 

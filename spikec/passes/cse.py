@@ -67,13 +67,13 @@ def _number(graph: Graph, order, state_class: dict[int, int]) -> dict[int, int]:
         node = graph[node_id]
         opdef = get_op(node.op)
         if opdef.is_stateful:
-            key = ("state", node.op, node.shape, node.attrs, state_class.get(node_id))
+            key = ("state", node.op, node.shape, node.attrs, node.config, state_class.get(node_id))
         elif node.op == "input":
             key = ("input", node_id)
         else:
             operands = tuple(classes[i] for i in node.inputs)
             if opdef.commutative:
                 operands = tuple(sorted(operands))
-            key = (node.op, node.shape, node.attrs, operands)
+            key = (node.op, node.shape, node.attrs, node.config, operands)
         classes[node_id] = table.setdefault(key, len(table))
     return classes

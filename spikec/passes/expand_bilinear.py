@@ -48,6 +48,7 @@ def expand_bilinear(graph: Graph) -> Graph:
     for node_id in graph.order:
         node = graph[node_id]
         rule = _RULES.get(node.op)
+        rw.config = node.config
         new_id = rule(rw, node, rw.inputs_of(node)) if rule is not None else None
         if new_id is None:
             rw.copy(node)

@@ -64,7 +64,7 @@ def merge_units(graph: Graph, min_group: int = 2) -> Graph:
     buckets: dict[tuple, list[int]] = defaultdict(list)
     for node in graph:
         if mergeable(graph, node):
-            buckets[node.op, node.attrs, depth[node.id]].append(node.id)
+            buckets[node.op, node.attrs, node.config, depth[node.id]].append(node.id)
     groups = [members for members in buckets.values() if len(members) >= max(2, min_group)]
     if not groups:
         return graph.replace()
@@ -108,6 +108,7 @@ def _emit_group(rw: Rewriter, graph: Graph, members: list[int]) -> None:
     for port in range(arity):
         parts = [_flat(rw, rw.map[n.inputs[port]], loc) for n in nodes]
         operands.append(rw.emit("concatenate", parts, {"axis": 0}, loc=loc))
+    rw.config = head.config  # every member has the same config (it is in the bucket key)
     merged = rw.emit(head.op, operands, head.attrs, loc=loc)
     start = 0
     for node in nodes:

@@ -34,6 +34,10 @@ class Rewriter:
         self.nodes: dict[int, Node] = {}
         self.map: dict[int, int] = {}
         self._pending: dict[int, tuple[int, ...]] = {}
+        # ``spikec.configure`` overrides stamped on emitted nodes: a pass that
+        # rewrites a node sets this to that node's config, so the nodes that
+        # replace it keep the user's per-op lowering choices.
+        self.config = Attrs()
 
     # -- emitting ---------------------------------------------------------------
     def emit(self, op: str, inputs: Sequence[int] = (), attrs: Attrs | dict[str, Any] | None = None, *,
@@ -43,7 +47,7 @@ class Rewriter:
         inputs = tuple(int(i) for i in inputs)
         if shape is None:
             shape = get_op(op).infer_shape(attrs, *(self.nodes[i].shape for i in inputs))
-        node = Node(len(self.nodes), op, inputs, tuple(int(d) for d in shape), attrs, loc, name)
+        node = Node(len(self.nodes), op, inputs, tuple(int(d) for d in shape), attrs, loc, name, self.config)
         self.nodes[node.id] = node
         return node.id
 

@@ -1,0 +1,148 @@
+"""Matrix inversion in spiking mode: spikes to each NRMSE level, against Gyrus.
+
+For random ``np.random.RandomState(0).randn(n, n)`` matrices (2x2, 5x5,
+10x10, 20x20), runs the compiled gradient-descent inverse of
+``examples/matrix_inversion.py`` in spiking mode and prints, per size,
+variant and back end: neurons, spikes to first reach 10%, 5%, 1% and 0.5%
+NRMSE for good (read through a readout lowpass, ``--readout``), final NRMSE
+(readout and raw state), build and run wall time.  Gyrus's published 5x5
+numbers are printed alongside.
+
+Variants: ``euler`` (plain gradient flow, step chosen stable for the matrix:
+``min(0.05, 0.8 / lambda_max(A Aᵀ))`` per ms) runs on nengo and jax/numpy;
+``adam`` (``spikec.Adam(lr)``) on jax/numpy only (nengo has no Adam).
+
+One BLAS thread (set below before NumPy loads), as ENVIRONMENT.md advises.
+
+    python benchmarks/matrix_inversion.py --quick          # 2x2 and 5x5, 1 s, jax (or numpy)
+    python benchmarks/matrix_inversion.py                  # 2x2 ... 20x20, 2.5 s, nengo and jax
+    python benchmarks/matrix_inversion.py --sizes 5 --backends numpy --plot mi.png
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
+
+import spikec  # noqa: E402
+from spikec.bench import format_count, format_pct, spikes_vs_accuracy  # noqa: E402
+from matrix_inversion import inverse, inverse_adam  # noqa: E402
+
+GYRUS_5X5 = {"neurons": 500, "levels": {0.1: 808e3, 0.05: 1.02e6, 0.01: 1.46e6, 0.005: 1.73e6},
+             "final": 0.0029, "spikes": 2.37e6, "time": 21 + 5 + 95}
+LEVELS = (0.1, 0.05, 0.01, 0.005)
+
+
+def euler_rate(A: np.ndarray) -> float:
+    """The Euler step (per ms) of ``inverse``: the default 0.05, or less where that is unstable at dt = 1 ms."""
+    lam = float(np.linalg.eigvalsh(A @ A.T)[-1])
+    return min(0.05, 0.8 / lam)
+
+
+def default_backends() -> list[str]:
+    found = spikec.available_backends()
+    return ["nengo"] + (["jax"] if "jax" in found else ["numpy"])
+
+
+def run_case(n: int, variant: str, backend: str, t: float, readout: float, lr: float) -> dict:
+    A = np.random.RandomState(0).randn(n, n)
+    if variant == "adam":
+        cf, static = spikec.compile(inverse_adam), {"lr": lr}
+    else:
+        cf, static = inverse, {"dt": euler_rate(A)}
+    start = time.perf_counter()
+    prog = cf.trace(A, **static)
+    trace = time.perf_counter() - start
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = spikes_vs_accuracy(prog, (A,), reference=np.linalg.inv, t=t, backend=backend, mode="spiking",
+                                 synapse=readout, levels=LEVELS)
+    row = res.rows[0]
+    out = row.as_dict()
+    out.update({"n": n, "variant": variant, "backend": backend, "static": static, "build_time": trace + row.build_time,
+                "cond": float(np.linalg.cond(A)), "row": row})
+    return out
+
+
+def table(rows: list[dict], t: float, readout: float) -> str:
+    head = ["n", "variant", "backend", "neurons"] + [f"to {100 * lv:g}%" for lv in LEVELS] + [
+        "final", "raw", "spikes", "build s", "run s"]
+    body = []
+    for r in rows:
+        body.append([f"{r['n']}x{r['n']}", r["variant"], r["backend"], str(r["neurons"])]
+                    + [format_count(r[f"spikes_to_{lv:g}"]) for lv in LEVELS]
+                    + [format_pct(r["final_nrmse"]), format_pct(r["final_raw_nrmse"]), format_count(r["spikes"]),
+                       f"{r['build_time']:.2f}", f"{r['run_time']:.2f}"])
+    if any(r["n"] == 5 for r in rows):
+        g = GYRUS_5X5
+        body.append(["5x5", "Gyrus", "nengo", str(g["neurons"])]
+                    + [format_count(g["levels"][lv]) for lv in LEVELS]
+                    + [format_pct(g["final"]), "", format_count(g["spikes"]), "26", "95"])
+    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
+    lines = [f"matrix inversion, spiking, t={t:g} s, dt=1 ms, readout lowpass {readout * 1e3:g} ms "
+             "(spikes to a level: when NRMSE falls to it for good; '-': never)",
+             "  ".join(h.rjust(w) for h, w in zip(head, widths)), "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.rjust(w) for c, w in zip(b, widths)) for b in body]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="2x2 and 5x5 only, 1 s, one back end")
+    parser.add_argument("--sizes", default=None, help="comma-separated sizes (default: 2,5,10,20)")
+    parser.add_argument("--backends", default=None, help="comma-separated back ends (default: nengo and jax/numpy)")
+    parser.add_argument("--variants", default="euler,adam", help="euler, adam (default: both)")
+    parser.add_argument("-t", type=float, default=None, help="simulated seconds (default 2.5; --quick 1)")
+    parser.add_argument("--readout", type=float, default=0.02, help="readout lowpass tau in s (default 0.02)")
+    parser.add_argument("--lr", type=float, default=0.03, help="Adam step per time step (default 0.03)")
+    parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
+    parser.add_argument("--plot", metavar="PATH", help="NRMSE against spikes for every row (log-log)")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in (args.sizes or ("2,5" if args.quick else "2,5,10,20")).split(",")]
+    backends = args.backends.split(",") if args.backends else (default_backends()[-1:] if args.quick
+                                                                 else default_backends())
+    t = args.t or (1.0 if args.quick else 2.5)
+    rows = []
+    for n in sizes:
+        for variant in args.variants.split(","):
+            for backend in backends:
+                if variant == "adam" and backend.startswith("nengo"):
+                    continue  # nengo has no Adam synapse
+                r = run_case(n, variant, backend, t, args.readout, args.lr)
+                rows.append(r)
+                print(f"  {n}x{n} {variant} {backend}: final {format_pct(r['final_nrmse'])} "
+                      f"(raw {format_pct(r['final_raw_nrmse'])}), {format_count(r['spikes'])} spikes, "
+                      f"build {r['build_time']:.1f} s, run {r['run_time']:.1f} s", file=sys.stderr, flush=True)
+    print(table(rows, t, args.readout))
+    print(f"(one BLAS thread; back ends: {', '.join(backends)}; euler step min(0.05, 0.8/lambda_max) per ms, "
+          f"adam lr {args.lr:g} per step; Gyrus: 5x5 Parabola/RegularSpiking 1 kHz, Adam lr 1, 2.5 s, "
+          f"trace+make 21 s, build 5 s, run 95 s)")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump([{k: v for k, v in r.items() if k != "row"} for r in rows], fh, indent=2, default=str)
+    if args.plot:
+        from spikec.bench import BenchResult
+
+        res = BenchResult("matrix inversion", "case", [r["row"] for r in rows], LEVELS, {})
+        for r in rows:
+            r["row"].label = f"{r['n']}x{r['n']} {r['variant']} {r['backend']}"
+        res.parameter = None
+        res.plot(args.plot)
+        print(f"wrote {args.plot}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

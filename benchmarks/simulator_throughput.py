@@ -115,7 +115,7 @@ def random_workload(n: int = 10_000, fan_in: int = 100, dims: int = 10, seed: in
     data = np.where(inhibitory[cols], -4.0 * w, w) * rng.uniform(0.5, 1.5, n * fan_in)
     recurrent = scipy.sparse.coo_array((data, (rows, cols)), shape=(n, n))
     readout = scipy.sparse.random(dims, n, density=0.1, random_state=seed) * (10.0 / n)
-    C = lambda a: ConstArray(np.asarray(a, dtype=np.float64))  # noqa: E731
+    C = lambda a: ConstArray(np.asarray(a, dtype=np.float64))
     net = Netlist(
         f"random{n}", inputs=(InputSource("x", 0, (dims,)),),
         populations=(Population("lif", n, LIF(), C(rng.uniform(0.8, 1.2, n)), C(rng.uniform(0.8, 1.3, n)),
@@ -134,6 +134,16 @@ def random_workload(n: int = 10_000, fan_in: int = 100, dims: int = 10, seed: in
 # ----------------------------------------------------------------------------------- runs
 
 
+class _Lowered:
+    """What the numpy back end asks of a program: ``lower()`` gives the netlist."""
+
+    def __init__(self, netlist):
+        self.netlist = netlist
+
+    def lower(self, **options):
+        return self.netlist
+
+
 def run_one(backend: str, net, inputs, t: float, dtype: str, batch: int | None, threads: int) -> dict:
     from spikec.backends import get_backend
 
@@ -144,10 +154,14 @@ def run_one(backend: str, net, inputs, t: float, dtype: str, batch: int | None, 
         options.update(dtype=dtype, threads=threads)
     fns = inputs if batch is None else [[fn] * batch for fn in inputs]
     engine = get_backend(backend)
-    res = engine.run(net, fns, t=t, dt=1e-3, mode="spiking", seed=0, progress=False, batch_size=batch, **options)
-    if backend == "jax":  # a second run: the compiled simulator is cached, so this is the steady state
-        res = engine.run(net, fns, t=t, dt=1e-3, mode="spiking", seed=0, progress=False, batch_size=batch,
-                         **options)
+    program = _Lowered(net) if backend == "numpy" else net
+    res = engine.run(program, fns, t=t, dt=1e-3, mode="spiking", seed=0, progress=False, batch_size=batch,
+                     **options)
+    build_time = res.info.get("build_time", float("nan"))
+    if backend == "jax":  # the first run compiled; time the best of two more, which reuse it
+        runs = [engine.run(program, fns, t=t, dt=1e-3, mode="spiking", seed=0, progress=False, batch_size=batch,
+                           **options) for _ in range(2)]
+        res = min(runs, key=lambda r: r.info["run_time"])
     steps = len(res.t)
     run_time = res.info["run_time"]
     events = res.info["synaptic_events"]
@@ -155,7 +169,7 @@ def run_one(backend: str, net, inputs, t: float, dtype: str, batch: int | None, 
     spikes = float(res.spikes[..., -1].sum())
     elements = 1 if batch is None else batch
     return {
-        "steps": steps, "run_time": run_time, "build_time": res.info.get("build_time", float("nan")),
+        "steps": steps, "run_time": run_time, "build_time": build_time,
         "steps_per_s": steps * elements / run_time, "events_per_s": total_events / run_time,
         "spikes": spikes / elements, "output": res.output if batch is None else res.output[0],
         "device": res.info.get("device", "cpu"),
@@ -166,7 +180,6 @@ def main(argv=None) -> int:
     args = _parse(argv)
     _limit_threads(args.threads)
 
-    import numpy as np
 
     import spikec  # noqa: F401
 
@@ -188,7 +201,7 @@ def main(argv=None) -> int:
         import jax
 
         device = str(jax.devices()[0])
-    except Exception:  # pragma: no cover - JAX missing
+    except Exception:  # noqa: BLE001 - JAX missing or broken: the other back ends still run
         device = "no JAX"
     print(f"simulator throughput: {t:g} s of simulated time per run, dt = 1 ms, spiking mode; "
           f"{args.threads} thread(s) per simulator; JAX device: {device}; dtype {args.dtype}")
@@ -206,7 +219,7 @@ def main(argv=None) -> int:
             name = backend if batch is None else f"{backend} x{batch}"
             try:
                 r = run_one(backend, net, inputs, t, args.dtype, batch, args.threads)
-            except Exception as exc:  # one back end failing must not stop the table
+            except Exception as exc:  # noqa: BLE001 - one back end failing must not stop the table
                 print(f"  {name:<12} failed: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}")
                 continue
             if backend == "nengo" and batch is None:

@@ -55,13 +55,28 @@ import jax.numpy as jnp
 
 from spikec.errors import ConstantError
 from spikec.neurons import (
-    LIF, AdaptiveLIF, LIFRate, NeuronType, PoissonSpiking, RegularSpiking, SoftLIFRate,
-    SpikingRectifiedLinear, _poisson_counts,
+    LIF,
+    AdaptiveLIF,
+    LIFRate,
+    NeuronType,
+    PoissonSpiking,
+    RegularSpiking,
+    SoftLIFRate,
+    SpikingRectifiedLinear,
+    _poisson_counts,
 )
 
 __all__ = [
-    "Surrogate", "SuperSpike", "ArcTan", "Sigmoid", "as_surrogate", "heaviside", "spike_count",
-    "SurrogateNeuron", "surrogate_neuron", "soft_lif",
+    "ArcTan",
+    "Sigmoid",
+    "SuperSpike",
+    "Surrogate",
+    "SurrogateNeuron",
+    "as_surrogate",
+    "heaviside",
+    "soft_lif",
+    "spike_count",
+    "surrogate_neuron",
 ]
 
 

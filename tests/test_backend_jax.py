@@ -22,32 +22,42 @@ programs are module-scoped fixtures, so each configuration compiles once.
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 import scipy.sparse
 from numpy.testing import assert_allclose, assert_array_equal
 
 jax = pytest.importorskip("jax")
-import jax.numpy as jnp  # noqa: E402
+import jax.numpy as jnp
+from test_backend_nengo import (
+    STATEFUL_CASES,
+    _Lowered,
+    dense,
+    encoder_decoder_net,
+    mixed_net,
+    regular_spiking_net,
+    sparse,
+    wave,
+)
 
-import spikec  # noqa: E402
-from spikec.backends import available_backends, get_backend  # noqa: E402
-from spikec.backends import jax_backend as jb  # noqa: E402
-from spikec.errors import BackendError, RunError  # noqa: E402
-from spikec.ir.attrs import ConstArray  # noqa: E402
-from spikec.netlist import Dense, InputSource, Netlist, Output, Population, Projection, Sparse, SumNode  # noqa: E402
-from spikec.neurons import (  # noqa: E402
-    LIF, AdaptiveLIF, LIFRate, Parabola, PoissonSpiking, RectifiedLinear, RegularSpiking, SoftLIFRate,
+import spikec
+from spikec import surrogate as sg
+from spikec.backends import available_backends, get_backend
+from spikec.backends import jax_backend as jb
+from spikec.errors import BackendError, RunError
+from spikec.ir.attrs import ConstArray
+from spikec.netlist import Dense, InputSource, Netlist, Output, Population, Projection, Sparse, SumNode
+from spikec.neurons import (
+    LIF,
+    AdaptiveLIF,
+    LIFRate,
+    Parabola,
+    PoissonSpiking,
+    RectifiedLinear,
+    RegularSpiking,
     SpikingRectifiedLinear,
 )
-from spikec.synapses import Alpha, DoubleExp, Lowpass  # noqa: E402
-from spikec import surrogate as sg  # noqa: E402
-
-from test_backend_nengo import (  # noqa: E402
-    STATEFUL_CASES, _Lowered, dense, encoder_decoder_net, mixed_net, regular_spiking_net, sparse, wave,
-)
+from spikec.synapses import Alpha, DoubleExp, Lowpass
 
 DT = 1e-3
 
@@ -83,7 +93,7 @@ def inv5():
 @pytest.fixture(scope="module")
 def tanh_prog():
     prog = spikec.compile(lambda x, y: np.tanh(x) * y).trace(np.array([0.5, -0.3, 0.8]), np.array([0.2, 0.4, -0.6]))
-    x = lambda t: np.array([np.sin(3 * t), 0.5 * np.cos(5 * t), 0.9 - t])  # noqa: E731
+    x = lambda t: np.array([np.sin(3 * t), 0.5 * np.cos(5 * t), 0.9 - t])
     return prog, x, prog.run(x, t=1.0, backend="numpy", mode="spiking")
 
 
@@ -154,14 +164,14 @@ def test_float32_spikes_stay_close(inv5, tanh_prog):
     for name, counts in ref.info["population_spikes"].items():
         diff = np.abs(res.info["population_spikes"][name] - counts).max()
         assert diff <= max(5, 0.005 * counts[-1]), (name, diff, counts[-1])
-    window = lambda out: out[-200:].mean(axis=0)  # noqa: E731
+    window = lambda out: out[-200:].mean(axis=0)
     assert_allclose(window(res.output), window(ref.output), atol=0.01)
 
     prog, A, ref = inv5
     res = prog.run(t=1.0, backend="jax")
     assert abs(res.spikes[-1] - ref.spikes[-1]) <= 0.03 * ref.spikes[-1]
     inv = np.linalg.inv(A)
-    nrmse = lambda out: np.sqrt(np.mean((out[-100:].mean(axis=0) - inv) ** 2) / np.mean(inv**2))  # noqa: E731
+    nrmse = lambda out: np.sqrt(np.mean((out[-100:].mean(axis=0) - inv) ** 2) / np.mean(inv**2))
     assert nrmse(ref.output) < 0.02
     assert nrmse(res.output) < 2 * nrmse(ref.output)
 
@@ -217,7 +227,7 @@ def test_every_synapse_agrees_with_numpy():
 
 @pytest.mark.parametrize("amplitude", [1.0, 0.5])
 def test_regular_spiking_counts_events_and_fan_out(amplitude):
-    net, rates, fan_out = regular_spiking_net(amplitude)
+    net, _, fan_out = regular_spiking_net(amplitude)
     res = run(net, [], t=1.0, dtype="float32")
     assert res.spikes[-1] == 437 == res.info["total_spikes"]
     assert_array_equal(res.info["fan_out"]["p"], fan_out)
@@ -319,7 +329,7 @@ def test_plans_are_chosen_by_structure_and_agree():
     assert jb.choose_plan(Sparse.from_scipy(scipy.sparse.eye(20).tocoo()), np.float64).kind == "ell"
     small = Sparse.from_scipy(scipy.sparse.random(20, 20, density=0.2, random_state=1))
     assert jb.choose_plan(small, np.float64).kind == "dense"
-    x = lambda t: np.sin(np.arange(30) + 20 * t)  # noqa: E731
+    x = lambda t: np.sin(np.arange(30) + 20 * t)
     ref = run(net, [x], backend="numpy", t=0.3)
     optimized = run(net, [x], t=0.3, dtype="float64")
     plain = run(net, [x], t=0.3, dtype="float64", optimize=False)
@@ -474,7 +484,7 @@ def test_rate_gradients_match_finite_differences(x64, soft):
             idx = tuple(int(rng.integers(0, s)) for s in value.shape)
             h = 1e-6 * max(1.0, abs(value[idx]))
 
-            def at(delta):
+            def at(delta, value=value, idx=idx, part=part, key=key):
                 v = value.copy()
                 v[idx] += delta
                 return float(loss({**params, part: {**params[part], key: jnp.asarray(v)}}))
@@ -502,7 +512,7 @@ def test_forward_equals_simulate_and_with_params_round_trips(x64):
     new_net = jb.with_params(net, changed)
     assert jb.with_params(net, params) == net
     outs = apply(changed, [xs])
-    ref = get_backend("numpy").run(_Lowered(new_net), [[(lambda t, b=b: xs[b, int(round(t / DT)) - 1])
+    ref = get_backend("numpy").run(_Lowered(new_net), [[(lambda t, b=b: xs[b, round(t / DT) - 1])
                                                         for b in range(2)]],
                                    t=STEPS * DT, dt=DT, mode="rate", seed=0, progress=False, batch_size=2)
     assert_allclose(np.asarray(outs[0]), ref.outputs[0], rtol=0, atol=1e-12)
@@ -527,7 +537,7 @@ def test_spiking_surrogate_gradients_train():
     xs = jnp.asarray(_inputs(), dtype=jnp.float32)
 
     def loss(p):
-        (y, _), spikes = apply(p, [xs], return_spikes=True)
+        _, spikes = apply(p, [xs], return_spikes=True)
         rate = spikes["a"].sum(axis=1) / (STEPS * DT * 12)  # mean rate (Hz) per element
         return jnp.mean((rate - 20.0) ** 2) / 100.0
 
@@ -539,7 +549,7 @@ def test_spiking_surrogate_gradients_train():
     opt = optax.adam(0.05)
     state = opt.init(params)
     for _ in range(10):
-        value, grads = value_and_grad(params)
+        _, grads = value_and_grad(params)
         updates, state = opt.update(grads, state)
         params = optax.apply_updates(params, updates)
     assert float(value_and_grad(params)[0]) < 0.5 * float(start)

@@ -25,15 +25,19 @@ where ``weights[i]`` belongs to ``net.projections[i]``: the dense
 ``rows``/``cols`` are structure and stay fixed).  ``Simulator.prepare(params)``
 turns such a pytree into what ``step`` multiplies with (a transposed dense
 matrix, a SciPy CSR matrix for NumPy, whatever a transform plan wants), once,
-outside the time loop.  With ``prepared=None`` the step uses the netlist's
+outside the time loop.  A caller may add ``prepared["fence"]``, a function
+applied to each population's ``(new_state, output)`` right after its neuron
+step (the JAX back end uses it to keep XLA from recomputing neuron steps
+inside every consumer).  With ``prepared=None`` the step uses the netlist's
 values, prepared at build time; that is what the NumPy back end does, and it
 multiplies exactly as before (``x @ W.T`` dense, ``x @ csr(W).T`` sparse).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -208,7 +212,7 @@ def make_simulator(net: Netlist, mode: str, dt: float, batch: int = 1, xp=np, se
              and not (isinstance(objects[name], SumNode) and objects[name].synapse is not None)]
     input_index = {inp.name: inp.index for inp in net.inputs}
     fanout = _fanouts(net)
-    asarr = lambda value: _asarray(xp, value, dtype)  # noqa: E731
+    asarr = lambda value: _asarray(xp, value, dtype)
 
     # ---- initial state
     float_dtype = np.float64 if dtype is None else dtype
@@ -254,6 +258,7 @@ def make_simulator(net: Netlist, mode: str, dt: float, batch: int = 1, xp=np, se
         if prepared is None:
             prepared = default_prepared if default_prepared is not None else prepare(params)
         weights, gains, biases = prepared["weights"], prepared["gain"], prepared["bias"]
+        fence = prepared.get("fence")
 
         def summed(name, values, size):
             total = offsets.get(name)
@@ -280,6 +285,8 @@ def make_simulator(net: Netlist, mode: str, dt: float, batch: int = 1, xp=np, se
                 current = gains[name] * summed(name, values, obj.n) + biases[name]
                 kwargs = {"noise": noise[name]} if noise is not None and name in noise else {}
                 new_neurons[name], activity = types[name].step(state["neurons"][name], current, dt, xp=xp, **kwargs)
+                if fence is not None:
+                    new_neurons[name], activity = fence((new_neurons[name], activity))
                 values[name] = activity
                 if name in spiking_pops:
                     spikes[name] = activity * (dt / amplitude[name])

@@ -39,10 +39,13 @@ def simulate_graph(
     steps: int,
     dt: float,
     progress: bool | None = None,
+    observe: Callable[[dict[int, np.ndarray]], None] | None = None,
 ) -> list[np.ndarray]:
     """Simulate ``graph`` for ``steps`` steps; return each output as ``(steps, *shape)``.
 
-    ``inputs[i]`` gives input ``i``'s value at time ``t``.
+    ``inputs[i]`` gives input ``i``'s value at time ``t``.  ``observe``, if
+    given, is called once per step with every node's value (what consumers
+    saw that step), for statistics that need no stored traces.
     """
     if len(inputs) != len(graph.inputs):
         raise RunError(f"{graph.name} has {len(graph.inputs)} inputs, got {len(inputs)}")
@@ -73,6 +76,8 @@ def simulate_graph(
         # consumers saw this step, as a nengo probe would (module docstring).
         for buf, node_id in zip(out_buffers, graph.outputs):
             buf[k] = values[node_id]
+        if observe is not None:
+            observe(values)
         for node in stateful:
             rule = get_op(node.op).stateful
             states[node.id] = rule.step(node.attrs, states[node.id], values[node.inputs[0]], dt, np)

@@ -61,6 +61,8 @@ import numpy as np
 from nengo.dists import Choice, Uniform
 from nengo.params import NumberParam
 
+from spikec._checks import check_dt as _check_dt
+from spikec._checks import format_float as _fmt
 from spikec.errors import ConstantError, RunError
 
 __all__ = [
@@ -88,24 +90,6 @@ __all__ = [
 # ------------------------------------------------------------------------------ helpers
 
 
-def _fmt(value: float) -> str:
-    """Short, stable text for a float in labels (``0.02``, ``-inf``)."""
-    return f"{value:g}"
-
-
-def _check_dt(dt) -> float:
-    # dt enters Python-level arithmetic (amplitude / dt, loop counts), so it
-    # must be a concrete positive number, never a traced value.
-    try:
-        dt = float(dt)
-    except TypeError as exc:
-        raise ConstantError(
-            f"the time step dt must be a concrete Python number, got {dt!r}",
-            hint="pass dt as a float; it is fixed when the program is built",
-        ) from exc
-    if not (math.isfinite(dt) and dt > 0):
-        raise ConstantError(f"the time step dt must be positive and finite, got {dt!r}")
-    return dt
 
 
 def _as_float(J, xp):

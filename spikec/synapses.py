@@ -39,6 +39,8 @@ import numpy
 import numpy as np
 from nengo.utils.filter_design import cont2discrete, tf2ss
 
+from spikec._checks import check_dt as _check_dt
+from spikec._checks import format_float as _fmt
 from spikec.errors import BackendError, ConstantError
 
 __all__ = [
@@ -53,30 +55,12 @@ __all__ = [
 ]
 
 
-def _fmt(value: float) -> str:
-    """Short, stable text for a float in labels (``0.005``, ``1e-05``)."""
-    return f"{value:g}"
-
 
 def _fmt_tuple(values) -> str:
     """Tuple text with short floats: ``(1,)``, ``(0.005, 1)``."""
     body = ", ".join(_fmt(v) for v in values)
     return f"({body},)" if len(values) == 1 else f"({body})"
 
-
-def _check_dt(dt) -> float:
-    # dt keys the discretization cache, so it must be a concrete positive
-    # number, never a traced value.
-    try:
-        dt = float(dt)
-    except TypeError as exc:
-        raise ConstantError(
-            f"the time step dt must be a concrete Python number, got {dt!r}",
-            hint="pass dt as a float; it is fixed when the program is built",
-        ) from exc
-    if not (math.isfinite(dt) and dt > 0):
-        raise ConstantError(f"the time step dt must be positive and finite, got {dt!r}")
-    return dt
 
 
 def _positive(name: str, value, owner: str) -> float:

@@ -54,7 +54,7 @@ import dataclasses
 import math
 import numbers
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Mapping
 
 import nengo
 import numpy as np
@@ -84,6 +84,8 @@ __all__ = [
     "NengoAdEx",
     "as_neuron_type",
     "is_refractory",
+    "neuron_parameters",
+    "bind_parameters",
 ]
 
 
@@ -185,6 +187,79 @@ def _lif_step(voltage, refractory_time, J, dt: float, tau_rc: float, tau_ref: fl
     voltage = xp.where(spiked, 0.0, xp.maximum(voltage, min_voltage))
     refractory_time = xp.where(spiked, tau_ref + t_spike, refractory_time)
     return voltage, refractory_time, output
+
+
+# ------------------------------------------------------------------------------ parameters as data
+
+#: Not offered for training: amplitude only rescales the output (train the
+#: outgoing weights instead), and simulators count spikes as output * dt / amplitude.
+_FIXED_PARAMETERS = frozenset({"amplitude"})
+
+
+def neuron_parameters(neuron_type: Any) -> dict[str, float]:
+    """The trainable parameters of a neuron type, by name: its finite float fields.
+
+    Wrapped models are searched too (``RegularSpiking(Parabola())``'s
+    ``"base.…"``; a surrogate-gradient wrapper's base), so the names are
+    paths of fields.  ``amplitude`` is left out (see :data:`_FIXED_PARAMETERS`).
+    """
+    found: dict[str, float] = {}
+
+    def visit(obj, prefix):
+        if not dataclasses.is_dataclass(obj):
+            return
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            if f.name == "base":
+                visit(value, prefix + "base.")
+            elif (isinstance(obj, NeuronType) and isinstance(value, float) and math.isfinite(value)
+                  and f.name not in _FIXED_PARAMETERS):
+                found[prefix + f.name] = value
+
+    visit(neuron_type, "")
+    return found
+
+
+def bind_parameters(neuron_type: Any, values: Mapping[str, Any], *, check: bool = False) -> Any:
+    """A copy of ``neuron_type`` with the parameters named in ``values`` replaced.
+
+    Names are those of :func:`neuron_parameters` (``"tau_rc"``,
+    ``"base.tau_rc"``...).  By default the values are stored *unchecked*, so
+    they may be arrays (one value per neuron) or JAX tracers: that is how a
+    simulator differentiates with respect to neuron parameters (the step
+    functions only do arithmetic on them).  Such a copy is for stepping
+    only: it is neither hashable nor a valid netlist parameter.  With
+    ``check=True`` the values must be scalars and the copy is validated
+    like a freshly made neuron type (for writing trained values back).
+    """
+    grouped: dict[str, dict[str, Any]] = {}
+    direct: dict[str, Any] = {}
+    for name, value in values.items():
+        head, dot, rest = name.partition(".")
+        if dot:
+            grouped.setdefault(head, {})[rest] = value
+        else:
+            direct[name] = value
+    names = {f.name for f in dataclasses.fields(neuron_type)}
+    unknown = (set(direct) | set(grouped)) - names
+    if unknown:
+        raise ConstantError(f"{type(neuron_type).__name__} has no parameter {', '.join(sorted(unknown))}; "
+                            f"its trainable parameters are {', '.join(neuron_parameters(neuron_type)) or 'none'}")
+    changes = dict(direct)
+    for head, sub in grouped.items():
+        changes[head] = bind_parameters(getattr(neuron_type, head), sub, check=check)
+    if check:
+        for name, value in direct.items():
+            arr = np.asarray(value)
+            if arr.size != 1:
+                raise ConstantError(f"{type(neuron_type).__name__}.{name}: a netlist neuron type takes one value "
+                                    f"per population, got shape {arr.shape}")
+            changes[name] = float(arr.reshape(()))
+        return dataclasses.replace(neuron_type, **changes)
+    copy = object.__new__(type(neuron_type))
+    for f in dataclasses.fields(neuron_type):
+        object.__setattr__(copy, f.name, changes.get(f.name, getattr(neuron_type, f.name)))
+    return copy
 
 
 def is_refractory(state: dict, dt: float | None = None, xp=np):

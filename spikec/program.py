@@ -45,6 +45,7 @@ class Program:
             raise SpikecError(f"unknown compile options: {', '.join(sorted(unknown))}; lowering options are "
                               f"{', '.join(sorted(LowerOptions.names()))}")
         self._netlists: dict[LowerOptions, Netlist] = {}
+        self._range_examples: list[list] = []
         # ---- passes (spikec/passes): the optimized graph and the log of each pass ----
         from spikec.passes import PassManager
 
@@ -87,7 +88,7 @@ class Program:
             options = self.lower_options()
 
             def measure(graph: Graph) -> dict[str, int]:
-                stats = lower(graph, providers, options).stats()
+                stats = lower(graph, providers, options, more_examples=self._range_examples).stats()
                 return {"neurons": stats.neurons, "projections": stats.projections,
                         "nonzero_weights": stats.nonzero_weights}
 
@@ -106,8 +107,35 @@ class Program:
         """The netlist for these lowering options (see :class:`spikec.lower.LowerOptions`); cached."""
         opts = self.lower_options(**options)
         if opts not in self._netlists:
-            self._netlists[opts] = lower(self.graph, [spec.provider() for spec in self.inputs], opts)
+            self._netlists[opts] = lower(self.graph, [spec.provider() for spec in self.inputs], opts,
+                                         more_examples=self._range_examples)
         return self._netlists[opts]
+
+    def tune_for(self, *examples: Any) -> "Program":
+        """Tune the nonlinear units to these example inputs as well as the traced ones; returns ``self``.
+
+        Every unit is tuned to the value range its operand takes on the
+        traced example, so a netlist serves inputs like that one.  To run a
+        whole family of inputs (say, a batch of different matrices to
+        invert), give examples that span it: each ``example`` is the
+        program's inputs as a tuple in argument order, a mapping by name, or,
+        for a one-input program, the value itself (an array or a function of
+        time).  The units then cover the union of the ranges of all
+        examples.  Netlists lowered before are discarded.
+        """
+        for example in examples:
+            if isinstance(example, Mapping):
+                args, kwargs = (), example
+            elif isinstance(example, tuple):
+                args, kwargs = example, {}
+            elif len(self.inputs) == 1:
+                args, kwargs = (example,), {}
+            else:
+                raise SpikecError(f"tune_for: {self.name} has {len(self.inputs)} inputs "
+                                  f"({', '.join(self.input_names)}); give each example as a tuple or a mapping")
+            self._range_examples.append(self.input_providers(args, kwargs)[0])
+        self._netlists.clear()
+        return self
 
     @property
     def netlist(self) -> Netlist:

@@ -553,3 +553,85 @@ def test_spiking_surrogate_gradients_train():
         updates, state = opt.update(grads, state)
         params = optax.apply_updates(params, updates)
     assert float(value_and_grad(params)[0]) < 0.5 * float(start)
+
+
+# ---------------------------------------------------------------------------- neuron parameters
+
+
+@pytest.mark.parametrize("soft", [None, 0.05], ids=["lif-rate", "soft-lif"])
+def test_neuron_parameter_gradients_match_finite_differences(x64, soft):
+    """d loss / d tau_rc, tau_ref (rate mode, float64) against central differences."""
+    net = _grad_netlist()
+    params, apply = jb.make_loss_fn(net, "rate", DT, STEPS, dtype="float64", soft_lif=soft, neuron_params=True)
+    assert set(params["neuron"]["a"]) == {"tau_rc", "tau_ref"}  # amplitude is not offered
+    xs = jnp.asarray(_inputs())
+    target = jnp.asarray(np.linspace(-1, 1, STEPS * 2).reshape(STEPS, 2))
+
+    @jax.jit
+    def loss(p):
+        y, s = apply(p, [xs])
+        return jnp.mean((y - target) ** 2) + jnp.mean(s[:, -10:] ** 2)
+
+    grads = jax.grad(loss)(params)
+    for pop in ("a", "b"):
+        for name in ("tau_rc", "tau_ref"):
+            value = float(params["neuron"][pop][name])
+            h = 1e-7 * value
+
+            def at(delta, pop=pop, name=name, value=value):
+                return float(loss({"neuron": {pop: {name: jnp.asarray(value + delta)}}}))
+
+            fd = (at(h) - at(-h)) / (2 * h)
+            g = float(grads["neuron"][pop][name])
+            assert abs(g) > 1e-6, (pop, name)
+            assert g == pytest.approx(fd, rel=1e-5), (pop, name)
+
+
+def test_neuron_parameters_per_neuron_and_written_back(x64):
+    """Per-neuron values broadcast; with_params writes scalars back as validated types; the
+    written-back netlist runs the same on the NumPy back end."""
+    net = _grad_netlist()
+    xs = _inputs()
+    params, apply = jb.make_loss_fn(net, "spiking", DT, STEPS, dtype="float64", neuron_params=True)
+    base = apply(params, [xs])
+    same = apply({"neuron": {"a": {"tau_rc": jnp.full(12, 0.02)}}}, [xs])
+    assert_allclose(np.asarray(same[0]), np.asarray(base[0]), rtol=0, atol=1e-12)
+    changed = {"neuron": {"a": {"tau_rc": jnp.asarray(0.03)}, "b": {"tau_ref": jnp.asarray(0.004)}}}
+    outs = apply(changed, [xs])
+    assert not np.allclose(np.asarray(outs[0]), np.asarray(base[0]))
+    new_net = jb.with_params(net, changed)
+    assert new_net.objects["a"].neuron_type == LIF(tau_rc=0.03)
+    assert new_net.objects["b"].neuron_type == LIF(tau_ref=0.004)
+    ref = get_backend("numpy").run(_Lowered(new_net), [[(lambda t, b=b: xs[b, round(t / DT) - 1])
+                                                        for b in range(2)]],
+                                   t=STEPS * DT, dt=DT, mode="spiking", seed=0, progress=False, batch_size=2)
+    assert_allclose(np.asarray(outs[0]), ref.outputs[0], rtol=0, atol=1e-12)
+    with pytest.raises(Exception, match="one value per population"):
+        jb.with_params(net, {"neuron": {"a": {"tau_rc": np.full(12, 0.02)}}})
+    with pytest.raises(RunError, match="neuron_params=True"):
+        jb.make_loss_fn(net, "rate", DT, STEPS, dtype="float64")[1]({"neuron": {}}, [xs])
+
+
+def test_spiking_neuron_parameter_surrogate_gradient_trains():
+    """Spiking LIF through SuperSpike: tau_rc alone is trained to move the spike count to a target."""
+    import optax
+
+    net = _grad_netlist()
+    params, apply = jb.make_loss_fn(net, "spiking", DT, STEPS, surrogate=sg.SuperSpike(10.0), neuron_params=True)
+    xs = jnp.asarray(_inputs(), dtype=jnp.float32)
+
+    def loss(tau):
+        _, spikes = apply({"neuron": {"a": {"tau_rc": tau}}}, [xs], return_spikes=True)
+        return (spikes["a"].sum() / xs.shape[0] - 60.0) ** 2 / 100.0
+
+    value_and_grad = jax.jit(jax.value_and_grad(loss))
+    tau = jnp.asarray(0.02)
+    start, g = value_and_grad(tau)
+    assert bool(jnp.isfinite(g)) and float(g) != 0.0
+    opt = optax.adam(2e-3)
+    state = opt.init(tau)
+    for _ in range(30):
+        _, g = value_and_grad(tau)
+        updates, state = opt.update(g, state)
+        tau = optax.apply_updates(tau, updates)
+    assert float(value_and_grad(tau)[0]) < 0.5 * float(start)

@@ -475,6 +475,23 @@ def test_configured_range_overrides_the_measured_one():
     assert not np.allclose(measured.gain.value, np.sqrt(1000.0) / 4.0)
 
 
+def test_tune_for_covers_further_examples():
+    """Units tuned to one example clip another; tune_for spans both, exactly in rate mode."""
+    square = spikec.compile(lambda x: np.square(x))
+    traced, other = np.array([0.5, -0.2]), np.array([2.0, -3.0])
+    prog = square.trace(traced)
+    before = prog.run(other, t=0.01, mode="rate").output[-1]
+    assert not np.allclose(before, other ** 2, atol=1e-3)
+    assert prog.tune_for(other) is prog
+    for x in (traced, other):
+        np.testing.assert_allclose(prog.run(x, t=0.01, mode="rate").output[-1], x ** 2, atol=1e-9)
+    two = spikec.compile(lambda x, y: x * y).trace(traced, traced)
+    two.tune_for((other, other), {"x": traced, "y": other})
+    np.testing.assert_allclose(two.run(other, traced, t=0.01, mode="rate").output[-1], other * traced, atol=1e-9)
+    with pytest.raises(spikec.SpikecError, match="as a tuple or a mapping"):
+        two.tune_for(other)
+
+
 def test_configured_options_reach_the_populations():
     def f(x, y):
         with spikec.configure(n_neurons=20):

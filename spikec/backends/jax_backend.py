@@ -693,7 +693,7 @@ def _result(net: Netlist, res: dict, *, steps: int, dt: float, mode: str, batch_
 
 def make_loss_fn(net: Netlist, mode: str = "rate", dt: float = 1e-3, steps: int = 100, *,
                  dtype: str | None = None, surrogate: Any = None, soft_lif: float | None = None,
-                 seed: int = 0) -> tuple[dict, Callable]:
+                 seed: int = 0, neuron_params: bool = False) -> tuple[dict, Callable]:
     """Parameters of ``net`` and a pure, differentiable function that runs it.
 
     Returns ``(params, apply)``:
@@ -706,7 +706,11 @@ def make_loss_fn(net: Netlist, mode: str = "rate", dt: float = 1e-3, steps: int 
         its sparsity pattern stays fixed).  Any sub-tree may be left out of
         the ``params`` given to ``apply``: missing entries take the
         netlist's values (so ``{"weights": {...}}`` alone trains weights
-        only).
+        only).  With ``neuron_params=True`` it also holds ``"neuron":
+        {population: {name: scalar}}``, the neuron types' parameters
+        (:func:`spikec.neurons.neuron_parameters`: ``tau_rc``, ``tau_ref``,
+        AdEx's ``a``, ``b``...), which may be given per neuron as ``(n,)``
+        arrays too; a population's missing names keep their values.
     ``apply(params, inputs, key=None, return_spikes=False)``
         Runs ``steps`` steps and returns one array per netlist output,
         ``(batch, steps, *shape)``.  ``inputs[i]`` (netlist input order) is
@@ -751,7 +755,8 @@ def make_loss_fn(net: Netlist, mode: str = "rate", dt: float = 1e-3, steps: int 
     else:
         neuron_map = None
     plan = lambda index, tr: choose_plan(tr, jdtype, factor=False)
-    template = make_simulator(net, mode, dt, batch=1, xp=jnp, dtype=jdtype, plan=plan, neuron_map=neuron_map)
+    template = make_simulator(net, mode, dt, batch=1, xp=jnp, dtype=jdtype, plan=plan, neuron_map=neuron_map,
+                              neuron_params=neuron_params)
     params = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype=jdtype), template.params)
     by_input = _input_projections(net)
     sims: dict[tuple, Simulator] = {}
@@ -763,13 +768,21 @@ def make_loss_fn(net: Netlist, mode: str = "rate", dt: float = 1e-3, steps: int 
             # Built while apply is traced, but cached across traces: its arrays must be concrete.
             with jax.ensure_compile_time_eval():
                 sims[key] = make_simulator(net, mode, dt, batch=batch, xp=jnp, dtype=jdtype, plan=plan,
-                                           neuron_map=neuron_map, hoisted=hoisted)
+                                           neuron_map=neuron_map, hoisted=hoisted, neuron_params=neuron_params)
         return sims[key]
 
     def apply(p, inputs, key=None, return_spikes=False):
         if len(inputs) != len(net.inputs):
             raise RunError(f"netlist {net.name} has {len(net.inputs)} inputs, got {len(inputs)}")
+        unknown = set(p) - set(params)
+        if unknown:
+            raise RunError(f"make_loss_fn: unknown parameter groups {', '.join(map(str, sorted(unknown)))}; "
+                           f"the groups are {', '.join(params)}"
+                           + ("" if "neuron" in params else " (neuron parameters need neuron_params=True)"))
         full = {part: {**params[part], **dict(p.get(part, {}))} for part in params}
+        if "neuron" in full:
+            given = p.get("neuron", {})
+            full["neuron"] = {pop: {**values, **dict(given.get(pop, {}))} for pop, values in params["neuron"].items()}
         const, values, batch = [], [], None
         for src, value in zip(net.inputs, inputs):
             value = jnp.asarray(value, dtype=jdtype)
@@ -803,11 +816,36 @@ def make_loss_fn(net: Netlist, mode: str = "rate", dt: float = 1e-3, steps: int 
     return params, jax.jit(apply, static_argnames=("return_spikes",))
 
 
-def with_params(net: Netlist, params: dict) -> Netlist:
-    """``net`` with weights, gains and biases from a (trained) ``params`` pytree of :func:`make_loss_fn`.
+def _with_neuron_values(neuron_type, values: dict):
+    """A population's neuron type with trained parameter values (scalars, validated).
 
-    Entries missing from ``params`` keep the netlist's values; sparsity
-    patterns are kept (a sparse projection's new ``data`` may contain zeros).
+    ``values`` are named for the type in the mode it was trained in; rate
+    and spiking counterparts (LIF and LIFRate) share parameter names, and a
+    spiking wrapper's (``RegularSpiking``) ``base.`` names apply to the type it wraps.
+    """
+    from spikec.neurons import bind_parameters, neuron_parameters
+
+    own = neuron_parameters(neuron_type)
+    mapped = {}
+    for name, value in values.items():
+        if name in own:
+            mapped[name] = value
+        elif name.startswith("base.") and name[5:] in own:
+            mapped[name[5:]] = value
+        else:
+            raise RunError(f"with_params: {neuron_type.label()} has no parameter {name!r}")
+    return bind_parameters(neuron_type, {k: np.asarray(v, dtype=np.float64) for k, v in mapped.items()},
+                           check=True)
+
+
+def with_params(net: Netlist, params: dict) -> Netlist:
+    """``net`` with weights, gains, biases (and neuron parameters) from a (trained) ``params`` pytree.
+
+    ``params`` is shaped like :func:`make_loss_fn`'s.  Entries missing from
+    it keep the netlist's values; sparsity patterns are kept (a sparse
+    projection's new ``data`` may contain zeros); neuron parameters must be
+    one scalar per population (a netlist neuron type is shared by all its
+    neurons).
     """
     weights = params.get("weights", {})
     projections = []
@@ -827,5 +865,7 @@ def with_params(net: Netlist, params: dict) -> Netlist:
         for part in ("gain", "bias"):
             if pop.name in params.get(part, {}):
                 changes[part] = ConstArray(np.asarray(params[part][pop.name], dtype=np.float64).reshape(pop.n))
+        if pop.name in params.get("neuron", {}):
+            changes["neuron_type"] = _with_neuron_values(pop.neuron_type, params["neuron"][pop.name])
         populations.append(dataclasses.replace(pop, **changes) if changes else pop)
     return dataclasses.replace(net, populations=tuple(populations), projections=tuple(projections))

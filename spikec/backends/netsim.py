@@ -20,6 +20,7 @@ the netlist's own values::
 
     {"weights": {i: array}, "gain": {population: (n,)}, "bias": {population: (n,)}}
 
+(plus ``"neuron": {population: {name: value}}`` with ``neuron_params=True``)
 where ``weights[i]`` belongs to ``net.projections[i]``: the dense
 ``(size_out, size_in)`` matrix, or the ``data`` vector of a sparse one (its
 ``rows``/``cols`` are structure and stay fixed).  ``Simulator.prepare(params)``
@@ -165,7 +166,7 @@ def _asarray(xp, value, dtype=None):
 def make_simulator(net: Netlist, mode: str, dt: float, batch: int = 1, xp=np, seed: int = 0, *,
                    dtype=None, plan: Callable[[int, Any], TransformPlan] | None = None,
                    neuron_map: Callable[[Any], Any] | None = None, hoisted=(),
-                   count_dtype=None) -> Simulator:
+                   count_dtype=None, neuron_params: bool = False) -> Simulator:
     """Prepare ``net`` for simulation in ``mode`` ("rate" or "spiking").
 
     Options for compiled back ends (the NumPy back end uses none of them):
@@ -186,6 +187,13 @@ def make_simulator(net: Netlist, mode: str, dt: float, batch: int = 1, xp=np, se
     count_dtype
         Spike and event counts are rounded per neuron and summed in this
         (integer) dtype; default: summed as floats, unrounded.
+    neuron_params
+        Also carry each population's neuron parameters as data:
+        ``params["neuron"][population]`` maps the names of
+        :func:`spikec.neurons.neuron_parameters` of the population's type
+        (in this mode, before ``neuron_map``) to scalars; the step binds them
+        with :func:`spikec.neurons.bind_parameters`, so they may be traced
+        (differentiated) or per-neuron arrays.
     """
     if mode not in ("rate", "spiking"):
         raise ValueError(f"mode must be 'rate' or 'spiking', got {mode!r}")
@@ -235,13 +243,30 @@ def make_simulator(net: Netlist, mode: str, dt: float, batch: int = 1, xp=np, se
         "gain": {p.name: p.gain.value for p in net.populations},
         "bias": {p.name: p.bias.value for p in net.populations},
     }
+    binders: dict[str, Callable] = {}
+    if neuron_params:
+        from spikec.neurons import bind_parameters, neuron_parameters
+
+        params["neuron"] = {}
+        for pop in net.populations:
+            own = (pop.neuron_type.as_spiking() if mode == "spiking" else pop.neuron_type.as_rate())
+            params["neuron"][pop.name] = {k: np.float64(v) for k, v in neuron_parameters(own).items()}
+            # neuron_map may wrap the type (a surrogate-gradient stepper keeps it as .base).
+            prefix = "" if types[pop.name] is own or type(types[pop.name]) is type(own) or \
+                not hasattr(types[pop.name], "base") else "base."
+            binders[pop.name] = (lambda t, pre: lambda values: bind_parameters(
+                t, {pre + k: v for k, v in values.items()}))(types[pop.name], prefix)
 
     def prepare(raw_params):
-        return {
+        prepared = {
             "weights": {index: plans[index].prepare(w) for index, w in raw_params["weights"].items()},
             "gain": {name: asarr(g) for name, g in raw_params["gain"].items()},
             "bias": {name: asarr(b) for name, b in raw_params["bias"].items()},
         }
+        if "neuron" in raw_params:
+            prepared["neuron"] = {name: {k: asarr(v) for k, v in values.items()}
+                                  for name, values in raw_params["neuron"].items()}
+        return prepared
 
     default_prepared = prepare(params) if xp is np else None
     offsets = {n.name: (None if n.offset is None else asarr(n.offset.value)) for n in net.nodes}
@@ -259,6 +284,8 @@ def make_simulator(net: Netlist, mode: str, dt: float, batch: int = 1, xp=np, se
             prepared = default_prepared if default_prepared is not None else prepare(params)
         weights, gains, biases = prepared["weights"], prepared["gain"], prepared["bias"]
         fence = prepared.get("fence")
+        bound = {name: binders[name](values) for name, values in prepared.get("neuron", {}).items()
+                 if name in binders}
 
         def summed(name, values, size):
             total = offsets.get(name)
@@ -284,7 +311,8 @@ def make_simulator(net: Netlist, mode: str, dt: float, batch: int = 1, xp=np, se
             if isinstance(obj, Population):
                 current = gains[name] * summed(name, values, obj.n) + biases[name]
                 kwargs = {"noise": noise[name]} if noise is not None and name in noise else {}
-                new_neurons[name], activity = types[name].step(state["neurons"][name], current, dt, xp=xp, **kwargs)
+                neuron = bound.get(name, types[name])
+                new_neurons[name], activity = neuron.step(state["neurons"][name], current, dt, xp=xp, **kwargs)
                 if fence is not None:
                     new_neurons[name], activity = fence((new_neurons[name], activity))
                 values[name] = activity

@@ -341,16 +341,21 @@ class _Lowering:
         return Output(name, index, name, shape)
 
 
-def lower(graph: Graph, inputs: Sequence[Callable[[float], np.ndarray]], options: LowerOptions | None = None
-          ) -> Netlist:
+def lower(graph: Graph, inputs: Sequence[Callable[[float], np.ndarray]], options: LowerOptions | None = None,
+          *, more_examples: Sequence[Sequence[Callable[[float], np.ndarray]]] = ()) -> Netlist:
     """Lower a graph to a netlist (after the passes the lowering needs, such as ``expand_bilinear``).
 
     ``inputs`` are the example input signals (functions of time) used to
-    measure the value ranges that nonlinear units are tuned to.
+    measure the value ranges that nonlinear units are tuned to;
+    ``more_examples`` are further sets of them: the units are tuned to the
+    union of the ranges that every set produces.
     """
     from spikec.passes.manager import prepare_for_lowering
 
     options = options or LowerOptions()
     graph = prepare_for_lowering(graph)
     ranges = measure_ranges(graph, inputs, options.range_t, options.dt)
+    for example in more_examples:
+        for node_id, (lo, hi) in measure_ranges(graph, example, options.range_t, options.dt).items():
+            ranges[node_id] = (np.minimum(ranges[node_id][0], lo), np.maximum(ranges[node_id][1], hi))
     return _Lowering(graph, options, ranges).run()

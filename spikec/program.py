@@ -161,6 +161,12 @@ class Program:
 
         return to_nengo(self.lower(dt=dt, seed=seed, **self.mode_options(mode, options)), mode=mode, seed=seed)
 
+    def to_nir(self, dt: float = 1e-3, seed: int = 0, **options: Any):
+        """This program's netlist as a ``nir.NIRGraph`` (LIF networks only; see :mod:`spikec.nir_io`)."""
+        from spikec.nir_io import to_nir
+
+        return to_nir(self.lower(dt=dt, seed=seed, **options), dt=dt)
+
     # -- running ----------------------------------------------------------------------
     def input_providers(self, args: Sequence[Any], kwargs: Mapping[str, Any],
                         batch: bool = False) -> tuple[list, int | None]:

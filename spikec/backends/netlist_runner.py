@@ -9,6 +9,7 @@ import numpy as np
 
 from spikec.backends.netsim import make_simulator
 from spikec.backends.result import RunResult
+from spikec.errors import RunError
 from spikec.netlist import Netlist
 from spikec.progress import progress_bar
 
@@ -36,6 +37,12 @@ def run_netlist(net: Netlist, inputs: Sequence, steps: int, dt: float, mode: str
         for buf, value in zip(outputs, report["outputs"]):
             buf[:, k] = value
         spikes[:, k] = report["spikes"]
+        if not np.all(np.isfinite(spikes[:, k])):
+            bad = [name for name, count in report["pop_spikes"].items() if not np.all(np.isfinite(count))]
+            raise RunError(f"{net.name}: the {mode} simulation went non-finite at t = {t:g} s (step {k + 1}) in "
+                           f"population {', '.join(bad)}: spike counts are undefined from there on",
+                           hint="the network diverges (an unstable integrate, a gain too large for this dt?); "
+                                "check the program with backend='numpy', mode='ideal'")
         events[:, k] = report["events"]
         for name, count in report["pop_spikes"].items():
             pop_spikes[name][:, k] = count

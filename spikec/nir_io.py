@@ -37,10 +37,19 @@ import numpy as np
 
 from spikec.errors import SpikecError
 from spikec.ir.attrs import ConstArray
-from spikec.netlist import (Dense, InputSource, Netlist, Output, Population, Projection, Sparse, SumNode,
-                            make_transform)
+from spikec.netlist import (
+    Dense,
+    InputSource,
+    Netlist,
+    Output,
+    Population,
+    Projection,
+    Sparse,
+    SumNode,
+    make_transform,
+)
 
-__all__ = ["NIRError", "to_nir", "from_nir"]
+__all__ = ["NIRError", "from_nir", "to_nir"]
 
 
 class NIRError(SpikecError):
@@ -212,9 +221,9 @@ def from_nir(graph, name: str | None = None) -> Netlist:
                          min_voltage=float(info.get("min_voltage", float("-inf"))))
             initial = tuple((k, ConstArray(np.asarray(v, dtype=np.float64)))
                             for k, v in sorted(info.get("initial_state", {}).items()))
-            per_neuron = lambda v: ConstArray(np.broadcast_to(np.asarray(v, dtype=np.float64) / theta, (n,)).copy())
-            populations.append(Population(key, n, neuron, per_neuron(node.r), per_neuron(node.v_leak),
-                                          initial_state=initial))
+            gain, bias = (ConstArray(np.broadcast_to(np.asarray(v, dtype=np.float64) / theta, (n,)).copy())
+                          for v in (node.r, node.v_leak))
+            populations.append(Population(key, n, neuron, gain, bias, initial_state=initial))
             identity_from(key, key)
         elif isinstance(node, (nir.LI, nir.I)):
             size = size_of(key)

@@ -46,7 +46,16 @@ from spikec.backends import available_backends, get_backend
 from spikec.backends import jax_backend as jb
 from spikec.errors import BackendError, RunError
 from spikec.ir.attrs import ConstArray
-from spikec.netlist import Dense, InputSource, Netlist, Output, Population, Projection, Sparse, SumNode
+from spikec.netlist import (
+    Dense,
+    InputSource,
+    Netlist,
+    Output,
+    Population,
+    Projection,
+    Sparse,
+    SumNode,
+)
 from spikec.neurons import (
     LIF,
     AdaptiveLIF,
@@ -461,10 +470,8 @@ def x64():
         yield
 
 
-@pytest.mark.parametrize("soft", [None, 0.05], ids=["lif-rate", "soft-lif"])
-def test_rate_gradients_match_finite_differences(x64, soft):
-    net = _grad_netlist()
-    params, apply = jb.make_loss_fn(net, "rate", DT, STEPS, dtype="float64", soft_lif=soft)
+def _tracking_loss(apply):
+    """A jitted loss of the gradient netlist: its readout tracks a ramp, its state ends near zero."""
     xs = jnp.asarray(_inputs())
     target = jnp.asarray(np.linspace(-1, 1, STEPS * 2).reshape(STEPS, 2))
 
@@ -473,6 +480,14 @@ def test_rate_gradients_match_finite_differences(x64, soft):
         y, s = apply(p, [xs])
         return jnp.mean((y - target) ** 2) + jnp.mean(s[:, -10:] ** 2)
 
+    return loss
+
+
+@pytest.mark.parametrize("soft", [None, 0.05], ids=["lif-rate", "soft-lif"])
+def test_rate_gradients_match_finite_differences(x64, soft):
+    net = _grad_netlist()
+    params, apply = jb.make_loss_fn(net, "rate", DT, STEPS, dtype="float64", soft_lif=soft)
+    loss = _tracking_loss(apply)
     grads = jax.grad(loss)(params)
     # Entries of every kind: dense and sparse weights, gains and biases, both populations.
     rng = np.random.default_rng(0)
@@ -529,7 +544,6 @@ def test_forward_equals_simulate_and_with_params_round_trips(x64):
 def test_spiking_surrogate_gradients_train():
     """float32, spiking LIF: surrogate gradients are finite, reach every parameter kind, and
     a few Adam steps lower the loss (the spike count toward a target)."""
-    import optax
 
     net = _grad_netlist()
     params, apply = jb.make_loss_fn(net, "spiking", DT, STEPS, surrogate=sg.SuperSpike(10.0))
@@ -546,13 +560,21 @@ def test_spiking_surrogate_gradients_train():
     for leaf in jax.tree_util.tree_leaves(grads):
         assert bool(jnp.all(jnp.isfinite(leaf)))
     assert float(jnp.abs(grads["bias"]["a"]).sum()) > 0 and float(jnp.abs(grads["weights"][0]).sum()) > 0
-    opt = optax.adam(0.05)
+    params = _adam_steps(value_and_grad, params, 0.05, 10)
+    assert float(value_and_grad(params)[0]) < 0.5 * float(start)
+
+
+def _adam_steps(value_and_grad, params, learning_rate, steps):
+    """``params`` after ``steps`` Adam updates along ``value_and_grad``'s gradient."""
+    import optax
+
+    opt = optax.adam(learning_rate)
     state = opt.init(params)
-    for _ in range(10):
+    for _ in range(steps):
         _, grads = value_and_grad(params)
         updates, state = opt.update(grads, state)
         params = optax.apply_updates(params, updates)
-    assert float(value_and_grad(params)[0]) < 0.5 * float(start)
+    return params
 
 
 # ---------------------------------------------------------------------------- neuron parameters
@@ -564,14 +586,7 @@ def test_neuron_parameter_gradients_match_finite_differences(x64, soft):
     net = _grad_netlist()
     params, apply = jb.make_loss_fn(net, "rate", DT, STEPS, dtype="float64", soft_lif=soft, neuron_params=True)
     assert set(params["neuron"]["a"]) == {"tau_rc", "tau_ref"}  # amplitude is not offered
-    xs = jnp.asarray(_inputs())
-    target = jnp.asarray(np.linspace(-1, 1, STEPS * 2).reshape(STEPS, 2))
-
-    @jax.jit
-    def loss(p):
-        y, s = apply(p, [xs])
-        return jnp.mean((y - target) ** 2) + jnp.mean(s[:, -10:] ** 2)
-
+    loss = _tracking_loss(apply)
     grads = jax.grad(loss)(params)
     for pop in ("a", "b"):
         for name in ("tau_rc", "tau_ref"):
@@ -614,7 +629,6 @@ def test_neuron_parameters_per_neuron_and_written_back(x64):
 
 def test_spiking_neuron_parameter_surrogate_gradient_trains():
     """Spiking LIF through SuperSpike: tau_rc alone is trained to move the spike count to a target."""
-    import optax
 
     net = _grad_netlist()
     params, apply = jb.make_loss_fn(net, "spiking", DT, STEPS, surrogate=sg.SuperSpike(10.0), neuron_params=True)
@@ -628,10 +642,5 @@ def test_spiking_neuron_parameter_surrogate_gradient_trains():
     tau = jnp.asarray(0.02)
     start, g = value_and_grad(tau)
     assert bool(jnp.isfinite(g)) and float(g) != 0.0
-    opt = optax.adam(2e-3)
-    state = opt.init(tau)
-    for _ in range(30):
-        _, g = value_and_grad(tau)
-        updates, state = opt.update(g, state)
-        tau = optax.apply_updates(tau, updates)
+    tau = _adam_steps(value_and_grad, tau, 2e-3, 30)
     assert float(value_and_grad(tau)[0]) < 0.5 * float(start)

@@ -8,13 +8,22 @@ import scipy.sparse
 
 nir = pytest.importorskip("nir")
 
-import spikec  # noqa: E402
-from spikec.backends import get_backend  # noqa: E402
-from spikec.ir.attrs import ConstArray  # noqa: E402
-from spikec.netlist import Dense, InputSource, Netlist, Output, Population, Projection, Sparse, SumNode  # noqa: E402
-from spikec.neurons import LIF  # noqa: E402
-from spikec.nir_io import NIRError, from_nir, to_nir  # noqa: E402
-from spikec.synapses import Integrator, Lowpass  # noqa: E402
+import spikec
+from spikec.backends import get_backend
+from spikec.ir.attrs import ConstArray
+from spikec.netlist import (
+    Dense,
+    InputSource,
+    Netlist,
+    Output,
+    Population,
+    Projection,
+    Sparse,
+    SumNode,
+)
+from spikec.neurons import LIF
+from spikec.nir_io import NIRError, from_nir, to_nir
+from spikec.synapses import Integrator, Lowpass
 
 DT = 1e-3
 STEPS = 300

@@ -631,7 +631,7 @@ def test_spiking_neuron_parameter_surrogate_gradient_trains():
     """Spiking LIF through SuperSpike: tau_rc alone is trained to move the spike count to a target."""
 
     net = _grad_netlist()
-    params, apply = jb.make_loss_fn(net, "spiking", DT, STEPS, surrogate=sg.SuperSpike(10.0), neuron_params=True)
+    _, apply = jb.make_loss_fn(net, "spiking", DT, STEPS, surrogate=sg.SuperSpike(10.0), neuron_params=True)
     xs = jnp.asarray(_inputs(), dtype=jnp.float32)
 
     def loss(tau):

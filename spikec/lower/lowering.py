@@ -26,7 +26,7 @@ from spikec.lower.affine import Affine, broadcast_matrix, distinct_rows, stack
 from spikec.passes.linear_map import linear_map
 from spikec.lower.options import LowerOptions
 from spikec.lower.ranges import LoweringError, measure_ranges, widen
-from spikec.lower.tuning import UnitTuning, nef_ensembles, parabola_square
+from spikec.lower.tuning import UnitTuning, balanced_product, nef_ensembles, parabola_square, parabola_square_pairs
 from spikec.netlist import InputSource, Netlist, Output, Population, Projection, SumNode, make_transform
 
 # Ops that lowering cannot take directly: the expand_bilinear pass rewrites them.
@@ -165,25 +165,42 @@ class _Lowering:
             radii = np.stack([(hx - lx) / 2, (hy - ly) / 2], axis=1)
             tuning = self.nef(o, centers, radii, lambda i, p: p[:, 0] * p[:, 1])
             return self.population(node, self.nef_type(o), tuning, drive, {"units": size, "rule": "nef product"})
-        # ((x+y)^2 - (x-y)^2) / 4 with one parabola neuron per square
-        u, v = x + y, x - y
-        tu, lin_u, c_u = parabola_square(lx + ly, hx + hy, o.max_rate)
-        tv, lin_v, c_v = parabola_square(lx - hy, hx - ly, o.max_rate)
+        # ((x+y)^2 - (x-y)^2) / 4 with parabola neurons for the squares
+        square = parabola_square_pairs if o.parabola_pairs else parabola_square
+        if o.balanced_products:
+            # x*y = cx*cy + cy*(x-cx) + cx*(y-cy) + p*q, and only p*q = (x-cx)(y-cy)
+            # goes through neurons, as squares of p/s +- s*q over +-radius
+            (cx, cy), (sx, sy), radius, const = balanced_product(lx, hx, ly, hy)
+            p, q = x - Affine.constant(cx), y - Affine.constant(cy)
+            u, v = p.scaled(sx) + q.scaled(sy), p.scaled(sx) - q.scaled(sy)
+            tu, lin_u, c_u = square(-radius, radius, o.max_rate)
+            tv, lin_v, c_v = square(-radius, radius, o.max_rate)
+            linear = p.scaled(cy) + q.scaled(cx) + Affine.constant(const)
+        else:
+            u, v = x + y, x - y
+            tu, lin_u, c_u = square(lx + ly, hx + hy, o.max_rate)
+            tv, lin_v, c_v = square(lx - hy, hx - ly, o.max_rate)
+            linear = Affine.constant(np.zeros(u.size))
         tuning = UnitTuning(
             gain=np.concatenate([tu.gain, tv.gain]), bias=np.concatenate([tu.bias, tv.bias]),
-            encode=sp.identity(2 * u.size, format="csr"),
+            encode=sp.block_diag([tu.encode, tv.encode], format="csr"),
             decode=sp.hstack([tu.decode / 4, -tv.decode / 4], format="csr"),
         )
+        rule = "parabola product" + (" (balanced)" if o.balanced_products else "") + (
+            " (pairs)" if o.parabola_pairs else "")
         decoded = self.population(node, self.spiking_parabola(o), tuning, stack([u, v]),
-                                  {"units": u.size, "rule": "parabola product", "max_rate": o.max_rate})
-        return decoded + u.scaled(lin_u / 4) - v.scaled(lin_v / 4) + Affine.constant((c_u - c_v) / 4)
+                                  {"units": u.size, "rule": rule, "max_rate": o.max_rate})
+        return (decoded + u.scaled(lin_u / 4) - v.scaled(lin_v / 4) + Affine.constant((c_u - c_v) / 4)
+                + linear)
 
     def lower_square(self, node: Node, operands: list[Affine]) -> Affine:
         lo, hi = self.interval(node, 0, node.shape)
         o = self.opts(node)
-        tuning, lin, const = parabola_square(lo, hi, o.max_rate)
+        square = parabola_square_pairs if o.parabola_pairs else parabola_square
+        tuning, lin, const = square(lo, hi, o.max_rate)
         decoded = self.population(node, self.spiking_parabola(o), tuning, operands[0],
-                                  {"units": node.size, "rule": "parabola square", "max_rate": o.max_rate})
+                                  {"units": node.size, "rule": "parabola square" + (
+                                      " (pairs)" if o.parabola_pairs else ""), "max_rate": o.max_rate})
         return decoded + operands[0].scaled(lin) + Affine.constant(const)
 
     def lower_elementwise(self, node: Node, operands: list[Affine]) -> Affine:

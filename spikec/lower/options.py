@@ -45,6 +45,20 @@ class LowerOptions:
         default) keeps units instantaneous, which is exact in rate mode; in
         spiking mode a few milliseconds stop spike noise from pushing the
         next units out of their tuned ranges (nengo's default is 5 ms).
+    parabola_pairs
+        ``False`` (the default): one Parabola neuron per square, tuned from
+        the bottom of its range (it fires at a quarter of ``max_rate`` at the
+        range's centre); ``True``: a symmetric pair per square, silent at the
+        centre, with a quarter of the quantization error per spike (see
+        :func:`spikec.lower.tuning.parabola_square_pairs`).  Twice the neurons.
+    balanced_products
+        ``True``: a product ``x*y`` is taken around the centres of its
+        operands' ranges and its two squares are balanced, so that the neurons
+        represent only ``(x - cx)(y - cy)`` over a range of ``+-2 sqrt(rx ry)``
+        and the rest is linear (weights; see
+        :func:`spikec.lower.tuning.balanced_product`).  Much finer when one
+        operand barely moves.  ``False`` (the default): squares of ``x + y``
+        and ``x - y``.
     seed
         Seed for tuning curves and initial neuron states.
     dt
@@ -63,6 +77,8 @@ class LowerOptions:
     range_margin: float = 1.2
     range_t: float = 1.0
     unit_synapse: Any = None
+    parabola_pairs: bool = False
+    balanced_products: bool = False
     seed: int = 0
     dt: float = 0.001
 

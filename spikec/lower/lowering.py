@@ -100,6 +100,11 @@ class _Lowering:
         """Widened per-element [lower, upper] of operand ``port`` of ``node``, broadcast to ``shape``."""
         operand = self.graph[node.inputs[port]]
         user = node.config.get("range")
+        boxed = self.input_box(operand.id) if user is None else None
+        if boxed is not None:
+            lo, hi = boxed
+            return np.broadcast_to(lo.reshape(operand.shape), shape).ravel(), \
+                np.broadcast_to(hi.reshape(operand.shape), shape).ravel()
         if user is not None:
             lo, hi = (np.broadcast_to(np.asarray(v, dtype=float), operand.shape) for v in user)
             margin = 1.0
@@ -110,6 +115,30 @@ class _Lowering:
         lo = np.broadcast_to(center - radius, shape).ravel()
         hi = np.broadcast_to(center + radius, shape).ravel()
         return lo, hi
+
+    def input_box(self, node_id: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """With ``input_range`` set: the exact range of a value that is a linear function of inputs only.
+
+        Each input element lies in ``[lo, hi]``; ``W @ inputs + b`` then spans
+        ``W @ c + b +- |W| @ r`` (``c``, ``r``: the box's centre and radius).
+        None for anything that depends on a population or a state.
+        """
+        box = self.options.input_range
+        expr = self.exprs.get(node_id)
+        if box is None or expr is None:
+            return None
+        expr = expr.pruned()
+        inputs = {source.name for source in self.inputs}
+        if not expr.terms or not set(expr.terms) <= inputs:
+            return None
+        center, radius = (box[0] + box[1]) / 2, (box[1] - box[0]) / 2
+        mid = expr.const.copy()
+        half = np.zeros(expr.size)
+        for matrix in expr.terms.values():
+            mid += matrix @ np.full(matrix.shape[1], center)
+            half += abs(matrix) @ np.full(matrix.shape[1], radius)
+        # a value that moves with the inputs but has zero width cannot occur (|W| rows are nonzero)
+        return mid - half, mid + half
 
     @staticmethod
     def spiking_parabola(o: LowerOptions):
@@ -339,8 +368,15 @@ class _Lowering:
         # A linear state (an integrator) integrates spikes as well as their
         # filtered value; a nonlinear one (Adam normalises by the input's RMS)
         # must read filtered values like any nonlinear unit.
-        self.project(Affine(node.size, dict(drive.terms)), name,
-                     None if synapse.is_linear else self.unit_synapse(node))
+        if synapse.is_linear:
+            into = None
+        elif self.opts(node).state_synapse is not None:
+            from spikec.synapses import as_synapse
+
+            into = as_synapse(self.opts(node).state_synapse)
+        else:
+            into = self.unit_synapse(node)
+        self.project(Affine(node.size, dict(drive.terms)), name, into)
 
     def output(self, index: int, node_id: int) -> Output:
         node = self.graph[node_id]

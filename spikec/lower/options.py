@@ -45,12 +45,25 @@ class LowerOptions:
         default) keeps units instantaneous, which is exact in rate mode; in
         spiking mode a few milliseconds stop spike noise from pushing the
         next units out of their tuned ranges (nengo's default is 5 ms).
+    state_synapse
+        Synapse on the projections from neuron populations into a state
+        whose synapse is nonlinear (``spikec.Adam``: it normalises its input
+        by the input's running RMS, so spike noise must be filtered out
+        first).  ``None`` (the default): ``unit_synapse``.  Linear states
+        (integrators, lowpass) integrate raw spikes either way.
     parabola_pairs
         ``False`` (the default): one Parabola neuron per square, tuned from
         the bottom of its range (it fires at a quarter of ``max_rate`` at the
         range's centre); ``True``: a symmetric pair per square, silent at the
         centre, with a quarter of the quantization error per spike (see
         :func:`spikec.lower.tuning.parabola_square_pairs`).  Twice the neurons.
+    input_range
+        ``None`` (the default): the operands of nonlinear units are tuned to
+        the values measured on the traced example inputs, so a unit that
+        reads a constant input is tuned to a narrow band around the example.
+        ``(lo, hi)``: every runtime input may take any value in ``[lo, hi]``
+        at run time; an operand that is a linear function of inputs only
+        (``A.T``, a slice of ``A``...) is tuned to the exact image of that box.
     balanced_products
         ``True``: a product ``x*y`` is taken around the centres of its
         operands' ranges and its two squares are balanced, so that the neurons
@@ -77,7 +90,9 @@ class LowerOptions:
     range_margin: float = 1.2
     range_t: float = 1.0
     unit_synapse: Any = None
+    state_synapse: Any = None
     parabola_pairs: bool = False
+    input_range: Any = None
     balanced_products: bool = False
     seed: int = 0
     dt: float = 0.001
@@ -89,6 +104,15 @@ class LowerOptions:
             raise SpikecError(f"spiking={self.spiking!r}: choose 'regular' or 'poisson'")
         if not self.max_rate > 0 or self.n_neurons < 1 or self.range_margin < 1:
             raise SpikecError("max_rate must be > 0, n_neurons >= 1 and range_margin >= 1")
+
+        if self.input_range is not None:
+            try:
+                lo, hi = (float(v) for v in self.input_range)
+            except (TypeError, ValueError):
+                raise SpikecError(f"input_range={self.input_range!r}: give a pair (lo, hi)") from None
+            if not lo < hi:
+                raise SpikecError(f"input_range={self.input_range!r}: needs lo < hi")
+            object.__setattr__(self, "input_range", (lo, hi))
 
     @classmethod
     def names(cls) -> set[str]:

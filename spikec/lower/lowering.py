@@ -59,13 +59,15 @@ class _Lowering:
             self.projections.append(Projection(source, post, make_transform(matrix), synapse))
 
     def population(self, node: Node, neuron_type, tuning: UnitTuning, drive: Affine,
-                   info: dict | None = None) -> Affine:
+                   info: dict | None = None, aligned: bool = False) -> Affine:
         """Add a population driven by ``encode @ drive``; return its decoded output."""
         name = f"{node.op}{node.id}"
         neuron_input = drive.map(tuning.encode)
         n = tuning.gain.size
         bias = tuning.bias + tuning.gain * neuron_input.const
         state = neuron_type.init_state(n, rng=self.rng)
+        if aligned and "voltage" in state:
+            state["voltage"] = np.full(n, 0.5)
         where = f"{node.op}@{node.loc.short}" if node.loc is not None else node.op
         self.populations.append(Population(
             name, n, neuron_type, ConstArray(tuning.gain), ConstArray(bias), computes=(where,),
@@ -218,7 +220,8 @@ class _Lowering:
         rule = "parabola product" + (" (balanced)" if o.balanced_products else "") + (
             " (pairs)" if o.parabola_pairs else "")
         decoded = self.population(node, self.spiking_parabola(o), tuning, stack([u, v]),
-                                  {"units": u.size, "rule": rule, "max_rate": o.max_rate})
+                                  {"units": u.size, "rule": rule, "max_rate": o.max_rate},
+                                  aligned=o.spike_phase == "aligned")
         return (decoded + u.scaled(lin_u / 4) - v.scaled(lin_v / 4) + Affine.constant((c_u - c_v) / 4)
                 + linear)
 
@@ -229,7 +232,8 @@ class _Lowering:
         tuning, lin, const = square(lo, hi, o.max_rate)
         decoded = self.population(node, self.spiking_parabola(o), tuning, operands[0],
                                   {"units": node.size, "rule": "parabola square" + (
-                                      " (pairs)" if o.parabola_pairs else ""), "max_rate": o.max_rate})
+                                      " (pairs)" if o.parabola_pairs else ""), "max_rate": o.max_rate},
+                                  aligned=o.spike_phase == "aligned")
         return decoded + operands[0].scaled(lin) + Affine.constant(const)
 
     def lower_elementwise(self, node: Node, operands: list[Affine]) -> Affine:

@@ -64,6 +64,12 @@ class LowerOptions:
         ``(lo, hi)``: every runtime input may take any value in ``[lo, hi]``
         at run time; an operand that is a linear function of inputs only
         (``A.T``, a slice of ``A``...) is tuned to the exact image of that box.
+    spike_phase
+        Initial phase of spiking parabola units: ``"random"`` (the default,
+        nengo's uniform voltages) or ``"aligned"`` (every unit starts half way
+        to its first spike).  Aligned phases make the two squares of a
+        product spike in step while their rates are close, so their
+        difference (the product) carries less quantization noise.
     balanced_products
         ``True``: a product ``x*y`` is taken around the centres of its
         operands' ranges and its two squares are balanced, so that the neurons
@@ -94,6 +100,7 @@ class LowerOptions:
     parabola_pairs: bool = False
     input_range: Any = None
     balanced_products: bool = False
+    spike_phase: str = "random"
     seed: int = 0
     dt: float = 0.001
 
@@ -102,6 +109,8 @@ class LowerOptions:
             raise SpikecError(f"products={self.products!r}: choose 'parabola' or 'nef'")
         if self.spiking not in ("regular", "poisson"):
             raise SpikecError(f"spiking={self.spiking!r}: choose 'regular' or 'poisson'")
+        if self.spike_phase not in ("random", "aligned"):
+            raise SpikecError(f"spike_phase={self.spike_phase!r}: choose 'random' or 'aligned'")
         if not self.max_rate > 0 or self.n_neurons < 1 or self.range_margin < 1:
             raise SpikecError("max_rate must be > 0, n_neurons >= 1 and range_margin >= 1")
 

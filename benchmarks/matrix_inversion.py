@@ -19,7 +19,7 @@ Variants:
     ``min(0.05, 0.8 / lambda_max(A Aᵀ))`` per ms; nengo and jax/numpy.
 ``adam``
     ``inverse_adam`` with the example's ``TUNED`` lowering (parabola pairs,
-    balanced products); jax/numpy only (nengo has no Adam).  Per size
+    balanced products, 10 ms unit synapse); jax/numpy only (nengo has no Adam).  Per size
     (:data:`ADAM`): learning rate, extra lowering options and simulated time;
     10x10 (condition number 235, inverse entries up to 21) needs smaller
     steps, 20 s simulated and aligned spike phases.
@@ -59,8 +59,8 @@ PERTURB = 0.01
 
 # adam variant per size: (lr per step, lowering options besides TUNED, simulated seconds).  10x10
 # (condition number 235, inverse entries up to 21) needs smaller steps for longer; aligned spike phases
-# keep the two squares of each product in step (0.4% instead of ~30% at 1 kHz).
-ADAM = {2: (0.03, {}, 2.5), 5: (0.03, {}, 2.5), 10: (0.02, {"spike_phase": "aligned"}, 20.0), 20: (0.03, {}, 5.0)}
+# keep the two squares of each product in step (0.08% instead of 4% on the traced A).
+ADAM = {2: (0.03, {}, 2.5), 5: (0.05, {}, 2.5), 10: (0.02, {"spike_phase": "aligned"}, 20.0), 20: (0.03, {}, 5.0)}
 
 
 def euler_rate(A: np.ndarray) -> float:

@@ -23,7 +23,8 @@ any back end.  Variants, as in the Gyrus study:
     product is a symmetric pair of Parabola neurons spiking through
     ``RegularSpiking`` (silent at the centre of its range), and each product
     ``x*y`` is taken around the centres of its operands' ranges with balanced
-    squares, so neurons carry only ``(x - cx)(y - cy)``.  Gyrus's third
+    squares, so neurons carry only ``(x - cx)(y - cy)``; units read each other
+    (and Adam reads the gradient) through a 10 ms lowpass.  Gyrus's third
     ingredient, a least-squares decoder solver without regularization, has no
     counterpart: spikec's parabola units are decoded exactly (no solver).
     Adam has no nengo equivalent, so this variant runs on the numpy (and
@@ -93,7 +94,7 @@ def inverse_adam(A, lr=0.03):
 VARIANTS = ("euler", "adam", "naive")
 
 # Lowering options of the ``adam`` variant (and ``--tuning tuned``): see the module docstring.
-TUNED = {"parabola_pairs": True, "balanced_products": True}
+TUNED = {"parabola_pairs": True, "balanced_products": True, "unit_synapse": 0.01}
 
 
 def convergence(A: np.ndarray, rate: float = RATE, tau: float = TAU, sim_dt: float = 1e-3) -> tuple[float, bool]:

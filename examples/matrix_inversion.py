@@ -336,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if not error <= args.max_nrmse:  # also catches NaN
         why = ("the Euler step is unstable for this A: try a smaller --rate" if args.variant == "euler" and not stable
-               else f"try a longer run (-t), a longer --readout, or another --variant")
+               else "try a longer run (-t), a longer --readout, or another --variant")
         print(f"matrix_inversion: FAILED: NRMSE {100 * error:.3g}% is above {100 * args.max_nrmse:g}% ({why})",
               file=sys.stderr)
         return 1

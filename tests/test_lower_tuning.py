@@ -80,8 +80,8 @@ PROGRAMS = {
     "matmul": (lambda a, b: a @ b, (wave((2, 3)), wave((3, 2), freqs=(2.0, 3.0, 4.0, 5.0)))),
     "inverse": (_inverse, (np.random.RandomState(0).randn(2, 2),)),
 }
-OPTIONS = [dict(parabola_pairs=True), dict(balanced_products=True),
-           dict(parabola_pairs=True, balanced_products=True, input_range=(-3.0, 3.0))]
+OPTIONS = [{"parabola_pairs": True}, {"balanced_products": True},
+           {"parabola_pairs": True, "balanced_products": True, "input_range": (-3.0, 3.0)}]
 
 
 @pytest.mark.parametrize("options", OPTIONS, ids=lambda o: ",".join(o))
@@ -123,7 +123,7 @@ def test_aligned_spike_phase_starts_every_parabola_unit_half_way():
     assert np.ptp(pop.state0()["voltage"]) > 0
 
 
-@pytest.mark.parametrize("bad", [dict(input_range=(1.0, 0.0)), dict(input_range=3.0), dict(spike_phase="random!")])
+@pytest.mark.parametrize("bad", [{"input_range": (1.0, 0.0)}, {"input_range": 3.0}, {"spike_phase": "random!"}])
 def test_bad_tuning_options_are_errors(bad):
     prog = spikec.compile(lambda x, y: x * y).trace(wave((3,)), wave((3,)))
     with pytest.raises(SpikecError, match=next(iter(bad))):
@@ -135,7 +135,7 @@ def test_tuned_netlists_spike_the_same_on_numpy_and_nengo():
     plain netlist content: nengo runs them spike for spike like spikec's simulator (float64)."""
     pytest.importorskip("nengo")
     prog = spikec.compile(_inverse).trace(np.random.RandomState(0).randn(2, 2))
-    options = dict(parabola_pairs=True, balanced_products=True, spike_phase="aligned", unit_synapse=0.01)
+    options = {"parabola_pairs": True, "balanced_products": True, "spike_phase": "aligned", "unit_synapse": 0.01}
     ours = prog.run(t=0.3, mode="spiking", **options)
     theirs = prog.run(t=0.3, backend="nengo", mode="spiking", **options)
     np.testing.assert_array_equal(ours.spikes, theirs.spikes)

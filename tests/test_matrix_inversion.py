@@ -1,4 +1,11 @@
-"""examples/matrix_inversion.py: the compiled inverse converges in spiking mode."""
+"""examples/matrix_inversion.py: the compiled inverse converges in spiking mode.
+
+Measured (numpy back end, 20 ms readout, seed 0): 2x2 Euler 0.24% after 1 s;
+2x2 adam (TUNED) 0.05% after 1 s; 5x5 adam (TUNED, lr 0.05, 1,000 neurons)
+0.10% after 2.5 s, 15.7k / 23.6k / 43.4k / 51.7k spikes to reach 10 / 5 / 1 /
+0.5% for good (Gyrus: 808k / 1.02M / 1.46M / 1.73M); the same 5x5 network on
+a runtime A 1% away from the traced one (inverse 19% away): 0.09%.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +17,7 @@ import pytest
 
 import spikec
 
-from spikec.metrics import nrmse
+from spikec.metrics import nrmse, spikes_to_reach
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples"))
@@ -25,14 +32,14 @@ def matrix(n: int) -> np.ndarray:
 def test_2x2_euler_spiking_converges():
     A = matrix(2)
     out = mi.inverse.trace(A).run(t=1.0, mode="spiking", synapse=0.02)
-    assert nrmse(out.final, np.linalg.inv(A)) < 0.02  # measured 0.64%
-    assert 5_000 < out.spikes[-1] < 30_000  # 32 neurons, measured 13,480
+    assert nrmse(out.final, np.linalg.inv(A)) < 0.02  # measured 0.24%
+    assert 5_000 < out.spikes[-1] < 30_000  # 32 neurons
 
 
 def test_2x2_adam_spiking_converges():
     A = matrix(2)
-    out = spikec.compile(mi.inverse_adam).trace(A, lr=0.03).run(t=1.0, mode="spiking", synapse=0.02)
-    assert nrmse(out.final, np.linalg.inv(A)) < 0.02  # measured 0.25%
+    out = spikec.compile(mi.inverse_adam).trace(A, lr=0.03).run(t=1.0, mode="spiking", synapse=0.02, **mi.TUNED)
+    assert nrmse(out.final, np.linalg.inv(A)) < 0.02  # measured 0.05%
 
 
 def test_5x5_euler_spiking_tracks_the_ideal_flow():
@@ -50,6 +57,30 @@ def test_5x5_euler_spiking_tracks_the_ideal_flow():
     assert abs(spiking - ideal) < 0.08
 
 
+def test_5x5_adam_spiking_converges_with_few_spikes():
+    """The tuned Adam variant (1,000 parabola neurons) reaches 1% within 2.5 s, 5% on far fewer spikes than
+    Gyrus's 1.02M (measured 0.10% final, 23.6k spikes to 5%)."""
+    A = matrix(5)
+    prog = spikec.compile(mi.inverse_adam).trace(A, lr=0.05)
+    out = prog.run(t=2.5, mode="spiking", synapse=0.02, **mi.TUNED)
+    curve = nrmse(out.output, np.linalg.inv(A), axis=(1, 2))
+    assert prog.lower(**mi.TUNED).stats().neurons == 1000
+    assert curve[-1] < 0.01
+    assert spikes_to_reach(curve, out.spikes, 0.05) < 204_000  # Gyrus / 5
+
+
+def test_5x5_adam_network_inverts_a_runtime_input_it_was_not_traced_on():
+    """A is an input, not a constant of the network: the same netlist inverts a perturbed A (its inverse is
+    19% away from the traced one) to within 1% (measured 0.09% at 2.5 s)."""
+    A = matrix(5)
+    moved = A + 0.01 * np.abs(A).max() * np.random.RandomState(1).uniform(-1, 1, A.shape)
+    truth = np.linalg.inv(moved)
+    assert nrmse(np.linalg.inv(A), truth) > 0.1
+    prog = spikec.compile(mi.inverse_adam).trace(A, lr=0.05)
+    out = prog.run(moved, t=2.5, mode="spiking", synapse=0.02, **mi.TUNED)
+    assert nrmse(out.final, truth) < 0.01
+
+
 def test_example_main_default_run_passes(capsys, tmp_path):
     assert mi.main(["--plot", str(tmp_path)]) == 0
     out = capsys.readouterr().out
@@ -63,8 +94,18 @@ def test_example_main_fails_above_threshold(capsys):
     assert "FAILED" in capsys.readouterr().err
 
 
-def test_naive_nengo_baseline_runs():
+def test_example_adam_on_a_perturbed_input(capsys):
+    assert mi.main(["--variant", "adam", "--perturb", "0.01", "-t", "1", "--max-nrmse", "0.2"]) == 0
+    out = capsys.readouterr().out
+    assert "runtime A" in out and "tuned tuning" in out and "64 neurons" in out
+
+
+def test_naive_nengo_baseline_is_the_studys_18_percent():
+    """One ensemble of 2,500 LIF neurons decoding inv(A) (2x2) as in the Gyrus study: about 18% NRMSE
+    after 2 s through a 200 ms readout (measured 17.3%)."""
     pytest.importorskip("nengo")
-    run = mi.naive_nengo(matrix(2), t=0.2, n_neurons=200)
-    assert run["output"].shape == (200, 2, 2)
+    A = matrix(2)
+    run = mi.naive_nengo(A)
+    assert run["output"].shape == (2000, 2, 2)
     assert run["spikes"][-1] > 0
+    assert 0.1 < nrmse(run["output"][-1], np.linalg.inv(A)) < 0.3

@@ -26,7 +26,7 @@ from spikec.lower.affine import Affine, broadcast_matrix, distinct_rows, stack
 from spikec.passes.linear_map import linear_map
 from spikec.lower.options import LowerOptions
 from spikec.lower.ranges import LoweringError, measure_ranges, widen
-from spikec.lower.tuning import UnitTuning, nef_ensembles, parabola_square
+from spikec.lower.tuning import UnitTuning, balanced_product, nef_ensembles, parabola_square, parabola_square_pairs
 from spikec.netlist import InputSource, Netlist, Output, Population, Projection, SumNode, make_transform
 
 # Ops that lowering cannot take directly: the expand_bilinear pass rewrites them.
@@ -59,13 +59,15 @@ class _Lowering:
             self.projections.append(Projection(source, post, make_transform(matrix), synapse))
 
     def population(self, node: Node, neuron_type, tuning: UnitTuning, drive: Affine,
-                   info: dict | None = None) -> Affine:
+                   info: dict | None = None, aligned: bool = False) -> Affine:
         """Add a population driven by ``encode @ drive``; return its decoded output."""
         name = f"{node.op}{node.id}"
         neuron_input = drive.map(tuning.encode)
         n = tuning.gain.size
         bias = tuning.bias + tuning.gain * neuron_input.const
         state = neuron_type.init_state(n, rng=self.rng)
+        if aligned and "voltage" in state:
+            state["voltage"] = np.full(n, 0.5)
         where = f"{node.op}@{node.loc.short}" if node.loc is not None else node.op
         self.populations.append(Population(
             name, n, neuron_type, ConstArray(tuning.gain), ConstArray(bias), computes=(where,),
@@ -100,6 +102,11 @@ class _Lowering:
         """Widened per-element [lower, upper] of operand ``port`` of ``node``, broadcast to ``shape``."""
         operand = self.graph[node.inputs[port]]
         user = node.config.get("range")
+        boxed = self.input_box(operand.id) if user is None else None
+        if boxed is not None:
+            lo, hi = boxed
+            return np.broadcast_to(lo.reshape(operand.shape), shape).ravel(), \
+                np.broadcast_to(hi.reshape(operand.shape), shape).ravel()
         if user is not None:
             lo, hi = (np.broadcast_to(np.asarray(v, dtype=float), operand.shape) for v in user)
             margin = 1.0
@@ -110,6 +117,30 @@ class _Lowering:
         lo = np.broadcast_to(center - radius, shape).ravel()
         hi = np.broadcast_to(center + radius, shape).ravel()
         return lo, hi
+
+    def input_box(self, node_id: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """With ``input_range`` set: the exact range of a value that is a linear function of inputs only.
+
+        Each input element lies in ``[lo, hi]``; ``W @ inputs + b`` then spans
+        ``W @ c + b +- |W| @ r`` (``c``, ``r``: the box's centre and radius).
+        None for anything that depends on a population or a state.
+        """
+        box = self.options.input_range
+        expr = self.exprs.get(node_id)
+        if box is None or expr is None:
+            return None
+        expr = expr.pruned()
+        inputs = {source.name for source in self.inputs}
+        if not expr.terms or not set(expr.terms) <= inputs:
+            return None
+        center, radius = (box[0] + box[1]) / 2, (box[1] - box[0]) / 2
+        mid = expr.const.copy()
+        half = np.zeros(expr.size)
+        for matrix in expr.terms.values():
+            mid += matrix @ np.full(matrix.shape[1], center)
+            half += abs(matrix) @ np.full(matrix.shape[1], radius)
+        # a value that moves with the inputs but has zero width cannot occur (|W| rows are nonzero)
+        return mid - half, mid + half
 
     @staticmethod
     def spiking_parabola(o: LowerOptions):
@@ -165,25 +196,44 @@ class _Lowering:
             radii = np.stack([(hx - lx) / 2, (hy - ly) / 2], axis=1)
             tuning = self.nef(o, centers, radii, lambda i, p: p[:, 0] * p[:, 1])
             return self.population(node, self.nef_type(o), tuning, drive, {"units": size, "rule": "nef product"})
-        # ((x+y)^2 - (x-y)^2) / 4 with one parabola neuron per square
-        u, v = x + y, x - y
-        tu, lin_u, c_u = parabola_square(lx + ly, hx + hy, o.max_rate)
-        tv, lin_v, c_v = parabola_square(lx - hy, hx - ly, o.max_rate)
+        # ((x+y)^2 - (x-y)^2) / 4 with parabola neurons for the squares
+        square = parabola_square_pairs if o.parabola_pairs else parabola_square
+        if o.balanced_products:
+            # x*y = cx*cy + cy*(x-cx) + cx*(y-cy) + p*q, and only p*q = (x-cx)(y-cy)
+            # goes through neurons, as squares of p/s +- s*q over +-radius
+            (cx, cy), (sx, sy), radius, const = balanced_product(lx, hx, ly, hy)
+            p, q = x - Affine.constant(cx), y - Affine.constant(cy)
+            u, v = p.scaled(sx) + q.scaled(sy), p.scaled(sx) - q.scaled(sy)
+            tu, lin_u, c_u = square(-radius, radius, o.max_rate)
+            tv, lin_v, c_v = square(-radius, radius, o.max_rate)
+            linear = p.scaled(cy) + q.scaled(cx) + Affine.constant(const)
+        else:
+            u, v = x + y, x - y
+            tu, lin_u, c_u = square(lx + ly, hx + hy, o.max_rate)
+            tv, lin_v, c_v = square(lx - hy, hx - ly, o.max_rate)
+            linear = Affine.constant(np.zeros(u.size))
         tuning = UnitTuning(
             gain=np.concatenate([tu.gain, tv.gain]), bias=np.concatenate([tu.bias, tv.bias]),
-            encode=sp.identity(2 * u.size, format="csr"),
+            encode=sp.block_diag([tu.encode, tv.encode], format="csr"),
             decode=sp.hstack([tu.decode / 4, -tv.decode / 4], format="csr"),
         )
+        rule = "parabola product" + (" (balanced)" if o.balanced_products else "") + (
+            " (pairs)" if o.parabola_pairs else "")
         decoded = self.population(node, self.spiking_parabola(o), tuning, stack([u, v]),
-                                  {"units": u.size, "rule": "parabola product", "max_rate": o.max_rate})
-        return decoded + u.scaled(lin_u / 4) - v.scaled(lin_v / 4) + Affine.constant((c_u - c_v) / 4)
+                                  {"units": u.size, "rule": rule, "max_rate": o.max_rate},
+                                  aligned=o.spike_phase == "aligned")
+        return (decoded + u.scaled(lin_u / 4) - v.scaled(lin_v / 4) + Affine.constant((c_u - c_v) / 4)
+                + linear)
 
     def lower_square(self, node: Node, operands: list[Affine]) -> Affine:
         lo, hi = self.interval(node, 0, node.shape)
         o = self.opts(node)
-        tuning, lin, const = parabola_square(lo, hi, o.max_rate)
+        square = parabola_square_pairs if o.parabola_pairs else parabola_square
+        tuning, lin, const = square(lo, hi, o.max_rate)
         decoded = self.population(node, self.spiking_parabola(o), tuning, operands[0],
-                                  {"units": node.size, "rule": "parabola square", "max_rate": o.max_rate})
+                                  {"units": node.size, "rule": "parabola square" + (
+                                      " (pairs)" if o.parabola_pairs else ""), "max_rate": o.max_rate},
+                                  aligned=o.spike_phase == "aligned")
         return decoded + operands[0].scaled(lin) + Affine.constant(const)
 
     def lower_elementwise(self, node: Node, operands: list[Affine]) -> Affine:
@@ -322,8 +372,15 @@ class _Lowering:
         # A linear state (an integrator) integrates spikes as well as their
         # filtered value; a nonlinear one (Adam normalises by the input's RMS)
         # must read filtered values like any nonlinear unit.
-        self.project(Affine(node.size, dict(drive.terms)), name,
-                     None if synapse.is_linear else self.unit_synapse(node))
+        if synapse.is_linear:
+            into = None
+        elif self.opts(node).state_synapse is not None:
+            from spikec.synapses import as_synapse
+
+            into = as_synapse(self.opts(node).state_synapse)
+        else:
+            into = self.unit_synapse(node)
+        self.project(Affine(node.size, dict(drive.terms)), name, into)
 
     def output(self, index: int, node_id: int) -> Output:
         node = self.graph[node_id]

@@ -45,6 +45,39 @@ class LowerOptions:
         default) keeps units instantaneous, which is exact in rate mode; in
         spiking mode a few milliseconds stop spike noise from pushing the
         next units out of their tuned ranges (nengo's default is 5 ms).
+    state_synapse
+        Synapse on the projections from neuron populations into a state
+        whose synapse is nonlinear (``spikec.Adam``: it normalises its input
+        by the input's running RMS, so spike noise must be filtered out
+        first).  ``None`` (the default): ``unit_synapse``.  Linear states
+        (integrators, lowpass) integrate raw spikes either way.
+    parabola_pairs
+        ``False`` (the default): one Parabola neuron per square, tuned from
+        the bottom of its range (it fires at a quarter of ``max_rate`` at the
+        range's centre); ``True``: a symmetric pair per square, silent at the
+        centre, with a quarter of the quantization error per spike (see
+        :func:`spikec.lower.tuning.parabola_square_pairs`).  Twice the neurons.
+    input_range
+        ``None`` (the default): the operands of nonlinear units are tuned to
+        the values measured on the traced example inputs, so a unit that
+        reads a constant input is tuned to a narrow band around the example.
+        ``(lo, hi)``: every runtime input may take any value in ``[lo, hi]``
+        at run time; an operand that is a linear function of inputs only
+        (``A.T``, a slice of ``A``...) is tuned to the exact image of that box.
+    spike_phase
+        Initial phase of spiking parabola units: ``"random"`` (the default,
+        nengo's uniform voltages) or ``"aligned"`` (every unit starts half way
+        to its first spike).  Aligned phases make the two squares of a
+        product spike in step while their rates are close, so their
+        difference (the product) carries less quantization noise.
+    balanced_products
+        ``True``: a product ``x*y`` is taken around the centres of its
+        operands' ranges and its two squares are balanced, so that the neurons
+        represent only ``(x - cx)(y - cy)`` over a range of ``+-2 sqrt(rx ry)``
+        and the rest is linear (weights; see
+        :func:`spikec.lower.tuning.balanced_product`).  Much finer when one
+        operand barely moves.  ``False`` (the default): squares of ``x + y``
+        and ``x - y``.
     seed
         Seed for tuning curves and initial neuron states.
     dt
@@ -63,6 +96,11 @@ class LowerOptions:
     range_margin: float = 1.2
     range_t: float = 1.0
     unit_synapse: Any = None
+    state_synapse: Any = None
+    parabola_pairs: bool = False
+    input_range: Any = None
+    balanced_products: bool = False
+    spike_phase: str = "random"
     seed: int = 0
     dt: float = 0.001
 
@@ -71,8 +109,19 @@ class LowerOptions:
             raise SpikecError(f"products={self.products!r}: choose 'parabola' or 'nef'")
         if self.spiking not in ("regular", "poisson"):
             raise SpikecError(f"spiking={self.spiking!r}: choose 'regular' or 'poisson'")
+        if self.spike_phase not in ("random", "aligned"):
+            raise SpikecError(f"spike_phase={self.spike_phase!r}: choose 'random' or 'aligned'")
         if not self.max_rate > 0 or self.n_neurons < 1 or self.range_margin < 1:
             raise SpikecError("max_rate must be > 0, n_neurons >= 1 and range_margin >= 1")
+
+        if self.input_range is not None:
+            try:
+                lo, hi = (float(v) for v in self.input_range)
+            except (TypeError, ValueError):
+                raise SpikecError(f"input_range={self.input_range!r}: give a pair (lo, hi)") from None
+            if not lo < hi:
+                raise SpikecError(f"input_range={self.input_range!r}: needs lo < hi")
+            object.__setattr__(self, "input_range", (lo, hi))
 
     @classmethod
     def names(cls) -> set[str]:

@@ -1,0 +1,142 @@
+"""Parabola tuning options against oracles: exact NumPy identities, the ideal reference in rate mode,
+and plain products in spiking mode.
+
+``parabola_pairs`` (a symmetric pair of Parabola neurons per square) and
+``balanced_products`` (products around the operands' range centres, squares
+balanced to ``+-2 sqrt(rx ry)``) are exact in rate mode like the default
+rule (measured: ~1e-15 against the reference); ``input_range`` tunes
+input-only operands to the image of a declared box; ``spike_phase="aligned"``
+starts every parabola unit half way to its first spike.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import spikec
+from spikec.errors import SpikecError
+from spikec.lower.tuning import balanced_product, parabola_square, parabola_square_pairs
+from spikec.neurons import Parabola
+
+RNG = np.random.RandomState(7)
+
+
+def decoded_square(tuning, lin, const, u):
+    """u**2 as the units compute it in rate mode: decode @ rates(gain * encode @ u + bias) + lin*u + const."""
+    current = tuning.gain * (tuning.encode @ u) + tuning.bias
+    return tuning.decode @ Parabola().rates(current) + lin * u + const
+
+
+@pytest.mark.parametrize("square", [parabola_square, parabola_square_pairs])
+def test_squares_decode_exactly_in_their_range(square):
+    lower, upper = np.array([-1.0, 0.5, -3.0]), np.array([2.0, 4.0, -1.0])
+    tuning, lin, const = square(lower, upper, 1000.0)
+    for _ in range(20):
+        u = lower + (upper - lower) * RNG.uniform(size=3)
+        np.testing.assert_allclose(decoded_square(tuning, lin, const, u), u**2, rtol=1e-12, atol=1e-12)
+
+
+def test_pairs_are_silent_at_the_centre_and_finer_per_spike():
+    lower, upper = np.array([-2.0]), np.array([2.0])
+    single, _, _ = parabola_square(lower, upper, 1000.0)
+    pair, lin, const = parabola_square_pairs(lower, upper, 1000.0)
+    assert pair.gain.size == 2 * single.gain.size
+    rates_at_centre = Parabola().rates(pair.gain * (pair.encode @ np.zeros(1)) + pair.bias)
+    assert np.all(rates_at_centre == 0)
+    # one end of the range: one neuron of the pair at max_rate, the other silent
+    np.testing.assert_allclose(sorted(Parabola().rates(pair.gain * (pair.encode @ upper) + pair.bias)), [0, 1000])
+    # a spike is worth a quarter as much (value * s): the decoder
+    np.testing.assert_allclose(pair.decode.toarray().max(), single.decode.toarray().max() / 4)
+    # and pairs stay exact beyond the range (only the rate grows)
+    np.testing.assert_allclose(decoded_square(pair, lin, const, np.array([5.0])), [25.0])
+
+
+def test_balanced_product_identity():
+    lx, hx = RNG.uniform(-2, 0, 5), RNG.uniform(0.1, 3, 5)
+    ly, hy = RNG.uniform(-1, 0.5, 5), RNG.uniform(0.6, 1, 5)
+    (cx, cy), (sx, sy), radius, const = balanced_product(lx, hx, ly, hy)
+    x, y = lx + (hx - lx) * RNG.uniform(size=5), ly + (hy - ly) * RNG.uniform(size=5)
+    p, q = x - cx, y - cy
+    u, v = sx * p + sy * q, sx * p - sy * q
+    assert np.all(np.abs(u) <= radius + 1e-12) and np.all(np.abs(v) <= radius + 1e-12)
+    np.testing.assert_allclose((u**2 - v**2) / 4 + cy * p + cx * q + const, x * y, rtol=1e-12)
+    np.testing.assert_allclose(radius, 2 * np.sqrt((hx - lx) / 2 * (hy - ly) / 2))
+
+
+def wave(shape, freqs=(3.0, 5.0, 7.0), offset=0.0):
+    size = int(np.prod(shape))
+    f = np.resize(np.asarray(freqs, dtype=float), size)
+    phase = np.linspace(0.0, 2.0, size)
+    return spikec.Input(shape, lambda t: (offset + np.sin(2 * np.pi * f * t + phase)).reshape(shape))
+
+
+def _inverse(A):
+    return spikec.integrate(lambda M: -50.0 * 2 * (M @ A - np.eye(2)) @ A.T, x0=np.zeros((2, 2)))
+
+
+PROGRAMS = {
+    "product": (lambda x, y: x * y + np.square(x - y), (wave((3,)), wave((3,), freqs=(2.0,), offset=0.5))),
+    "matmul": (lambda a, b: a @ b, (wave((2, 3)), wave((3, 2), freqs=(2.0, 3.0, 4.0, 5.0)))),
+    "inverse": (_inverse, (np.random.RandomState(0).randn(2, 2),)),
+}
+OPTIONS = [{"parabola_pairs": True}, {"balanced_products": True},
+           {"parabola_pairs": True, "balanced_products": True, "input_range": (-3.0, 3.0)}]
+
+
+@pytest.mark.parametrize("options", OPTIONS, ids=lambda o: ",".join(o))
+@pytest.mark.parametrize("name", list(PROGRAMS))
+def test_tuning_options_are_exact_in_rate_mode(name, options):
+    fn, args = PROGRAMS[name]
+    prog = spikec.compile(fn).trace(*args)
+    ideal = prog.run(t=0.3)
+    rate = prog.run(t=0.3, mode="rate", **options)
+    np.testing.assert_allclose(rate.output, ideal.output, rtol=1e-9, atol=1e-9 * (1 + np.abs(ideal.output).max()))
+    neurons = prog.lower(**options).stats().neurons
+    assert neurons == (2 if options.get("parabola_pairs") else 1) * prog.netlist.stats().neurons
+
+
+def test_input_range_tunes_input_operands_to_the_box():
+    """Traced at x = y = 0.5 (constant), run at x = 1.5, y = -1.5: only units tuned to the box stay accurate."""
+    prog = spikec.compile(lambda x, y: x * y).trace(np.full(2, 0.5), np.full(2, 0.5))
+    x, y = np.array([1.5, -1.0]), np.array([-1.5, 1.8])
+    boxed = prog.run(x, y, t=1.0, mode="spiking", input_range=(-2.0, 2.0), parabola_pairs=True)
+    narrow = prog.run(x, y, t=1.0, mode="spiking")
+    assert np.abs(boxed.output.mean(axis=0) - x * y).max() < 0.05
+    assert np.abs(narrow.output.mean(axis=0) - x * y).max() > 0.2  # out of its tuned range: silent neurons
+
+
+def test_input_range_leaves_state_dependent_operands_measured():
+    prog = spikec.compile(_inverse).trace(np.random.RandomState(0).randn(2, 2))
+    a = prog.lower(parabola_pairs=True)
+    b = prog.lower(parabola_pairs=True, input_range=(-3.0, 3.0))
+    # first products read M (a state) and A (input): gains change; nothing else is boxed
+    assert [p.n for p in a.populations] == [p.n for p in b.populations]
+    assert not np.allclose(a.populations[0].gain.value, b.populations[0].gain.value)
+
+
+def test_aligned_spike_phase_starts_every_parabola_unit_half_way():
+    prog = spikec.compile(lambda x, y: x * y).trace(wave((3,)), wave((3,), freqs=(2.0,)))
+    (pop,) = prog.lower(spike_phase="aligned").populations
+    np.testing.assert_array_equal(pop.state0()["voltage"], 0.5)
+    (pop,) = prog.lower().populations
+    assert np.ptp(pop.state0()["voltage"]) > 0
+
+
+@pytest.mark.parametrize("bad", [{"input_range": (1.0, 0.0)}, {"input_range": 3.0}, {"spike_phase": "random!"}])
+def test_bad_tuning_options_are_errors(bad):
+    prog = spikec.compile(lambda x, y: x * y).trace(wave((3,)), wave((3,)))
+    with pytest.raises(SpikecError, match=next(iter(bad))):
+        prog.lower(**bad)
+
+
+def test_tuned_netlists_spike_the_same_on_numpy_and_nengo():
+    """Pairs (negative encoders), balanced products (offsets folded into biases) and aligned phases are
+    plain netlist content: nengo runs them spike for spike like spikec's simulator (float64)."""
+    pytest.importorskip("nengo")
+    prog = spikec.compile(_inverse).trace(np.random.RandomState(0).randn(2, 2))
+    options = {"parabola_pairs": True, "balanced_products": True, "spike_phase": "aligned", "unit_synapse": 0.01}
+    ours = prog.run(t=0.3, mode="spiking", **options)
+    theirs = prog.run(t=0.3, backend="nengo", mode="spiking", **options)
+    np.testing.assert_array_equal(ours.spikes, theirs.spikes)
+    np.testing.assert_allclose(ours.output, theirs.output, atol=1e-9)

@@ -35,13 +35,14 @@ multiplies exactly as before (``x @ W.T`` dense, ``x @ csr(W).T`` sparse).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
-from spikec.netlist import Dense, InputSource, Netlist, Population, Sparse, SumNode
+from spikec.netlist import Convolution, Dense, InputSource, Netlist, Population, Sparse, SumNode
 
 
 class TransformPlan(Protocol):
@@ -148,8 +149,57 @@ class SegmentSumPlan:
         return jax.ops.segment_sum(contrib.T, self.rows, num_segments=self.transform.shape[0]).T
 
 
+class ScipyConvolutionPlan:
+    """NumPy: a :class:`~spikec.netlist.Convolution` as its sparse matrix (``raw`` is the kernel)."""
+
+    def __init__(self, transform: Convolution):
+        self.transform = transform
+
+    def raw(self):
+        return self.transform.kernel.value
+
+    def prepare(self, raw):
+        return self.transform.matrix(np.asarray(raw)).T.tocsr()
+
+    def apply(self, prepared, x):
+        return np.asarray(x @ prepared)
+
+
+class LaxConvolutionPlan:
+    """JAX: a :class:`~spikec.netlist.Convolution` by ``jax.lax.conv_general_dilated`` (NHWC, HWIO)."""
+
+    kind = "conv"
+
+    def __init__(self, transform: Convolution, xp, dtype=None):
+        from spikec.netlist import conv_padding
+
+        self.transform, self.xp, self.dtype = transform, xp, dtype
+        self.padding = conv_padding(transform.input_shape, transform.kernel.shape, transform.strides,
+                                    transform.padding)
+
+    def cost(self) -> float:
+        return float(math.prod(self.transform.output_shape) * math.prod(self.transform.kernel.shape[:3]))
+
+    def raw(self):
+        return self.transform.kernel.value
+
+    def prepare(self, raw):
+        return _asarray(self.xp, raw, self.dtype)
+
+    def apply(self, prepared, x):
+        import jax
+
+        lead = x.shape[:-1]
+        images = x.reshape((-1, *self.transform.input_shape))
+        y = jax.lax.conv_general_dilated(images, prepared.astype(images.dtype), self.transform.strides,
+                                         self.padding, dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        return y.reshape((*lead, self.transform.shape[0]))
+
+
 def default_plan(transform, xp, dtype=None) -> TransformPlan:
     """The plan :func:`make_simulator` uses unless told otherwise."""
+    if isinstance(transform, Convolution):
+        return ScipyConvolutionPlan(transform) if xp is np else LaxConvolutionPlan(transform, xp, dtype)
     if isinstance(transform, Dense):
         return DensePlan(transform, xp, dtype)
     assert isinstance(transform, Sparse)

@@ -27,7 +27,10 @@ from spikec.passes.linear_map import linear_map
 from spikec.lower.options import LowerOptions
 from spikec.lower.ranges import LoweringError, measure_ranges, widen
 from spikec.lower.tuning import UnitTuning, nef_ensembles, parabola_square
-from spikec.netlist import InputSource, Netlist, Output, Population, Projection, SumNode, make_transform
+from spikec.ir.ops import PROJECTION_OPS
+from spikec.netlist import (Convolution, Dense, InputSource, Netlist, Output, ParamBinding, Population, Projection,
+                            SumNode, make_transform)
+from spikec.passes.linear_map import is_identity
 
 # Ops that lowering cannot take directly: the expand_bilinear pass rewrites them.
 NEEDS_EXPANSION = {"matmul", "einsum_bilinear", "div"}
@@ -45,6 +48,7 @@ class _Lowering:
         self.nodes: list[SumNode] = []
         self.projections: list[Projection] = []
         self.population_names: set[str] = set()
+        self.params: dict[str, ParamBinding] = {}
 
     # -- building blocks ------------------------------------------------------------
     def project(self, expr: Affine, post: str, unit_synapse=None) -> None:
@@ -210,8 +214,58 @@ class _Lowering:
         tuning = UnitTuning(gain=np.broadcast_to(attrs["gain"].value, node.shape).ravel().astype(np.float64),
                             bias=np.broadcast_to(attrs["bias"].value, node.shape).ravel().astype(np.float64),
                             encode=identity, decode=identity)
-        return self.population(node, attrs["neuron_type"], tuning, operands[0],
-                               {"units": n, "rule": "neuron layer"})
+        decoded = self.population(node, attrs["neuron_type"], tuning, operands[0],
+                                  {"units": n, "rule": "neuron layer"})
+        pop = self.populations[-1]
+        for part in ("gain", "bias"):
+            pname = attrs.get(f"{part}_param")
+            if pname:
+                offset = pop.bias.value - tuning.bias if part == "bias" else None
+                if part == "gain" and operands[0].pruned().const.any():
+                    raise LoweringError("a trainable neuron gain needs an input without a constant offset "
+                                        "(the offset is folded into the bias)", op=node.op, loc=node.loc)
+                self.bind(ParamBinding(pname, part, pop.name, attrs[part].shape, broadcast=tuple(node.shape),
+                                       offset=offset if offset is not None and offset.any() else None), node)
+        return decoded
+
+    def bind(self, binding: ParamBinding, node: Node) -> None:
+        """Record where parameter ``binding.name`` lives; a name may be bound once."""
+        if binding.name in self.params:
+            raise LoweringError(f"parameter {binding.name!r} is used twice (each spikec.param needs its own name)",
+                                op=node.op, loc=node.loc)
+        self.params[binding.name] = binding
+
+    def materialize(self, node: Node, expr: Affine) -> str:
+        """A source holding exactly ``expr``: itself when it is one source as is, else a new sum node."""
+        expr = expr.pruned()
+        if len(expr.terms) == 1 and not expr.const.any():
+            (source, matrix), = expr.terms.items()
+            if matrix.shape[0] == matrix.shape[1] and is_identity(matrix):
+                return source
+        name = f"{node.op}_in{node.id}"
+        offset = ConstArray(expr.const) if expr.const.any() else None
+        self.nodes.append(SumNode(name, expr.size, None, None, offset, computes=(f"{node.op} input",)))
+        self.project(Affine(expr.size, dict(expr.terms)), name)
+        return name
+
+    def lower_projection_op(self, node: Node, operands: list[Affine]) -> Affine:
+        """``conv2d``/``dense``: one projection of its own (a convolution, or the dense matrix) into a sum node."""
+        attrs = node.attrs
+        source = self.materialize(node, operands[0])
+        if node.op == "conv2d":
+            in_shape = tuple(self.graph[node.inputs[0]].shape)
+            transform = Convolution(in_shape, attrs["kernel"], tuple(attrs["strides"]), attrs["padding"])
+            binding = dict(kind="weights", shape=attrs["kernel"].shape)
+        else:
+            transform = Dense(ConstArray(attrs["weights"].value.T))
+            binding = dict(kind="weights", shape=attrs["weights"].shape, transpose=True)
+        name = f"{node.op}{node.id}"
+        where = f"{node.op}@{node.loc.short}" if node.loc is not None else node.op
+        self.nodes.append(SumNode(name, node.size, None, None, None, computes=(where,)))
+        self.projections.append(Projection(source, name, transform, None))
+        if attrs["param"]:
+            self.bind(ParamBinding(attrs["param"], target=len(self.projections) - 1, **binding), node)
+        return Affine.source(name, node.size)
 
     def function_interval(self, node: Node) -> tuple[np.ndarray, np.ndarray]:
         """The interval an elementwise function is tuned on: widened, but not out of its domain.
@@ -278,6 +332,8 @@ class _Lowering:
             operands = [self.exprs[i] for i in node.inputs]
             if node.op == "const":
                 self.exprs[node.id] = Affine.constant(node.attrs["value"].value)
+            elif node.op in PROJECTION_OPS:
+                self.exprs[node.id] = self.lower_projection_op(node, operands)
             elif opdef.is_linear:
                 matrices, bias = linear_map(node, [graph[i].shape for i in node.inputs])
                 total = Affine.constant(bias)
@@ -298,7 +354,7 @@ class _Lowering:
             self.lower_state(node)
         outputs = [self.output(i, node_id) for i, node_id in enumerate(graph.outputs)]
         net = Netlist(graph.name, tuple(self.inputs), tuple(self.populations), tuple(self.nodes),
-                      tuple(self.projections), tuple(outputs))
+                      tuple(self.projections), tuple(outputs), info={"params": dict(self.params)})
         return net.validate()
 
     def lower_state(self, node: Node) -> None:

@@ -12,6 +12,7 @@ linear ops between two populations collapses into one weight matrix.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable, Sequence
 
 import numpy as np
@@ -49,6 +50,7 @@ class _Lowering:
         self.projections: list[Projection] = []
         self.population_names: set[str] = set()
         self.params: dict[str, ParamBinding] = {}
+        self.projection_nodes: set[str] = set()  # sum nodes that hold one conv2d/dense projection
 
     # -- building blocks ------------------------------------------------------------
     def project(self, expr: Affine, post: str, unit_synapse=None) -> None:
@@ -262,6 +264,7 @@ class _Lowering:
         name = f"{node.op}{node.id}"
         where = f"{node.op}@{node.loc.short}" if node.loc is not None else node.op
         self.nodes.append(SumNode(name, node.size, None, None, None, computes=(where,)))
+        self.projection_nodes.add(name)
         self.projections.append(Projection(source, name, transform, None))
         if attrs["param"]:
             self.bind(ParamBinding(attrs["param"], target=len(self.projections) - 1, **binding), node)
@@ -353,9 +356,41 @@ class _Lowering:
         for node in stateful:
             self.lower_state(node)
         outputs = [self.output(i, node_id) for i, node_id in enumerate(graph.outputs)]
+        self.bypass_projection_nodes(outputs)
         net = Netlist(graph.name, tuple(self.inputs), tuple(self.populations), tuple(self.nodes),
                       tuple(self.projections), tuple(outputs), info={"params": dict(self.params)})
         return net.validate()
+
+    def bypass_projection_nodes(self, outputs: list[Output]) -> None:
+        """Let a convolution or dense projection feed its one reader directly.
+
+        ``lower_projection_op`` puts each such projection into a sum node of
+        its own; when that node has no offset, is not an output and is read
+        by exactly one projection that is the identity without synapse (a
+        neuron layer reading the convolution), the node is dropped and the
+        convolution goes straight into the reader.  Exact (adding zero), and
+        it saves a copy of every convolution output per step (and its
+        gradient) in simulators.
+        """
+        read = {o.source for o in outputs}
+        for node in list(self.nodes):
+            if node.name not in self.projection_nodes or node.offset is not None or node.name in read:
+                continue
+            into = [i for i, p in enumerate(self.projections) if p.post == node.name]
+            out_of = [i for i, p in enumerate(self.projections) if p.pre == node.name]
+            if len(into) != 1 or len(out_of) != 1:
+                continue
+            (i_in,), (i_out,) = into, out_of
+            reader = self.projections[i_out]
+            if reader.synapse is not None or not is_identity(reader.transform.to_scipy()):
+                continue
+            self.projections[i_in] = Projection(self.projections[i_in].pre, reader.post,
+                                                self.projections[i_in].transform, None)
+            del self.projections[i_out]
+            self.nodes.remove(node)
+            for name, b in list(self.params.items()):
+                if b.kind == "weights" and b.target > i_out:
+                    self.params[name] = dataclasses.replace(b, target=b.target - 1)
 
     def lower_state(self, node: Node) -> None:
         from spikec.synapses import Integrator

@@ -20,7 +20,7 @@ to scikit-learn's 8x8 digits, and then it says so loudly.
 
 Run it::
 
-    python examples/mnist.py                         # 60,000 training images, 5 epochs, 10,000 test images
+    python examples/mnist.py                         # 60,000 training images, 20 epochs, 10,000 test images
     python examples/mnist.py --epochs 1 --n-train 5000 --n-test 1000 --plot figs/
     python examples/mnist.py --load mnist_params.npz --epochs 0      # evaluate saved parameters
     spikec run examples/mnist.py --small --epochs 1 --n-train 500    # through the CLI
@@ -166,9 +166,11 @@ def main(argv: list[str] | None = None) -> int:
         epilog="examples:\n  python examples/mnist.py\n  python examples/mnist.py --epochs 1 --n-train 5000 "
                "--n-test 1000 --plot figs/\n  python examples/mnist.py --load params.npz --epochs 0",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--epochs", type=int, default=5, help="training epochs (default: 5)")
+    parser.add_argument("--epochs", type=int, default=20, help="training epochs (default: 20)")
     parser.add_argument("--batch-size", type=int, default=200, help="training batch size (default: 200)")
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: 1e-3)")
+    parser.add_argument("--schedule", choices=("cosine", "constant"), default="cosine",
+                        help="learning rate: cosine decay to 0 over the epochs (default) or constant")
     parser.add_argument("--n-train", type=int, default=None, help="training images (default: all)")
     parser.add_argument("--n-test", type=int, default=None, help="test images (default: all)")
     parser.add_argument("--n-steps", type=int, default=30, help="spiking steps per test image (default: 30)")
@@ -200,7 +202,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.epochs > 0:
         import optax
 
-        history = prog.fit(x, y, epochs=args.epochs, batch_size=args.batch_size, optimizer=optax.adam(args.lr),
+        lr = args.lr
+        if args.schedule == "cosine":
+            lr = optax.cosine_decay_schedule(args.lr, args.epochs * (len(x) // min(args.batch_size, len(x))))
+        history = prog.fit(x, y, epochs=args.epochs, batch_size=args.batch_size, optimizer=optax.adam(lr),
                            seed=args.seed, progress=args.progress)
         for e, (loss, acc, sec) in enumerate(zip(history.loss, history.accuracy, history.epoch_time), 1):
             print(f"epoch {e}: loss {loss:.4f}, rate training accuracy {100 * acc:.2f}%, {sec:.1f} s")

@@ -89,6 +89,18 @@ def make_classifier(image_shape=(28, 28, 1), channels=CHANNELS, n_classes: int =
     return classifier(np.zeros(image_shape))
 
 
+def random_shift(rng: np.random.Generator, images: np.ndarray, max_shift: int) -> np.ndarray:
+    """Each image moved by up to ``max_shift`` pixels in each direction (zeros shifted in): data augmentation."""
+    if max_shift <= 0:
+        return images
+    n, h, w, _ = images.shape
+    padded = np.pad(images, ((0, 0), (max_shift, max_shift), (max_shift, max_shift), (0, 0)))
+    dy, dx = rng.integers(0, 2 * max_shift + 1, size=(2, n))
+    rows = dy[:, None] + np.arange(h)[None, :]  # (n, h)
+    cols = dx[:, None] + np.arange(w)[None, :]  # (n, w)
+    return padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+
+
 def load_data(n_train: int | None, n_test: int | None):
     """MNIST (or, loudly, the 8x8 digits), cut to ``n_train``/``n_test`` examples; and a name for it."""
     from spikec.datasets import MNISTUnavailable, load_digits_fallback, load_mnist
@@ -171,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: 1e-3)")
     parser.add_argument("--schedule", choices=("cosine", "constant"), default="cosine",
                         help="learning rate: cosine decay to 0 over the epochs (default) or constant")
+    parser.add_argument("--shift", type=int, default=2,
+                        help="random shifts of up to this many pixels while training (default: 2; 0: none)")
     parser.add_argument("--n-train", type=int, default=None, help="training images (default: all)")
     parser.add_argument("--n-test", type=int, default=None, help="test images (default: all)")
     parser.add_argument("--n-steps", type=int, default=30, help="spiking steps per test image (default: 30)")
@@ -206,7 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.schedule == "cosine":
             lr = optax.cosine_decay_schedule(args.lr, args.epochs * (len(x) // min(args.batch_size, len(x))))
         history = prog.fit(x, y, epochs=args.epochs, batch_size=args.batch_size, optimizer=optax.adam(lr),
-                           seed=args.seed, progress=args.progress)
+                           seed=args.seed, progress=args.progress,
+                           augment=lambda rng, batch: random_shift(rng, batch, args.shift))
         for e, (loss, acc, sec) in enumerate(zip(history.loss, history.accuracy, history.epoch_time), 1):
             print(f"epoch {e}: loss {loss:.4f}, rate training accuracy {100 * acc:.2f}%, {sec:.1f} s")
     if args.save:

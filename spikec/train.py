@@ -118,7 +118,9 @@ def _progress(total: int, desc: str, enable: bool | None):
 def fit(net: Netlist, x: np.ndarray, y: np.ndarray, *, loss: str | Callable = "crossentropy", optimizer: Any = None,
         epochs: int = 1, batch_size: int = 200, dt: float = 1e-3, soft_lif: float | None = 0.01, seed: int = 0,
         validation_data: tuple[np.ndarray, np.ndarray] | None = None, progress: bool | None = None,
-        callback: Callable[[int, History], None] | None = None) -> tuple[dict[str, np.ndarray], History]:
+        callback: Callable[[int, History], None] | None = None,
+        augment: Callable[[np.random.Generator, np.ndarray], np.ndarray] | None = None
+        ) -> tuple[dict[str, np.ndarray], History]:
     """Train the parameters of ``net`` on ``(x, y)`` in rate mode; returns ``(trained values, history)``.
 
     ``x`` is ``(n, *input_shape)``, ``y`` integer labels ``(n,)`` for
@@ -175,7 +177,8 @@ def fit(net: Netlist, x: np.ndarray, y: np.ndarray, *, loss: str | Callable = "c
         for b in bar:
             idx = order[b * batch_size:(b + 1) * batch_size]
             yb = y[idx].astype(np.int32) if classify else y[idx].astype(np.float32)
-            theta, opt_state, value, correct = update(theta, opt_state, x[idx], yb)
+            xb = x[idx] if augment is None else np.asarray(augment(rng, x[idx]), dtype=np.float32)
+            theta, opt_state, value, correct = update(theta, opt_state, xb, yb)
             total_loss += float(value)
             total_correct += int(correct)
             if hasattr(bar, "set_postfix") and b % 10 == 0:

@@ -183,8 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: 1e-3)")
     parser.add_argument("--schedule", choices=("cosine", "constant"), default="cosine",
                         help="learning rate: cosine decay to 0 over the epochs (default) or constant")
-    parser.add_argument("--shift", type=int, default=2,
-                        help="random shifts of up to this many pixels while training (default: 2; 0: none)")
+    parser.add_argument("--shift", type=int, default=1,
+                        help="random shifts of up to this many pixels while training (default: 1; 0: none)")
     parser.add_argument("--n-train", type=int, default=None, help="training images (default: all)")
     parser.add_argument("--n-test", type=int, default=None, help="test images (default: all)")
     parser.add_argument("--n-steps", type=int, default=30, help="spiking steps per test image (default: 30)")

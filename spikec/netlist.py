@@ -166,10 +166,28 @@ class Convolution:
         k = np.ravel(self.kernel.value if kernel is None else kernel)
         return scipy.sparse.csr_array((k[kidx], (rows, cols)), shape=self.shape)
 
+    def fan_out(self) -> np.ndarray:
+        """Nonzero weights reading each input element (``(size_in,)``), without building the matrix."""
+        h, w, c = self.input_shape
+        kernel = self.kernel.value
+        kh, kw = kernel.shape[:2]
+        oh, ow, _ = self.output_shape
+        (top, _), (left, _) = conv_padding(self.input_shape, kernel.shape, self.strides, self.padding)
+        nonzero = np.count_nonzero(kernel, axis=3)  # (kh, kw, c)
+        fan = np.zeros((h, w, c), dtype=np.int64)
+        for a in range(kh):
+            ys = np.arange(oh) * self.strides[0] + a - top
+            ys = ys[(ys >= 0) & (ys < h)]
+            for b in range(kw):
+                xs = np.arange(ow) * self.strides[1] + b - left
+                xs = xs[(xs >= 0) & (xs < w)]
+                # for one kernel offset, distinct outputs read distinct inputs
+                fan[ys[:, None], xs[None, :], :] += nonzero[a, b]
+        return fan.ravel()
+
     @property
     def nnz(self) -> int:
-        rows, _, kidx = self._pattern
-        return int(np.count_nonzero(np.ravel(self.kernel.value)[kidx]))
+        return int(self.fan_out().sum())
 
     def to_scipy(self) -> scipy.sparse.csr_array:
         return self.matrix()

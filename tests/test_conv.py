@@ -156,3 +156,14 @@ def _nengo_apply(tr, x):
     with nengo.Simulator(model, progress_bar=False) as sim:
         sim.step()
     return sim.data[probe][-1]
+
+
+@pytest.mark.parametrize("xshape, kshape, strides, padding", CASES)
+def test_convolution_fan_out_and_nnz_match_its_matrix(xshape, kshape, strides, padding):
+    k = np.random.default_rng(5).normal(size=kshape)
+    k[0, 0] = 0.0  # zeros are not weights
+    conv = Convolution(xshape, spikec.param("k", k).init, strides, padding)
+    m = conv.matrix()
+    m.eliminate_zeros()
+    assert_array_equal(conv.fan_out(), np.asarray((m != 0).sum(axis=0)).ravel())
+    assert conv.nnz == m.nnz

@@ -309,7 +309,7 @@ def _fan_out(netlist: Netlist, pop: Population) -> np.ndarray:
         if isinstance(tr, Dense):
             fan += np.count_nonzero(tr.weights.value, axis=0)
         elif isinstance(tr, Convolution):
-            fan += np.asarray((tr.to_scipy() != 0).sum(axis=0)).ravel().astype(np.int64)
+            fan += tr.fan_out()
         else:
             cols = tr.cols.value[tr.data.value != 0]
             fan += np.bincount(cols, minlength=pop.n)

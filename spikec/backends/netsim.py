@@ -419,7 +419,9 @@ def _fanouts(net: Netlist) -> dict[str, np.ndarray]:
     """Nonzero outgoing weights per neuron: each spike is that many synaptic events."""
     out = {p.name: np.zeros(p.n) for p in net.populations}
     for proj in net.projections:
-        if proj.pre in out:
+        if proj.pre in out and isinstance(proj.transform, Convolution):
+            out[proj.pre] += proj.transform.fan_out()
+        elif proj.pre in out:
             matrix = proj.transform.to_scipy()
             out[proj.pre] += np.asarray((matrix != 0).sum(axis=0)).ravel()
     return out

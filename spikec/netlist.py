@@ -201,7 +201,60 @@ class Convolution:
         return f"conv{kh}x{kw}x{c}->{f} {list(self.input_shape)}->{list(self.output_shape)}{stride} {self.padding}"
 
 
-Transform = Union[Dense, Sparse, Convolution]
+@dataclass(frozen=True)
+class AvgPool:
+    """Average pooling of a flat ``input_shape = (height, width, channels)`` value, channels last, 'valid'.
+
+    Output ``(i, j, c)`` is the mean of the ``pool`` window at ``(i * sy,
+    j * sx)`` of channel ``c`` (Keras' ``AveragePooling2D``).  It has no
+    weights to train; back ends run it as a pooling (JAX) or as its sparse
+    matrix (NumPy, nengo).
+    """
+
+    input_shape: tuple[int, int, int]
+    pool: tuple[int, int] = (2, 2)
+    strides: tuple[int, int] = (2, 2)
+
+    @property
+    def output_shape(self) -> tuple[int, int, int]:
+        (h, w, c), (ph, pw), (sy, sx) = self.input_shape, self.pool, self.strides
+        return ((h - ph) // sy + 1, (w - pw) // sx + 1, c)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (math.prod(self.output_shape), math.prod(self.input_shape))
+
+    def matrix(self) -> scipy.sparse.csr_array:
+        """The equivalent sparse matrix (weights ``1 / (ph * pw)``)."""
+        from numpy.lib.stride_tricks import sliding_window_view
+
+        n_in = math.prod(self.input_shape)
+        index = np.arange(n_in, dtype=np.int64).reshape(self.input_shape)
+        windows = sliding_window_view(index, self.pool, axis=(0, 1))[::self.strides[0], ::self.strides[1]]
+        cols = windows.reshape(-1, self.pool[0] * self.pool[1])
+        k = cols.shape[1]
+        rows = np.repeat(np.arange(cols.shape[0], dtype=np.int64), k)
+        return scipy.sparse.csr_array((np.full(rows.size, 1.0 / k), (rows, cols.ravel())), shape=self.shape)
+
+    def fan_out(self) -> np.ndarray:
+        return np.asarray((self.matrix() != 0).sum(axis=0)).ravel().astype(np.int64)
+
+    @property
+    def nnz(self) -> int:
+        return math.prod(self.output_shape) * self.pool[0] * self.pool[1]
+
+    def to_scipy(self) -> scipy.sparse.csr_array:
+        return self.matrix()
+
+    def to_dense(self) -> np.ndarray:
+        return self.matrix().toarray()
+
+    def label(self) -> str:
+        stride = "" if self.strides == self.pool else f" stride={list(self.strides)}"
+        return f"avgpool{self.pool[0]}x{self.pool[1]} {list(self.input_shape)}->{list(self.output_shape)}{stride}"
+
+
+Transform = Union[Dense, Sparse, Convolution, AvgPool]
 
 # Below this density a weight matrix is stored sparse: it is smaller and nengo
 # and JAX multiply it faster.
@@ -508,6 +561,6 @@ def _type_label(neuron_type: Any) -> str:
 
 
 __all__ = [
-    "Convolution", "Dense", "InputSource", "ParamBinding", "Netlist", "NetlistStats", "Output", "Population", "Projection", "Sparse",
+    "AvgPool", "Convolution", "Dense", "InputSource", "ParamBinding", "Netlist", "NetlistStats", "Output", "Population", "Projection", "Sparse",
     "SumNode", "Transform", "make_transform", "format_array",
 ]

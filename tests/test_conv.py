@@ -14,7 +14,7 @@ import scipy.signal
 from numpy.testing import assert_allclose, assert_array_equal
 
 import spikec
-from spikec.netlist import Convolution
+from spikec.netlist import AvgPool, Convolution
 from spikec.passes.linear_map import linear_map
 
 
@@ -64,6 +64,15 @@ def test_avg_pool2d_reference_and_map():
     (m,), _ = linear_map(node, [x.shape])
     assert_allclose(m @ x.ravel(), expected.ravel(), atol=1e-12)
     assert m.nnz == expected.size * 4
+    # the netlist transform: the same matrix, and JAX's pooling plan gives the same values
+    pool = AvgPool(x.shape, (2, 2), (2, 2))
+    assert_allclose(pool.matrix().toarray(), m.toarray())
+    assert pool.nnz == m.nnz
+    from spikec.backends.netsim import LaxAvgPoolPlan
+
+    for tr in (pool, AvgPool(x.shape, (3, 2), (1, 2))):
+        got = np.asarray(LaxAvgPoolPlan(tr).apply(None, np.stack([x.ravel(), -x.ravel()])))
+        assert_allclose(got, np.stack([tr.matrix() @ x.ravel(), -(tr.matrix() @ x.ravel())]), atol=1e-6)
 
 
 def test_dense_reference():
@@ -106,6 +115,9 @@ def test_convolution_stays_a_convolution(small):
     net = prog.netlist
     convs = [p for p in net.projections if isinstance(p.transform, Convolution)]
     assert len(convs) == 1 and convs[0].transform.kernel.shape == (3, 3, 2, 4)
+    assert sum(isinstance(p.transform, AvgPool) for p in net.projections) == 2
+    # the convolution feeds the neurons directly (no copy through a sum node)
+    assert convs[0].post == net[net.info["params"]["b1"].target].name
     assert all(p.transform.shape[0] * p.transform.shape[1] < 300 * 256 for p in net.projections)
     params = net.info["params"]
     assert set(params) == {"k1", "b1", "w"}

@@ -42,7 +42,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from spikec.netlist import Convolution, Dense, InputSource, Netlist, Population, Sparse, SumNode
+from spikec.netlist import AvgPool, Convolution, Dense, InputSource, Netlist, Population, Sparse, SumNode
 
 
 class TransformPlan(Protocol):
@@ -247,8 +247,60 @@ def _lax_conv(x, k, strides, padding):
     return _LAX_CONV(x, k, strides, padding)
 
 
+class ScipyAvgPoolPlan:
+    """NumPy: an :class:`~spikec.netlist.AvgPool` as its sparse matrix (no weights: ``raw`` is empty)."""
+
+    def __init__(self, transform: AvgPool):
+        self.transform = transform
+        self.matrix = transform.matrix().T.tocsr()
+
+    def raw(self):
+        return np.zeros(0)
+
+    def prepare(self, raw):
+        return self.matrix
+
+    def apply(self, prepared, x):
+        return np.asarray(x @ prepared)
+
+
+class LaxAvgPoolPlan:
+    """JAX: an :class:`~spikec.netlist.AvgPool` as a reshape and mean (windows = strides) or ``reduce_window``."""
+
+    kind = "avgpool"
+
+    def __init__(self, transform: AvgPool, xp=None, dtype=None):
+        self.transform = transform
+
+    def cost(self) -> float:
+        return float(self.transform.nnz)
+
+    def raw(self):
+        return np.zeros(0)
+
+    def prepare(self, raw):
+        return None
+
+    def apply(self, prepared, x):
+        import jax
+
+        tr = self.transform
+        (h, w, c), (ph, pw), (sy, sx) = tr.input_shape, tr.pool, tr.strides
+        oh, ow, _ = tr.output_shape
+        lead = x.shape[:-1]
+        images = x.reshape((-1, h, w, c))
+        if (ph, pw) == (sy, sx):
+            # non-overlapping windows: crop, split each axis into (window, offset), average
+            y = images[:, :oh * ph, :ow * pw].reshape(-1, oh, ph, ow, pw, c).mean(axis=(2, 4))
+        else:
+            y = jax.lax.reduce_window(images, 0.0, jax.lax.add, (1, ph, pw, 1), (1, sy, sx, 1), "VALID") / (ph * pw)
+        return y.reshape((*lead, tr.shape[0]))
+
+
 def default_plan(transform, xp, dtype=None) -> TransformPlan:
     """The plan :func:`make_simulator` uses unless told otherwise."""
+    if isinstance(transform, AvgPool):
+        return ScipyAvgPoolPlan(transform) if xp is np else LaxAvgPoolPlan(transform)
     if isinstance(transform, Convolution):
         return ScipyConvolutionPlan(transform) if xp is np else LaxConvolutionPlan(transform, xp, dtype)
     if isinstance(transform, Dense):
@@ -419,7 +471,7 @@ def _fanouts(net: Netlist) -> dict[str, np.ndarray]:
     """Nonzero outgoing weights per neuron: each spike is that many synaptic events."""
     out = {p.name: np.zeros(p.n) for p in net.populations}
     for proj in net.projections:
-        if proj.pre in out and isinstance(proj.transform, Convolution):
+        if proj.pre in out and isinstance(proj.transform, (Convolution, AvgPool)):
             out[proj.pre] += proj.transform.fan_out()
         elif proj.pre in out:
             matrix = proj.transform.to_scipy()

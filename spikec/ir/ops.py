@@ -400,11 +400,12 @@ register(OpDef(
 
 # ------------------------------------------------------- convolution, pooling, dense
 #
-# ``conv2d`` and ``dense`` are linear, but they are *projection ops*: the
+# ``conv2d``, ``dense`` and ``avg_pool2d`` are linear, but they are *projection ops*: the
 # passes and the lowering never fold them into other linear ops (a
 # convolution as a matrix holds kh*kw*channels weights per output element,
 # and a trainable parameter must keep its own weights).  Each becomes one
-# projection with a ``Convolution`` or ``Dense`` transform.
+# projection with a ``Convolution``, ``Dense`` or ``AvgPool`` transform (pooling
+# kept apart so that simulators pool, instead of gathering through a matrix).
 
 
 def _conv2d(attrs: Attrs, x: np.ndarray) -> np.ndarray:
@@ -480,4 +481,4 @@ register(OpDef(
 ))
 
 # Linear ops that the passes keep apart and the lowering turns into one projection each.
-PROJECTION_OPS = frozenset({"conv2d", "dense"})
+PROJECTION_OPS = frozenset({"conv2d", "dense", "avg_pool2d"})

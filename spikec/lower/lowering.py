@@ -29,7 +29,7 @@ from spikec.lower.options import LowerOptions
 from spikec.lower.ranges import LoweringError, measure_ranges, widen
 from spikec.lower.tuning import UnitTuning, nef_ensembles, parabola_square
 from spikec.ir.ops import PROJECTION_OPS
-from spikec.netlist import (Convolution, Dense, InputSource, Netlist, Output, ParamBinding, Population, Projection,
+from spikec.netlist import (AvgPool, Convolution, Dense, InputSource, Netlist, Output, ParamBinding, Population, Projection,
                             SumNode, make_transform)
 from spikec.passes.linear_map import is_identity
 
@@ -251,13 +251,16 @@ class _Lowering:
         return name
 
     def lower_projection_op(self, node: Node, operands: list[Affine]) -> Affine:
-        """``conv2d``/``dense``: one projection of its own (a convolution, or the dense matrix) into a sum node."""
+        """``conv2d``/``dense``/``avg_pool2d``: one projection of its own (a convolution, or the dense matrix) into a sum node."""
         attrs = node.attrs
         source = self.materialize(node, operands[0])
         if node.op == "conv2d":
             in_shape = tuple(self.graph[node.inputs[0]].shape)
             transform = Convolution(in_shape, attrs["kernel"], tuple(attrs["strides"]), attrs["padding"])
             binding = dict(kind="weights", shape=attrs["kernel"].shape)
+        elif node.op == "avg_pool2d":
+            in_shape = tuple(self.graph[node.inputs[0]].shape)
+            transform, binding = AvgPool(in_shape, tuple(attrs["pool"]), tuple(attrs["strides"])), None
         else:
             transform = Dense(ConstArray(attrs["weights"].value.T))
             binding = dict(kind="weights", shape=attrs["weights"].shape, transpose=True)
@@ -266,7 +269,7 @@ class _Lowering:
         self.nodes.append(SumNode(name, node.size, None, None, None, computes=(where,)))
         self.projection_nodes.add(name)
         self.projections.append(Projection(source, name, transform, None))
-        if attrs["param"]:
+        if attrs.get("param"):
             self.bind(ParamBinding(attrs["param"], target=len(self.projections) - 1, **binding), node)
         return Affine.source(name, node.size)
 

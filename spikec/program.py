@@ -118,6 +118,13 @@ class Program:
             self._trained_netlists[opts] = write_params(self._netlists[opts], self._trained)
         return self._trained_netlists[opts]
 
+    def to_nir(self, **options: Any):
+        """This program's netlist (with its current parameters) as a ``nir.NIRGraph`` (LIF networks
+        without synapses; see :mod:`spikec.nir_export`).  ``nir.write(path, prog.to_nir())`` saves it."""
+        from spikec.nir_export import export_nir
+
+        return export_nir(self.lower(**options))
+
     # -- parameters and training (spikec/params.py, spikec/train.py) -------------------
     @property
     def params(self) -> dict[str, np.ndarray]:

@@ -91,7 +91,7 @@ def pip_index_urls() -> list[str]:
     index, extra = [], []
     try:
         text = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True,
-                              timeout=60).stdout
+                              timeout=60, check=False).stdout
     except (OSError, subprocess.SubprocessError):
         text = ""
     for line in text.splitlines():

@@ -31,15 +31,23 @@ projection index), which :func:`import_nir` uses.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
 from spikec.errors import SpikecError
 from spikec.ir.attrs import ConstArray
-from spikec.netlist import (AvgPool, Convolution, Dense, InputSource, Netlist, Output, Population, Projection,
-                            SumNode, make_transform)
+from spikec.netlist import (
+    AvgPool,
+    Convolution,
+    InputSource,
+    Netlist,
+    Output,
+    Population,
+    Projection,
+    SumNode,
+    make_transform,
+)
 
 
 class NIRExportError(SpikecError):
@@ -129,28 +137,27 @@ def export_nir(net: Netlist) -> Any:
         amp = amplitude.get(p.pre, 1.0)
         tr, pre_shape, post_shape = p.transform, shapes[p.pre], shapes[p.post]
         chain: list[tuple[str, Any]] = []
-        key = lambda part: f"p{i}_{part}"  # noqa: E731
         if isinstance(tr, Convolution):
             if pre_shape != (tr.input_shape[2], tr.input_shape[0], tr.input_shape[1]):
                 raise NIRExportError(f"projection {p.pre} -> {p.post}: convolution of a {tr.input_shape} image "
                                      f"reads {p.pre} of NIR shape {pre_shape}")
             weight = np.transpose(tr.kernel.value, (3, 2, 0, 1)) * amp
-            chain.append((key("conv"), nir.Conv2d(input_shape=tr.input_shape[:2], weight=weight,
+            chain.append((f"p{i}_conv", nir.Conv2d(input_shape=tr.input_shape[:2], weight=weight,
                                                   stride=tuple(tr.strides), padding=tr.padding, dilation=1,
                                                   groups=1, bias=np.zeros(weight.shape[0]))))
         elif isinstance(tr, AvgPool):
             if amp != 1.0:
-                chain.append((key("scale"), nir.Scale(scale=np.full(pre_shape, amp))))
-            chain.append((key("pool"), nir.AvgPool2d(kernel_size=np.array(tr.pool), stride=np.array(tr.strides),
+                chain.append((f"p{i}_scale", nir.Scale(scale=np.full(pre_shape, amp))))
+            chain.append((f"p{i}_pool", nir.AvgPool2d(kernel_size=np.array(tr.pool), stride=np.array(tr.strides),
                                                      padding=np.array([0, 0]))))
         else:
             weight = tr.to_dense() * amp
             if len(pre_shape) == 3:
-                chain.append((key("flatten"), nir.Flatten(input_type={"input": np.array(pre_shape)}, start_dim=0)))
+                chain.append((f"p{i}_flatten", nir.Flatten(input_type={"input": np.array(pre_shape)}, start_dim=0)))
                 weight = weight[:, _chw_perm(pre_shape)]
             if len(post_shape) == 3:
                 raise NIRExportError(f"projection {p.pre} -> {p.post}: a matrix into an image is not exported")
-            chain.append((key("linear"), nir.Linear(weight=weight)))
+            chain.append((f"p{i}_linear", nir.Linear(weight=weight)))
         prev = p.pre
         for name, node in chain:
             node.metadata = {**tag("projection", i), "pre": p.pre, "post": p.post}

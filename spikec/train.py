@@ -18,7 +18,8 @@ from __future__ import annotations
 import dataclasses
 import sys
 import time
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -238,4 +239,4 @@ def accuracy_by_steps(outputs: np.ndarray, y: np.ndarray) -> np.ndarray:
     return (np.argmax(means, axis=-1) == np.asarray(y)[:, None]).mean(axis=0)
 
 
-__all__ = ["History", "LOSSES", "accuracy_by_steps", "fit", "loss_function", "make_optimizer", "predict"]
+__all__ = ["LOSSES", "History", "accuracy_by_steps", "fit", "loss_function", "make_optimizer", "predict"]

@@ -14,7 +14,7 @@ import scipy.signal
 from numpy.testing import assert_allclose, assert_array_equal
 
 import spikec
-from spikec.nir_export import NIRExportError, export_nir, import_nir
+from spikec.nir_export import NIRExportError, import_nir
 
 nir = pytest.importorskip("nir")
 

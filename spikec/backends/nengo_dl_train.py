@@ -28,7 +28,12 @@ def build_for_training(net: Netlist, seed: int = 0, dt: float = 1e-3, minibatch_
     ``connections[i]`` is the ``nengo.Connection`` of projection ``i`` (None
     for empty projections, which are not built).
     """
-    from spikec.backends.nengo import InputFeed, _by_index, build_network, quiet_nengo_build
+    from spikec.backends.nengo import (
+        InputFeed,
+        _by_index,
+        build_network,
+        quiet_nengo_build,
+    )
     from spikec.backends.nengo_dl import register_spikec_builders
     from spikec.backends.nengo_dl_compat import import_nengo_dl
 

@@ -257,13 +257,13 @@ class _Lowering:
         if node.op == "conv2d":
             in_shape = tuple(self.graph[node.inputs[0]].shape)
             transform = Convolution(in_shape, attrs["kernel"], tuple(attrs["strides"]), attrs["padding"])
-            binding = dict(kind="weights", shape=attrs["kernel"].shape)
+            binding = {"kind": "weights", "shape": attrs["kernel"].shape}
         elif node.op == "avg_pool2d":
             in_shape = tuple(self.graph[node.inputs[0]].shape)
             transform, binding = AvgPool(in_shape, tuple(attrs["pool"]), tuple(attrs["strides"])), None
         else:
             transform = Dense(ConstArray(attrs["weights"].value.T))
-            binding = dict(kind="weights", shape=attrs["weights"].shape, transpose=True)
+            binding = {"kind": "weights", "shape": attrs["weights"].shape, "transpose": True}
         name = f"{node.op}{node.id}"
         where = f"{node.op}@{node.loc.short}" if node.loc is not None else node.op
         self.nodes.append(SumNode(name, node.size, None, None, None, computes=(where,)))

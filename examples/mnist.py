@@ -185,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="learning rate: cosine decay to 0 over the epochs (default) or constant")
     parser.add_argument("--shift", type=int, default=1,
                         help="random shifts of up to this many pixels while training (default: 1; 0: none)")
+    parser.add_argument("--rate-noise", type=float, default=0.0, metavar="HZ",
+                        help="train with uniform noise of this half-width (Hz) on active neurons' rates (default: 0)")
     parser.add_argument("--n-train", type=int, default=None, help="training images (default: all)")
     parser.add_argument("--n-test", type=int, default=None, help="test images (default: all)")
     parser.add_argument("--n-steps", type=int, default=30, help="spiking steps per test image (default: 30)")
@@ -221,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
             lr = optax.cosine_decay_schedule(args.lr, args.epochs * (len(x) // min(args.batch_size, len(x))))
         history = prog.fit(x, y, epochs=args.epochs, batch_size=args.batch_size, optimizer=optax.adam(lr),
                            seed=args.seed, progress=args.progress,
-                           augment=lambda rng, batch: random_shift(rng, batch, args.shift))
+                           augment=lambda rng, batch: random_shift(rng, batch, args.shift),
+                           rate_noise=args.rate_noise)
         for e, (loss, acc, sec) in enumerate(zip(history.loss, history.accuracy, history.epoch_time), 1):
             print(f"epoch {e}: loss {loss:.4f}, rate training accuracy {100 * acc:.2f}%, {sec:.1f} s")
     if args.save:

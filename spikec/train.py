@@ -120,8 +120,8 @@ def fit(net: Netlist, x: np.ndarray, y: np.ndarray, *, loss: str | Callable = "c
         epochs: int = 1, batch_size: int = 200, dt: float = 1e-3, soft_lif: float | None = 0.01, seed: int = 0,
         validation_data: tuple[np.ndarray, np.ndarray] | None = None, progress: bool | None = None,
         callback: Callable[[int, History], None] | None = None,
-        augment: Callable[[np.random.Generator, np.ndarray], np.ndarray] | None = None
-        ) -> tuple[dict[str, np.ndarray], History]:
+        augment: Callable[[np.random.Generator, np.ndarray], np.ndarray] | None = None,
+        rate_noise: float = 0.0) -> tuple[dict[str, np.ndarray], History]:
     """Train the parameters of ``net`` on ``(x, y)`` in rate mode; returns ``(trained values, history)``.
 
     ``x`` is ``(n, *input_shape)``, ``y`` integer labels ``(n,)`` for
@@ -149,21 +149,25 @@ def fit(net: Netlist, x: np.ndarray, y: np.ndarray, *, loss: str | Callable = "c
                           f"{net.name} has synapses")
     batch_size = min(int(batch_size), len(x))
     n_batches = len(x) // batch_size
-    _, apply = make_loss_fn(net, "rate", dt, steps=1, soft_lif=soft_lif, dtype="float32")
+    if rate_noise:
+        apply = _noisy_rate_forward(net, dt, soft_lif, float(rate_noise), batch_size)
+    else:
+        _, plain = make_loss_fn(net, "rate", dt, steps=1, soft_lif=soft_lif, dtype="float32")
+        apply = lambda tree, xs, key: plain(tree, xs)  # noqa: E731
     loss_fn = loss_function(loss)
     opt = make_optimizer(optimizer)
     classify = loss in ("crossentropy", "sparse_categorical_crossentropy")
     theta = {k: jnp.asarray(v, dtype=jnp.float32) for k, v in read_params(net).items()}
     opt_state = opt.init(theta)
 
-    def objective(theta, xb, yb):
-        (out,) = apply(_netlist_tree(net, theta), [xb])
+    def objective(theta, xb, yb, key):
+        (out,) = apply(_netlist_tree(net, theta), [xb], key)
         out = out[:, -1]
         return loss_fn(out, yb), out
 
     @jax.jit
-    def update(theta, opt_state, xb, yb):
-        (value, out), grads = jax.value_and_grad(objective, has_aux=True)(theta, xb, yb)
+    def update(theta, opt_state, xb, yb, key):
+        (value, out), grads = jax.value_and_grad(objective, has_aux=True)(theta, xb, yb, key)
         updates, opt_state = opt.update(grads, opt_state, theta)
         correct = jnp.sum(jnp.argmax(out.reshape(out.shape[0], -1), axis=-1) == yb) if classify else 0
         return optax.apply_updates(theta, updates), opt_state, value, correct
@@ -179,7 +183,8 @@ def fit(net: Netlist, x: np.ndarray, y: np.ndarray, *, loss: str | Callable = "c
             idx = order[b * batch_size:(b + 1) * batch_size]
             yb = y[idx].astype(np.int32) if classify else y[idx].astype(np.float32)
             xb = x[idx] if augment is None else np.asarray(augment(rng, x[idx]), dtype=np.float32)
-            theta, opt_state, value, correct = update(theta, opt_state, xb, yb)
+            key = jax.random.fold_in(jax.random.PRNGKey(seed), epoch * n_batches + b)
+            theta, opt_state, value, correct = update(theta, opt_state, xb, yb, key)
             total_loss += float(value)
             total_correct += int(correct)
             if hasattr(bar, "set_postfix") and b % 10 == 0:
@@ -196,6 +201,62 @@ def fit(net: Netlist, x: np.ndarray, y: np.ndarray, *, loss: str | Callable = "c
         if callback is not None:
             callback(epoch, history)
     return {k: np.asarray(v, dtype=np.float64) for k, v in theta.items()}, history
+
+
+class _NoisyRate:
+    """A rate neuron type whose active neurons' rates get uniform noise of half-width ``hz`` (times amplitude).
+
+    The noise comes from the simulator step's ``noise`` argument (uniform on
+    [0, 1), one value per neuron), as for Poisson neurons.
+    """
+
+    needs_noise = True
+    spiking = False
+
+    def __init__(self, base, hz: float):
+        self.base, self.hz = base, hz
+        self.amplitude = getattr(base, "amplitude", 1.0)
+
+    def init_state(self, n, rng=None):
+        return self.base.init_state(n, rng=rng)
+
+    def step(self, state, J, dt, xp=np, noise=None):
+        state, rates = self.base.step(state, J, dt, xp=xp)
+        if noise is None:
+            return state, rates
+        jitter = self.amplitude * self.hz * (2 * noise - 1)
+        return state, xp.where(rates > 0, xp.maximum(rates + jitter, 0.0), rates)
+
+
+def _noisy_rate_forward(net: Netlist, dt: float, soft_lif: float | None, hz: float, batch: int) -> Callable:
+    """``apply(tree, [x], key)``: one rate-mode step of ``net`` with noisy rates (see :class:`_NoisyRate`)."""
+    import jax
+    import jax.numpy as jnp
+
+    from spikec.backends.jax_backend import choose_plan
+    from spikec.backends.netsim import make_simulator
+    from spikec.surrogate import soft_lif as _soft
+
+    f32 = jnp.float32
+
+    def neuron_map(t):
+        return _NoisyRate(_soft(t, soft_lif) if soft_lif is not None else t, hz)
+
+    sim = make_simulator(net, "rate", dt, batch=batch, xp=jnp, dtype=f32,
+                         plan=lambda index, tr: choose_plan(tr, f32, factor=False), neuron_map=neuron_map)
+    sizes = {name: net[name].n for name in sim.noisy}
+
+    def apply(tree, inputs, key):
+        full = {part: {**sim.params[part], **tree.get(part, {})} for part in sim.params}
+        prepared = sim.prepare(full)
+        state = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype=f32), sim.init)
+        keys = jax.random.split(key, max(len(sizes), 1))
+        noise = {name: jax.random.uniform(k, (batch, n), dtype=f32) for (name, n), k in zip(sizes.items(), keys)}
+        x = jnp.asarray(inputs[0], dtype=f32).reshape(batch, -1)
+        _, report = sim.step(state, [x], noise, prepared)
+        return tuple(o.reshape(batch, 1, *out.shape) for o, out in zip(report["outputs"], net.outputs))
+
+    return apply
 
 
 def predict(net: Netlist, x: np.ndarray, *, n_steps: int = 30, mode: str = "spiking", dt: float = 1e-3,

@@ -229,3 +229,22 @@ def test_load_mnist_says_where_it_looked(tmp_path, monkeypatch):
         datasets.load_mnist(verbose=False)
     text = str(info.value)
     assert "mnist.npz (not there)" in text and "nowhere" in text
+
+
+def test_noise_training_learns_and_jitters_only_active_neurons():
+    import jax.numpy as jnp
+
+    from spikec.train import _NoisyRate
+
+    x, y = toy_data(120)
+    prog = toy_program(seed=4)
+    history = prog.fit(x, y, epochs=8, batch_size=40, rate_noise=30.0, progress=False,
+                       optimizer=__import__("optax").adam(0.02))
+    assert history.loss[-1] < 0.6 * history.loss[0]
+    noisy = _NoisyRate(spikec.LIFRate(amplitude=0.01), 30.0)
+    J = jnp.array([[0.5, 2.0, 3.0]])
+    _, quiet = noisy.step({}, J, 1e-3, xp=jnp, noise=jnp.full((1, 3), 0.5))
+    _, low = noisy.step({}, J, 1e-3, xp=jnp, noise=jnp.zeros((1, 3)))
+    rates = spikec.LIFRate(amplitude=0.01).rates(np.array([0.5, 2.0, 3.0]))
+    assert_allclose(np.asarray(quiet)[0], rates, rtol=1e-6)
+    assert_allclose(np.asarray(low)[0], np.where(rates > 0, rates - 0.3, 0.0), rtol=1e-5, atol=1e-7)

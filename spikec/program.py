@@ -46,6 +46,9 @@ class Program:
                               f"{', '.join(sorted(LowerOptions.names()))}")
         self._netlists: dict[LowerOptions, Netlist] = {}
         self._range_examples: list[list] = []
+        # Trained parameter values (name -> array), written into every netlist lower() returns.
+        self._trained: dict[str, np.ndarray] = {}
+        self._trained_netlists: dict[LowerOptions, Netlist] = {}
         # ---- passes (spikec/passes): the optimized graph and the log of each pass ----
         from spikec.passes import PassManager
 
@@ -109,7 +112,104 @@ class Program:
         if opts not in self._netlists:
             self._netlists[opts] = lower(self.graph, [spec.provider() for spec in self.inputs], opts,
                                          more_examples=self._range_examples)
-        return self._netlists[opts]
+        if not self._trained:
+            return self._netlists[opts]
+        if opts not in self._trained_netlists:
+            from spikec.params import write_params
+
+            self._trained_netlists[opts] = write_params(self._netlists[opts], self._trained)
+        return self._trained_netlists[opts]
+
+    def to_nir(self, **options: Any):
+        """This program's netlist (with its current parameters) as a ``nir.NIRGraph`` (LIF networks
+        without synapses; see :mod:`spikec.nir_export`).  ``nir.write(path, prog.to_nir())`` saves it."""
+        from spikec.nir_export import export_nir
+
+        return export_nir(self.lower(**options))
+
+    # -- parameters and training (spikec/params.py, spikec/train.py) -------------------
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        """Current value of every :func:`spikec.param` (trained or loaded values, else the initial ones)."""
+        from spikec.params import read_params
+
+        return read_params(self.netlist)
+
+    def set_params(self, values: Mapping[str, Any]) -> None:
+        """Replace parameter values (name -> array); every later run and lowering uses them."""
+        from spikec.params import write_params
+
+        write_params(self._netlists.get(self.lower_options()) or self.netlist, values)  # checks names and shapes
+        self._trained = {**self._trained, **{k: np.asarray(v, dtype=np.float64) for k, v in values.items()}}
+        self._trained_netlists.clear()
+
+    def save_params(self, path: Any) -> None:
+        """Save the current parameter values to an ``.npz`` file."""
+        from spikec.params import save_params
+
+        save_params(path, self.params)
+
+    def load_params(self, path: Any) -> None:
+        """Load parameter values saved by :meth:`save_params` (checked against this program's parameters)."""
+        from spikec.params import load_params
+
+        self.set_params(load_params(path))
+
+    def fit(self, x: Any, y: Any, *, loss: Any = "crossentropy", optimizer: Any = None, epochs: int = 1,
+            batch_size: int = 200, backend: str = "jax", dt: float = 1e-3, seed: int = 0,
+            validation_data: Any = None, progress: bool | None = None, **options: Any) -> Any:
+        """Train the program's parameters on examples ``x`` (``(n, *input_shape)``) and targets ``y``.
+
+        Rate training, spiking inference (Hunsberger & Eliasmith; what
+        NengoDL does): neurons run as their rate counterparts (LIF as
+        soft-LIF, ``soft_lif`` smoothing, default 0.01) while training.
+        ``loss``: ``"crossentropy"`` (integer labels, softmax over the
+        output), ``"mse"`` or a function ``(outputs, targets) -> scalar``;
+        ``optimizer``: an optax optimizer (default Adam, learning rate
+        1e-3).  ``backend="jax"`` trains with JAX (:mod:`spikec.train`);
+        ``backend="nengo_dl"`` builds the network for NengoDL and trains it
+        with ``nengo_dl.Simulator.fit`` (``optimizer`` is then a Keras
+        optimizer).  The trained values replace the program's parameters.
+        Returns a :class:`spikec.train.History`.
+        """
+        net = self.netlist
+        if backend == "jax":
+            from spikec.train import fit
+
+            values, history = fit(net, x, y, loss=loss, optimizer=optimizer, epochs=epochs, batch_size=batch_size,
+                                  dt=dt, seed=seed, validation_data=validation_data, progress=progress, **options)
+        elif backend == "nengo_dl":
+            from spikec.backends.nengo_dl_train import fit_nengo_dl
+
+            values, history = fit_nengo_dl(net, x, y, loss=loss, optimizer=optimizer, epochs=epochs,
+                                           batch_size=batch_size, dt=dt, seed=seed, progress=progress, **options)
+        else:
+            raise RunError(f"fit supports backend='jax' and backend='nengo_dl', got {backend!r}")
+        self.set_params(values)
+        return history
+
+    def predict(self, x: Any, *, n_steps: int = 30, mode: str = "spiking", dt: float = 1e-3, batch_size: int = 500,
+                seed: int = 0, progress: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Outputs ``(n, n_steps, *shape)`` and spikes per example ``(n,)`` for examples ``x`` held
+        constant for ``n_steps`` steps (JAX, float32; see :func:`spikec.train.predict`)."""
+        from spikec.train import predict
+
+        return predict(self.netlist, x, n_steps=n_steps, mode=mode, dt=dt, batch_size=batch_size, seed=seed,
+                       progress=progress)
+
+    def evaluate(self, x: Any, y: Any, *, n_steps: int = 30, mode: str = "spiking", dt: float = 1e-3,
+                 batch_size: int = 500, seed: int = 0, progress: bool | None = None) -> dict[str, Any]:
+        """Classification accuracy after each of ``1..n_steps`` steps, and spikes per example.
+
+        Returns ``{"accuracy": (n_steps,) array (reading the output summed
+        over the first k steps), "spikes_per_example": float, "n_steps": int}``.
+        """
+        from spikec.train import accuracy_by_steps
+
+        outputs, spikes = self.predict(x, n_steps=n_steps, mode=mode, dt=dt, batch_size=batch_size, seed=seed,
+                                       progress=progress)
+        return {"accuracy": accuracy_by_steps(outputs, y), "spikes_per_example": float(np.mean(spikes)),
+                "n_steps": int(n_steps)}
 
     def tune_for(self, *examples: Any) -> "Program":
         """Tune the nonlinear units to these example inputs as well as the traced ones; returns ``self``.
@@ -135,6 +235,7 @@ class Program:
                                   f"({', '.join(self.input_names)}); give each example as a tuple or a mapping")
             self._range_examples.append(self.input_providers(args, kwargs)[0])
         self._netlists.clear()
+        self._trained_netlists.clear()
         return self
 
     @property
@@ -160,12 +261,6 @@ class Program:
         from spikec.backends.nengo import to_nengo
 
         return to_nengo(self.lower(dt=dt, seed=seed, **self.mode_options(mode, options)), mode=mode, seed=seed)
-
-    def to_nir(self, dt: float = 1e-3, seed: int = 0, **options: Any):
-        """This program's netlist as a ``nir.NIRGraph`` (LIF networks only; see :mod:`spikec.nir_io`)."""
-        from spikec.nir_io import to_nir
-
-        return to_nir(self.lower(dt=dt, seed=seed, **options), dt=dt)
 
     # -- running ----------------------------------------------------------------------
     def input_providers(self, args: Sequence[Any], kwargs: Mapping[str, Any],

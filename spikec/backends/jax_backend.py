@@ -82,11 +82,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from spikec.backends.netsim import DensePlan, Simulator, make_simulator
+from spikec.backends.netsim import DensePlan, LaxAvgPoolPlan, LaxConvolutionPlan, Simulator, make_simulator
 from spikec.backends.result import RunResult
 from spikec.errors import BackendError, RunError
 from spikec.ir.attrs import ConstArray
-from spikec.netlist import Dense, Netlist, Sparse
+from spikec.netlist import AvgPool, Convolution, Dense, Netlist, Sparse
 
 __all__ = [
     "DTYPES",
@@ -389,6 +389,10 @@ def choose_plan(transform, dtype, *, factor: bool = True):
     """
     if isinstance(transform, Dense):
         return JaxDensePlan(transform, dtype)
+    if isinstance(transform, Convolution):
+        return LaxConvolutionPlan(transform, jnp, dtype)
+    if isinstance(transform, AvgPool):
+        return LaxAvgPoolPlan(transform)
     m, n = transform.shape
     candidates = [EllPlan(transform, dtype)]
     if candidates[0].cost() > 2 * transform.nnz:
@@ -850,11 +854,13 @@ def with_params(net: Netlist, params: dict) -> Netlist:
     weights = params.get("weights", {})
     projections = []
     for i, proj in enumerate(net.projections):
-        if i in weights:
+        if i in weights and not isinstance(proj.transform, AvgPool):  # pooling has no weights
             w = np.asarray(weights[i], dtype=np.float64)
             tr = proj.transform
             if isinstance(tr, Dense):
                 new = Dense(ConstArray(w.reshape(tr.shape)))
+            elif isinstance(tr, Convolution):
+                new = dataclasses.replace(tr, kernel=ConstArray(w.reshape(tr.kernel.shape)))
             else:
                 new = Sparse(tr.shape, tr.rows, tr.cols, ConstArray(w.reshape(tr.data.shape)))
             proj = dataclasses.replace(proj, transform=new)

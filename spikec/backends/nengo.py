@@ -66,7 +66,7 @@ import nengo.synapses
 
 from spikec.backends.result import RunResult
 from spikec.errors import BackendError, RunError
-from spikec.netlist import Dense, InputSource, Netlist, Population
+from spikec.netlist import AvgPool, Convolution, Dense, InputSource, Netlist, Population, Sparse
 from spikec.progress import MIN_STEPS_FOR_BAR
 
 __all__ = [
@@ -308,6 +308,8 @@ def _fan_out(netlist: Netlist, pop: Population) -> np.ndarray:
         tr = p.transform
         if isinstance(tr, Dense):
             fan += np.count_nonzero(tr.weights.value, axis=0)
+        elif isinstance(tr, (Convolution, AvgPool)):
+            fan += tr.fan_out()
         else:
             cols = tr.cols.value[tr.data.value != 0]
             fan += np.bincount(cols, minlength=pop.n)
@@ -505,7 +507,10 @@ def _check_finite(netlist: Netlist) -> None:
     for sn in netlist.nodes:
         arrays += [(f"sum node {sn.name}: offset", sn.offset), (f"sum node {sn.name}: x0", sn.x0)]
     for p in netlist.projections:
-        w = p.transform.weights if isinstance(p.transform, Dense) else p.transform.data
+        if isinstance(p.transform, AvgPool):  # no weights
+            continue
+        w = (p.transform.weights if isinstance(p.transform, Dense) else
+             p.transform.kernel if isinstance(p.transform, Convolution) else p.transform.data)
         arrays.append((f"projection {p.pre} -> {p.post}: weights", w))
     for what, arr in arrays:
         if arr is not None and not np.all(np.isfinite(arr.value)):
@@ -519,6 +524,13 @@ def _constant(target, value: np.ndarray, label: str) -> None:
 
 
 def _nengo_transform(tr):
+    if isinstance(tr, AvgPool):
+        tr = Sparse.from_scipy(tr.matrix())
+    if isinstance(tr, Convolution):
+        kh, kw, _, filters = tr.kernel.shape
+        return nengo.Convolution(filters, tr.input_shape, kernel_size=(kh, kw), strides=tr.strides,
+                                 padding=tr.padding, channels_last=True,
+                                 init=np.asarray(tr.kernel.value, dtype=np.float64))
     if isinstance(tr, Dense):
         return nengo.Dense(tr.shape, init=np.asarray(tr.weights.value, dtype=np.float64))
     keep = tr.data.value != 0

@@ -36,13 +36,14 @@ multiplies exactly as before (``x @ W.T`` dense, ``x @ csr(W).T`` sparse).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
-from spikec.netlist import Dense, InputSource, Netlist, Population, Sparse, SumNode
+from spikec.netlist import AvgPool, Convolution, Dense, InputSource, Netlist, Population, Sparse, SumNode
 
 
 class TransformPlan(Protocol):
@@ -149,8 +150,160 @@ class SegmentSumPlan:
         return jax.ops.segment_sum(contrib.T, self.rows, num_segments=self.transform.shape[0]).T
 
 
+class ScipyConvolutionPlan:
+    """NumPy: a :class:`~spikec.netlist.Convolution` as its sparse matrix (``raw`` is the kernel)."""
+
+    def __init__(self, transform: Convolution):
+        self.transform = transform
+
+    def raw(self):
+        return self.transform.kernel.value
+
+    def prepare(self, raw):
+        return self.transform.matrix(np.asarray(raw)).T.tocsr()
+
+    def apply(self, prepared, x):
+        return np.asarray(x @ prepared)
+
+
+class LaxConvolutionPlan:
+    """JAX: a :class:`~spikec.netlist.Convolution` by ``jax.lax.conv_general_dilated`` (NHWC, HWIO)."""
+
+    kind = "conv"
+
+    def __init__(self, transform: Convolution, xp, dtype=None):
+        from spikec.netlist import conv_padding
+
+        self.transform, self.xp, self.dtype = transform, xp, dtype
+        self.padding = conv_padding(transform.input_shape, transform.kernel.shape, transform.strides,
+                                    transform.padding)
+
+    def cost(self) -> float:
+        return float(math.prod(self.transform.output_shape) * math.prod(self.transform.kernel.shape[:3]))
+
+    def raw(self):
+        return self.transform.kernel.value
+
+    def prepare(self, raw):
+        return _asarray(self.xp, raw, self.dtype)
+
+    def apply(self, prepared, x):
+        lead = x.shape[:-1]
+        images = x.reshape((-1, *self.transform.input_shape))
+        y = _lax_conv(images, prepared.astype(images.dtype), tuple(self.transform.strides), self.padding)
+        return y.reshape((*lead, self.transform.shape[0]))
+
+
+_CONV_DIMENSIONS = ("NHWC", "HWIO", "NHWC")
+
+
+def _lax_conv_impl(x, k, strides, padding):
+    import jax
+
+    return jax.lax.conv_general_dilated(x, k, strides, padding, dimension_numbers=_CONV_DIMENSIONS)
+
+
+def _make_lax_conv():
+    """``lax.conv_general_dilated`` whose kernel gradient is one matrix product of image patches.
+
+    XLA on a CPU computes the kernel gradient of a convolution (a
+    convolution with the batch as the contracted axis) 5-20x slower than
+    the forward pass, and inside ``lax.scan`` slower still; as
+    ``patches(x).T @ dy`` it is a plain GEMM.  The input gradient is JAX's
+    own.  Same values (summation order aside).
+    """
+    import functools
+
+    import jax
+    import jax.numpy as jnp
+
+    @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+    def conv(x, k, strides, padding):
+        return _lax_conv_impl(x, k, strides, padding)
+
+    def fwd(x, k, strides, padding):
+        return _lax_conv_impl(x, k, strides, padding), (x, k)
+
+    def bwd(strides, padding, res, g):
+        x, k = res
+        _, vjp_x = jax.vjp(lambda v: _lax_conv_impl(v, k, strides, padding), x)
+        (dx,) = vjp_x(g)
+        kh, kw, c, f = k.shape
+        patches = jax.lax.conv_general_dilated_patches(x, (kh, kw), strides, padding,
+                                                       dimension_numbers=_CONV_DIMENSIONS)  # features (c, kh, kw)
+        dk = jnp.einsum("nijp,nijf->pf", patches, g).reshape(c, kh, kw, f).transpose(1, 2, 0, 3)
+        return dx, dk.astype(k.dtype)
+
+    conv.defvjp(fwd, bwd)
+    return conv
+
+
+_LAX_CONV = None
+
+
+def _lax_conv(x, k, strides, padding):
+    global _LAX_CONV
+    if _LAX_CONV is None:
+        _LAX_CONV = _make_lax_conv()
+    return _LAX_CONV(x, k, strides, padding)
+
+
+class ScipyAvgPoolPlan:
+    """NumPy: an :class:`~spikec.netlist.AvgPool` as its sparse matrix (no weights: ``raw`` is empty)."""
+
+    def __init__(self, transform: AvgPool):
+        self.transform = transform
+        self.matrix = transform.matrix().T.tocsr()
+
+    def raw(self):
+        return np.zeros(0)
+
+    def prepare(self, raw):
+        return self.matrix
+
+    def apply(self, prepared, x):
+        return np.asarray(x @ prepared)
+
+
+class LaxAvgPoolPlan:
+    """JAX: an :class:`~spikec.netlist.AvgPool` as a reshape and mean (windows = strides) or ``reduce_window``."""
+
+    kind = "avgpool"
+
+    def __init__(self, transform: AvgPool, xp=None, dtype=None):
+        self.transform = transform
+
+    def cost(self) -> float:
+        return float(self.transform.nnz)
+
+    def raw(self):
+        return np.zeros(0)
+
+    def prepare(self, raw):
+        return None
+
+    def apply(self, prepared, x):
+        import jax
+
+        tr = self.transform
+        (h, w, c), (ph, pw), (sy, sx) = tr.input_shape, tr.pool, tr.strides
+        oh, ow, _ = tr.output_shape
+        lead = x.shape[:-1]
+        images = x.reshape((-1, h, w, c))
+        if (ph, pw) == (sy, sx):
+            # non-overlapping windows: crop, split each axis into (window, offset), average
+            y = images[:, :oh * ph, :ow * pw].reshape(-1, oh, ph, ow, pw, c).mean(axis=(2, 4))
+        else:
+            y = jax.lax.reduce_window(images, 0.0, jax.lax.add, (1, ph, pw, 1), (1, sy, sx, 1), "VALID") / (ph * pw)
+        return y.reshape((*lead, tr.shape[0]))
+
+
 def default_plan(transform, xp, dtype=None) -> TransformPlan:
     """The plan :func:`make_simulator` uses unless told otherwise."""
+    if isinstance(transform, AvgPool):
+        return ScipyAvgPoolPlan(transform) if xp is np else LaxAvgPoolPlan(transform)
+    if isinstance(transform, Convolution):
+        return ScipyConvolutionPlan(transform) if xp is np else LaxConvolutionPlan(transform, xp, dtype)
     if isinstance(transform, Dense):
         return DensePlan(transform, xp, dtype)
     assert isinstance(transform, Sparse)
@@ -346,7 +499,9 @@ def _fanouts(net: Netlist) -> dict[str, np.ndarray]:
     """Nonzero outgoing weights per neuron: each spike is that many synaptic events."""
     out = {p.name: np.zeros(p.n) for p in net.populations}
     for proj in net.projections:
-        if proj.pre in out:
+        if proj.pre in out and isinstance(proj.transform, (Convolution, AvgPool)):
+            out[proj.pre] += proj.transform.fan_out()
+        elif proj.pre in out:
             matrix = proj.transform.to_scipy()
             out[proj.pre] += np.asarray((matrix != 0).sum(axis=0)).ravel()
     return out

@@ -396,3 +396,89 @@ register(OpDef(
     reference=_neurons, shape_rule=_neurons_shape, format_attrs=_fmt("neuron_type", "gain", "bias"),
     numpy_names=("spikec.neurons",),
 ))
+
+
+# ------------------------------------------------------- convolution, pooling, dense
+#
+# ``conv2d``, ``dense`` and ``avg_pool2d`` are linear, but they are *projection ops*: the
+# passes and the lowering never fold them into other linear ops (a
+# convolution as a matrix holds kh*kw*channels weights per output element,
+# and a trainable parameter must keep its own weights).  Each becomes one
+# projection with a ``Convolution``, ``Dense`` or ``AvgPool`` transform (pooling
+# kept apart so that simulators pool, instead of gathering through a matrix).
+
+
+def _conv2d(attrs: Attrs, x: np.ndarray) -> np.ndarray:
+    """Cross-correlation of ``x`` (h, w, c) with ``kernel`` (kh, kw, c, f), channels last (TensorFlow's)."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    from spikec.netlist import conv_padding
+
+    kernel = attrs["kernel"].value
+    (top, bottom), (left, right) = conv_padding(x.shape, kernel.shape, attrs["strides"], attrs["padding"])
+    xp = np.pad(x, ((top, bottom), (left, right), (0, 0)))
+    kh, kw = kernel.shape[:2]
+    sy, sx = attrs["strides"]
+    windows = sliding_window_view(xp, (kh, kw), axis=(0, 1))[::sy, ::sx]  # (oh, ow, c, kh, kw)
+    return np.einsum("ijcab,abcf->ijf", windows, kernel)
+
+
+def _conv2d_shape(attrs: Attrs, shape: tuple[int, ...]) -> tuple[int, ...]:
+    from spikec.netlist import conv_output_shape
+
+    kernel = attrs["kernel"].shape
+    if len(shape) != 3 or len(kernel) != 4 or kernel[2] != shape[2]:
+        raise ValueError(f"conv2d needs x of shape (height, width, channels) and a kernel of shape "
+                         f"(kh, kw, channels, filters) with matching channels; got x {shape}, kernel {kernel}")
+    out = conv_output_shape(shape, kernel, attrs["strides"], attrs["padding"])
+    if min(out) < 1:
+        raise ValueError(f"conv2d: kernel {kernel[:2]} is larger than the input {shape[:2]} (padding 'valid')")
+    return out
+
+
+register(OpDef(
+    "conv2d", L,
+    "2-D convolution (cross-correlation) of x (height, width, channels) with a constant or parameter kernel "
+    "(kh, kw, channels, filters); strides, padding 'valid' or 'same' (a projection op: never folded)",
+    reference=_conv2d, shape_rule=_conv2d_shape, format_attrs=_fmt("param", "strides", "padding"),
+    numpy_names=("spikec.conv2d",),
+))
+
+
+def _pool_windows(attrs: Attrs, x: np.ndarray) -> np.ndarray:
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    (ph, pw), (sy, sx) = attrs["pool"], attrs["strides"]
+    return sliding_window_view(x, (ph, pw), axis=(0, 1))[::sy, ::sx]  # (oh, ow, c, ph, pw)
+
+
+def _avg_pool2d_shape(attrs: Attrs, shape: tuple[int, ...]) -> tuple[int, ...]:
+    (ph, pw), (sy, sx) = attrs["pool"], attrs["strides"]
+    if len(shape) != 3 or shape[0] < ph or shape[1] < pw:
+        raise ValueError(f"avg_pool2d needs x of shape (height, width, channels) at least {attrs['pool']}; "
+                         f"got {shape}")
+    return ((shape[0] - ph) // sy + 1, (shape[1] - pw) // sx + 1, shape[2])
+
+
+register(OpDef(
+    "avg_pool2d", L, "mean over (ph, pw) windows of x (height, width, channels), 'valid' (TensorFlow's)",
+    reference=lambda a, x: _pool_windows(a, x).mean(axis=(3, 4)), shape_rule=_avg_pool2d_shape,
+    format_attrs=_fmt("pool", "strides"), numpy_names=("spikec.avg_pool2d",),
+))
+
+
+def _dense_shape(attrs: Attrs, shape: tuple[int, ...]) -> tuple[int, ...]:
+    w = attrs["weights"].shape
+    if len(w) != 2 or w[0] != math.prod(shape):
+        raise ValueError(f"dense needs weights of shape (x.size, units) = ({math.prod(shape)}, units); got {w}")
+    return (w[1],)
+
+
+register(OpDef(
+    "dense", L, "ravel(x) @ weights for constant or parameter weights (n_in, units) (a projection op: never folded)",
+    reference=lambda a, x: np.ravel(x) @ a["weights"].value, shape_rule=_dense_shape,
+    format_attrs=_fmt("param"), numpy_names=("spikec.dense",),
+))
+
+# Linear ops that the passes keep apart and the lowering turns into one projection each.
+PROJECTION_OPS = frozenset({"conv2d", "dense", "avg_pool2d"})

@@ -12,6 +12,7 @@ linear ops between two populations collapses into one weight matrix.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable, Sequence
 
 import numpy as np
@@ -27,7 +28,10 @@ from spikec.passes.linear_map import linear_map
 from spikec.lower.options import LowerOptions
 from spikec.lower.ranges import LoweringError, measure_ranges, widen
 from spikec.lower.tuning import UnitTuning, balanced_product, nef_ensembles, parabola_square, parabola_square_pairs
-from spikec.netlist import InputSource, Netlist, Output, Population, Projection, SumNode, make_transform
+from spikec.ir.ops import PROJECTION_OPS
+from spikec.netlist import (AvgPool, Convolution, Dense, InputSource, Netlist, Output, ParamBinding, Population,
+                            Projection, SumNode, make_transform)
+from spikec.passes.linear_map import is_identity
 
 # Ops that lowering cannot take directly: the expand_bilinear pass rewrites them.
 NEEDS_EXPANSION = {"matmul", "einsum_bilinear", "div"}
@@ -45,6 +49,8 @@ class _Lowering:
         self.nodes: list[SumNode] = []
         self.projections: list[Projection] = []
         self.population_names: set[str] = set()
+        self.params: dict[str, ParamBinding] = {}
+        self.projection_nodes: set[str] = set()  # sum nodes that hold one conv2d/dense projection
 
     # -- building blocks ------------------------------------------------------------
     def project(self, expr: Affine, post: str, unit_synapse=None) -> None:
@@ -260,8 +266,62 @@ class _Lowering:
         tuning = UnitTuning(gain=np.broadcast_to(attrs["gain"].value, node.shape).ravel().astype(np.float64),
                             bias=np.broadcast_to(attrs["bias"].value, node.shape).ravel().astype(np.float64),
                             encode=identity, decode=identity)
-        return self.population(node, attrs["neuron_type"], tuning, operands[0],
-                               {"units": n, "rule": "neuron layer"})
+        decoded = self.population(node, attrs["neuron_type"], tuning, operands[0],
+                                  {"units": n, "rule": "neuron layer"})
+        pop = self.populations[-1]
+        for part in ("gain", "bias"):
+            pname = attrs.get(f"{part}_param")
+            if pname:
+                offset = pop.bias.value - tuning.bias if part == "bias" else None
+                if part == "gain" and operands[0].pruned().const.any():
+                    raise LoweringError("a trainable neuron gain needs an input without a constant offset "
+                                        "(the offset is folded into the bias)", op=node.op, loc=node.loc)
+                self.bind(ParamBinding(pname, part, pop.name, attrs[part].shape, broadcast=tuple(node.shape),
+                                       offset=offset if offset is not None and offset.any() else None), node)
+        return decoded
+
+    def bind(self, binding: ParamBinding, node: Node) -> None:
+        """Record where parameter ``binding.name`` lives; a name may be bound once."""
+        if binding.name in self.params:
+            raise LoweringError(f"parameter {binding.name!r} is used twice (each spikec.param needs its own name)",
+                                op=node.op, loc=node.loc)
+        self.params[binding.name] = binding
+
+    def materialize(self, node: Node, expr: Affine) -> str:
+        """A source holding exactly ``expr``: itself when it is one source as is, else a new sum node."""
+        expr = expr.pruned()
+        if len(expr.terms) == 1 and not expr.const.any():
+            (source, matrix), = expr.terms.items()
+            if matrix.shape[0] == matrix.shape[1] and is_identity(matrix):
+                return source
+        name = f"{node.op}_in{node.id}"
+        offset = ConstArray(expr.const) if expr.const.any() else None
+        self.nodes.append(SumNode(name, expr.size, None, None, offset, computes=(f"{node.op} input",)))
+        self.project(Affine(expr.size, dict(expr.terms)), name)
+        return name
+
+    def lower_projection_op(self, node: Node, operands: list[Affine]) -> Affine:
+        """``conv2d``/``dense``/``avg_pool2d``: one projection of its own (a convolution, or the dense matrix) into a sum node."""
+        attrs = node.attrs
+        source = self.materialize(node, operands[0])
+        if node.op == "conv2d":
+            in_shape = tuple(self.graph[node.inputs[0]].shape)
+            transform = Convolution(in_shape, attrs["kernel"], tuple(attrs["strides"]), attrs["padding"])
+            binding = {"kind": "weights", "shape": attrs["kernel"].shape}
+        elif node.op == "avg_pool2d":
+            in_shape = tuple(self.graph[node.inputs[0]].shape)
+            transform, binding = AvgPool(in_shape, tuple(attrs["pool"]), tuple(attrs["strides"])), None
+        else:
+            transform = Dense(ConstArray(attrs["weights"].value.T))
+            binding = {"kind": "weights", "shape": attrs["weights"].shape, "transpose": True}
+        name = f"{node.op}{node.id}"
+        where = f"{node.op}@{node.loc.short}" if node.loc is not None else node.op
+        self.nodes.append(SumNode(name, node.size, None, None, None, computes=(where,)))
+        self.projection_nodes.add(name)
+        self.projections.append(Projection(source, name, transform, None))
+        if attrs.get("param"):
+            self.bind(ParamBinding(attrs["param"], target=len(self.projections) - 1, **binding), node)
+        return Affine.source(name, node.size)
 
     def function_interval(self, node: Node) -> tuple[np.ndarray, np.ndarray]:
         """The interval an elementwise function is tuned on: widened, but not out of its domain.
@@ -328,6 +388,8 @@ class _Lowering:
             operands = [self.exprs[i] for i in node.inputs]
             if node.op == "const":
                 self.exprs[node.id] = Affine.constant(node.attrs["value"].value)
+            elif node.op in PROJECTION_OPS:
+                self.exprs[node.id] = self.lower_projection_op(node, operands)
             elif opdef.is_linear:
                 matrices, bias = linear_map(node, [graph[i].shape for i in node.inputs])
                 total = Affine.constant(bias)
@@ -347,9 +409,41 @@ class _Lowering:
         for node in stateful:
             self.lower_state(node)
         outputs = [self.output(i, node_id) for i, node_id in enumerate(graph.outputs)]
+        self.bypass_projection_nodes(outputs)
         net = Netlist(graph.name, tuple(self.inputs), tuple(self.populations), tuple(self.nodes),
-                      tuple(self.projections), tuple(outputs))
+                      tuple(self.projections), tuple(outputs), info={"params": dict(self.params)})
         return net.validate()
+
+    def bypass_projection_nodes(self, outputs: list[Output]) -> None:
+        """Let a convolution or dense projection feed its one reader directly.
+
+        ``lower_projection_op`` puts each such projection into a sum node of
+        its own; when that node has no offset, is not an output and is read
+        by exactly one projection that is the identity without synapse (a
+        neuron layer reading the convolution), the node is dropped and the
+        convolution goes straight into the reader.  Exact (adding zero), and
+        it saves a copy of every convolution output per step (and its
+        gradient) in simulators.
+        """
+        read = {o.source for o in outputs}
+        for node in list(self.nodes):
+            if node.name not in self.projection_nodes or node.offset is not None or node.name in read:
+                continue
+            into = [i for i, p in enumerate(self.projections) if p.post == node.name]
+            out_of = [i for i, p in enumerate(self.projections) if p.pre == node.name]
+            if len(into) != 1 or len(out_of) != 1:
+                continue
+            (i_in,), (i_out,) = into, out_of
+            reader = self.projections[i_out]
+            if reader.synapse is not None or not is_identity(reader.transform.to_scipy()):
+                continue
+            self.projections[i_in] = Projection(self.projections[i_in].pre, reader.post,
+                                                self.projections[i_in].transform, None)
+            del self.projections[i_out]
+            self.nodes.remove(node)
+            for name, b in list(self.params.items()):
+                if b.kind == "weights" and b.target > i_out:
+                    self.params[name] = dataclasses.replace(b, target=b.target - 1)
 
     def lower_state(self, node: Node) -> None:
         from spikec.synapses import Integrator

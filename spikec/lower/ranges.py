@@ -26,7 +26,10 @@ def measure_ranges(
     graph: Graph, inputs: Sequence[Callable[[float], np.ndarray]], t: float, dt: float
 ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """Per-element (min, max) over time of every operand of a nonlinear node."""
-    wanted = sorted({i for node in graph if get_op(node.op).is_nonlinear for i in node.inputs})
+    # Explicit neuron layers fix their own tuning: their operands need no range
+    # (measuring them would simulate a whole convolutional network for nothing).
+    wanted = sorted({i for node in graph if get_op(node.op).is_nonlinear and node.op != "neurons"
+                     for i in node.inputs})
     if not wanted:
         return {}
     steps = max(1, int(round(t / dt)))

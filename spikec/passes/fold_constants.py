@@ -45,7 +45,8 @@ def fold_constants(graph: Graph) -> Graph:
         ins = rw.inputs_of(node)
         operands = [rw.new(i) for i in ins]
         consts = [o.op == "const" for o in operands]
-        if operands and all(consts):
+        # A trainable parameter keeps its own op (folding it would lose the name -> weights mapping).
+        if operands and all(consts) and not node.attrs.get("param"):
             with np.errstate(all="ignore"):
                 value = np.asarray(opdef.reference(node.attrs, *(const_value(o) for o in operands)),
                                    dtype=np.float64)

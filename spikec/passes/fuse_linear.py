@@ -8,6 +8,7 @@ import numpy as np
 
 from spikec.ir.attrs import ConstArray
 from spikec.ir.graph import Graph
+from spikec.ir.ops import PROJECTION_OPS
 from spikec.ir.registry import get_op
 from spikec.ir.sparse import SparseConst
 from spikec.passes.linear_map import is_identity, linear_map
@@ -40,6 +41,10 @@ def fuse_linear(graph: Graph) -> Graph:
     reshape, a permutation: e.g. the split of a merged population read by
     two consumers); otherwise it is kept as one value that both read.
 
+    Projection ops (``conv2d``, ``dense``) count as nonlinear here: they
+    are never absorbed nor absorb their operands, so a convolution never
+    turns into its (large) matrix and a parameter keeps its own weights.
+
     Nodes this bypasses stay in the graph, unused, for ``dce`` to remove.
 
     Preserves: the NumPy reference output of the graph for any inputs, up to
@@ -51,7 +56,9 @@ def fuse_linear(graph: Graph) -> Graph:
     outputs = set(graph.outputs)
 
     def linear(node_id: int) -> bool:
-        return get_op(graph[node_id].op).is_linear
+        # Projection ops (conv2d, dense) stay whole: see spikec.ir.ops.PROJECTION_OPS.
+        op = graph[node_id].op
+        return get_op(op).is_linear and op not in PROJECTION_OPS
 
     absorbable, shared = set(), set()
     for node in graph:

@@ -98,6 +98,15 @@ def linear_map(node: Node, operand_shapes: Sequence[Shape]) -> tuple[list[Matrix
         return [_broadcast_map(shapes[0], out_shape)], bias
     if op in ("sum", "mean"):
         return [_reduce_map(shapes[0], attrs["axis"], attrs["keepdims"], op == "mean")], np.zeros(n_out)
+    if op == "avg_pool2d":
+        return [_avg_pool_map(node, shapes[0])], np.zeros(n_out)
+    if op == "conv2d":
+        from spikec.netlist import Convolution
+
+        conv = Convolution(tuple(shapes[0]), attrs["kernel"], tuple(attrs["strides"]), attrs["padding"])
+        return [_prune(conv.matrix())], np.zeros(n_out)
+    if op == "dense":
+        return [_prune(scipy.sparse.csr_array(attrs["weights"].value.T))], np.zeros(n_out)
     if op == "matmul_const":
         w = _matmul_const(attrs["c"].value, attrs["side"], shapes[0])
         if w is not None:
@@ -153,6 +162,18 @@ def _structural(node: Node, shapes: list[Shape]) -> list[Matrix]:
         out.append(Matrix((np.ones(int(mask.sum())), (rows[mask], index[mask] - offsets[i])),
                           shape=(index.size, n_in)))
     return out
+
+
+def _avg_pool_map(node: Node, shape: Shape) -> Matrix:
+    """Each output element averages its window: ``1/(ph*pw)`` on the window's inputs."""
+    from spikec.ir.ops import _pool_windows
+
+    n_in = math.prod(shape)
+    windows = _pool_windows(node.attrs, np.arange(n_in, dtype=np.int64).reshape(shape))
+    cols = windows.reshape(-1, windows.shape[-2] * windows.shape[-1])
+    k = cols.shape[1]
+    rows = np.repeat(np.arange(cols.shape[0], dtype=np.int64), k)
+    return Matrix((np.full(rows.size, 1.0 / k), (rows, cols.ravel())), shape=(cols.shape[0], n_in))
 
 
 def _reduce_map(shape: Shape, axis, keepdims: bool, mean: bool) -> Matrix:

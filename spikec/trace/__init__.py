@@ -3,11 +3,12 @@
 from spikec.trace.compile import CompiledFunction, Input, InputSpec, compile, const, trace_function
 from spikec.trace.context import configure, current
 from spikec.trace.layers import neurons
+from spikec.trace.params import Param, avg_pool2d, conv2d, dense, param
 from spikec.trace.numpy_dispatch import supported_function_names
 from spikec.trace.time import filter, integrate, lti
 from spikec.trace.tracer import Tracer
 
 __all__ = [
-    "CompiledFunction", "Input", "InputSpec", "Tracer", "compile", "configure", "const", "current", "filter",
+    "CompiledFunction", "Input", "InputSpec", "Param", "Tracer", "avg_pool2d", "conv2d", "dense", "param", "compile", "configure", "const", "current", "filter",
     "integrate", "lti", "neurons", "supported_function_names", "trace_function",
 ]

@@ -36,8 +36,9 @@ def neurons(x: Any, neuron_type: Any, gain: Any = 1.0, bias: Any = 0.0) -> Any:
         the layer runs its rate counterpart, in spiking mode its spiking
         counterpart (a rate type is wrapped in ``RegularSpiking``).
     gain, bias
-        Constants (scalars or arrays that broadcast to ``x.shape``): the
-        neuron input current is ``J = gain * x + bias``.
+        Constants (scalars or arrays that broadcast to ``x.shape``) or
+        trainable :func:`spikec.param` s: the neuron input current is
+        ``J = gain * x + bias``.
 
     Returns
     -------
@@ -53,7 +54,16 @@ def neurons(x: Any, neuron_type: Any, gain: Any = 1.0, bias: Any = 0.0) -> Any:
     """
     from spikec.neurons import as_neuron_type
 
+    from spikec.trace.params import Param
+
     ntype = as_neuron_type(neuron_type)
+    names = {}
+    for what in ("gain", "bias"):
+        value = gain if what == "gain" else bias
+        if isinstance(value, Param):
+            names[what] = value.name
+    gain = gain.value if isinstance(gain, Param) else gain
+    bias = bias.value if isinstance(bias, Param) else bias
     for what, value in (("gain", gain), ("bias", bias)):
         if isinstance(value, Tracer):
             raise UnsupportedOperationError(
@@ -74,4 +84,6 @@ def neurons(x: Any, neuron_type: Any, gain: Any = 1.0, bias: Any = 0.0) -> Any:
             "spikec.neurons: gain and bias must broadcast to the shape of x (one neuron per element of x)",
             op="neurons", shapes=[x.shape, g.shape, b.shape], loc=capture(),
         )
-    return x._ctx.emit("neurons", [x], {"neuron_type": ntype, "gain": ConstArray(g), "bias": ConstArray(b)})
+    attrs = {"neuron_type": ntype, "gain": ConstArray(g), "bias": ConstArray(b)}
+    attrs.update({f"{what}_param": name for what, name in names.items()})
+    return x._ctx.emit("neurons", [x], attrs)

@@ -1,0 +1,303 @@
+"""Training compiled networks with JAX and optax: rate training, spiking evaluation.
+
+The method of Hunsberger & Eliasmith (2016) that NengoDL uses: train the
+network with the *rate* counterparts of its neurons (LIF as soft-LIF, whose
+smoothed rate curve has useful gradients at threshold), then run the trained
+weights with *spiking* neurons and read the output over ``n_steps`` time steps.
+
+:func:`fit` trains the parameters declared with :func:`spikec.param`; the
+forward pass is :func:`spikec.backends.jax_backend.make_loss_fn` in rate
+mode (one time step: a network without synapses settles instantly in rate
+mode), and one jitted function does forward, backward and the optimizer
+update for a whole batch.  :func:`predict` runs the network in spiking (or
+rate) mode over ``n_steps``, batch by batch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from spikec.errors import RunError, SpikecError
+from spikec.netlist import Netlist
+from spikec.params import bindings, read_params, write_params
+
+
+@dataclasses.dataclass
+class History:
+    """What :meth:`spikec.Program.fit` did, one entry per epoch.
+
+    ``loss`` is the mean training loss over the epoch's batches,
+    ``accuracy`` the training accuracy of the rate network on those batches
+    (classification only: integer labels), ``val_accuracy`` the rate
+    accuracy on ``validation_data`` when given, ``epoch_time`` the seconds
+    each epoch took (the first one includes compiling).
+    """
+
+    loss: list[float] = dataclasses.field(default_factory=list)
+    accuracy: list[float] = dataclasses.field(default_factory=list)
+    val_accuracy: list[float] = dataclasses.field(default_factory=list)
+    epoch_time: list[float] = dataclasses.field(default_factory=list)
+    backend: str = "jax"
+
+    @property
+    def history(self) -> dict[str, list[float]]:
+        """Keras-style dict of the per-epoch lists that were recorded."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if isinstance(v, list) and v}
+
+
+LOSSES = ("crossentropy", "mse")
+
+
+def loss_function(loss: str | Callable) -> Callable:
+    """``loss(outputs, targets) -> scalar`` for a name in :data:`LOSSES` or a callable (jax.numpy code)."""
+    import jax.numpy as jnp
+    import optax
+
+    if callable(loss):
+        return loss
+    if loss in ("crossentropy", "sparse_categorical_crossentropy"):
+        return lambda out, y: optax.softmax_cross_entropy_with_integer_labels(
+            out.reshape(out.shape[0], -1), y.astype(jnp.int32)).mean()
+    if loss == "mse":
+        return lambda out, y: jnp.mean((out.reshape(y.shape) - y) ** 2)
+    raise SpikecError(f"unknown loss {loss!r}; use one of {', '.join(LOSSES)} or a function (outputs, targets)")
+
+
+def make_optimizer(optimizer: Any):
+    """An optax optimizer: given one, a name (``"adam"``, ``"rmsprop"``, ``"sgd"``: learning rate 1e-3), or Adam."""
+    import optax
+
+    if optimizer is None:
+        return optax.adam(1e-3)
+    if isinstance(optimizer, str):
+        try:
+            return getattr(optax, optimizer)(1e-3)
+        except AttributeError:
+            raise SpikecError(f"optax has no optimizer {optimizer!r}") from None
+    return optimizer
+
+
+def _is_feedforward(net: Netlist) -> bool:
+    return all(p.synapse is None for p in net.projections) and all(n.synapse is None for n in net.nodes)
+
+
+def _check_single_input(net: Netlist, x: np.ndarray) -> np.ndarray:
+    if len(net.inputs) != 1 or len(net.outputs) != 1:
+        raise RunError(f"fit/predict need a program with one input and one output; {net.name} has "
+                       f"{len(net.inputs)} inputs and {len(net.outputs)} outputs")
+    shape = net.inputs[0].shape
+    x = np.asarray(x, dtype=np.float32)
+    if x.shape[1:] != tuple(shape):
+        raise RunError(f"input data of shape {x.shape}: expected (n_examples, *{tuple(shape)})")
+    return x
+
+
+def _netlist_tree(net: Netlist, theta: Mapping[str, Any]) -> dict:
+    """The ``make_loss_fn`` parameter pytree holding parameters ``theta`` (name -> array)."""
+    import jax.numpy as jnp
+
+    tree: dict[str, dict] = {"weights": {}, "gain": {}, "bias": {}}
+    for name, b in bindings(net).items():
+        tree[b.kind][b.target] = b.to_netlist(theta[name], jnp)
+    return tree
+
+
+def _progress(total: int, desc: str, enable: bool | None):
+    from spikec.progress import progress_bar
+
+    if enable is None:
+        enable = sys.stderr.isatty()
+    return progress_bar(range(total), total, desc, enable)
+
+
+def fit(net: Netlist, x: np.ndarray, y: np.ndarray, *, loss: str | Callable = "crossentropy", optimizer: Any = None,
+        epochs: int = 1, batch_size: int = 200, dt: float = 1e-3, soft_lif: float | None = 0.01, seed: int = 0,
+        validation_data: tuple[np.ndarray, np.ndarray] | None = None, progress: bool | None = None,
+        callback: Callable[[int, History], None] | None = None,
+        augment: Callable[[np.random.Generator, np.ndarray], np.ndarray] | None = None,
+        rate_noise: float = 0.0) -> tuple[dict[str, np.ndarray], History]:
+    """Train the parameters of ``net`` on ``(x, y)`` in rate mode; returns ``(trained values, history)``.
+
+    ``x`` is ``(n, *input_shape)``, ``y`` integer labels ``(n,)`` for
+    ``loss="crossentropy"`` (softmax over the output) or targets of the
+    output's shape for ``"mse"``.  Each epoch visits the examples in a new
+    random order (``seed``) in batches of ``batch_size`` (a last partial
+    batch is left out, so one compiled step serves every batch).  LIF
+    neurons train as soft-LIF with smoothing ``soft_lif`` (None: plain LIF
+    rates).
+    """
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    from spikec.backends.jax_backend import make_loss_fn
+
+    x = _check_single_input(net, x)
+    y = np.asarray(y)
+    if len(y) != len(x):
+        raise RunError(f"fit: {len(x)} inputs but {len(y)} targets")
+    if not bindings(net):
+        raise SpikecError(f"{net.name} has no trainable parameters: declare them with spikec.param(name, init)")
+    if not _is_feedforward(net):
+        raise SpikecError("fit trains feed-forward networks without synapses (rate mode settles in one step); "
+                          f"{net.name} has synapses")
+    batch_size = min(int(batch_size), len(x))
+    n_batches = len(x) // batch_size
+    if rate_noise:
+        apply = _noisy_rate_forward(net, dt, soft_lif, float(rate_noise), batch_size)
+    else:
+        _, plain = make_loss_fn(net, "rate", dt, steps=1, soft_lif=soft_lif, dtype="float32")
+        apply = lambda tree, xs, key: plain(tree, xs)  # noqa: E731
+    loss_fn = loss_function(loss)
+    opt = make_optimizer(optimizer)
+    classify = loss in ("crossentropy", "sparse_categorical_crossentropy")
+    theta = {k: jnp.asarray(v, dtype=jnp.float32) for k, v in read_params(net).items()}
+    opt_state = opt.init(theta)
+
+    def objective(theta, xb, yb, key):
+        (out,) = apply(_netlist_tree(net, theta), [xb], key)
+        out = out[:, -1]
+        return loss_fn(out, yb), out
+
+    @jax.jit
+    def update(theta, opt_state, xb, yb, key):
+        (value, out), grads = jax.value_and_grad(objective, has_aux=True)(theta, xb, yb, key)
+        updates, opt_state = opt.update(grads, opt_state, theta)
+        correct = jnp.sum(jnp.argmax(out.reshape(out.shape[0], -1), axis=-1) == yb) if classify else 0
+        return optax.apply_updates(theta, updates), opt_state, value, correct
+
+    rng = np.random.default_rng(seed)
+    history = History()
+    for epoch in range(epochs):
+        start = time.perf_counter()
+        order = rng.permutation(len(x))
+        total_loss, total_correct = 0.0, 0
+        bar = _progress(n_batches, f"epoch {epoch + 1}/{epochs}", progress)
+        for b in bar:
+            idx = order[b * batch_size:(b + 1) * batch_size]
+            yb = y[idx].astype(np.int32) if classify else y[idx].astype(np.float32)
+            xb = x[idx] if augment is None else np.asarray(augment(rng, x[idx]), dtype=np.float32)
+            key = jax.random.fold_in(jax.random.PRNGKey(seed), epoch * n_batches + b)
+            theta, opt_state, value, correct = update(theta, opt_state, xb, yb, key)
+            total_loss += float(value)
+            total_correct += int(correct)
+            if hasattr(bar, "set_postfix") and b % 10 == 0:
+                bar.set_postfix(loss=f"{total_loss / (b + 1):.4f}")
+        history.epoch_time.append(time.perf_counter() - start)
+        history.loss.append(total_loss / max(n_batches, 1))
+        if classify:
+            history.accuracy.append(total_correct / max(n_batches * batch_size, 1))
+        if validation_data is not None:
+            trained = write_params(net, {k: np.asarray(v) for k, v in theta.items()})
+            vx, vy = validation_data
+            out, _ = predict(trained, vx, n_steps=1, mode="rate", dt=dt, batch_size=max(batch_size, 500))
+            history.val_accuracy.append(float(np.mean(np.argmax(out[:, -1].reshape(len(vx), -1), axis=-1) == vy)))
+        if callback is not None:
+            callback(epoch, history)
+    return {k: np.asarray(v, dtype=np.float64) for k, v in theta.items()}, history
+
+
+class _NoisyRate:
+    """A rate neuron type whose active neurons' rates get uniform noise of half-width ``hz`` (times amplitude).
+
+    The noise comes from the simulator step's ``noise`` argument (uniform on
+    [0, 1), one value per neuron), as for Poisson neurons.
+    """
+
+    needs_noise = True
+    spiking = False
+
+    def __init__(self, base, hz: float):
+        self.base, self.hz = base, hz
+        self.amplitude = getattr(base, "amplitude", 1.0)
+
+    def init_state(self, n, rng=None):
+        return self.base.init_state(n, rng=rng)
+
+    def step(self, state, J, dt, xp=np, noise=None):
+        state, rates = self.base.step(state, J, dt, xp=xp)
+        if noise is None:
+            return state, rates
+        jitter = self.amplitude * self.hz * (2 * noise - 1)
+        return state, xp.where(rates > 0, xp.maximum(rates + jitter, 0.0), rates)
+
+
+def _noisy_rate_forward(net: Netlist, dt: float, soft_lif: float | None, hz: float, batch: int) -> Callable:
+    """``apply(tree, [x], key)``: one rate-mode step of ``net`` with noisy rates (see :class:`_NoisyRate`)."""
+    import jax
+    import jax.numpy as jnp
+
+    from spikec.backends.jax_backend import choose_plan
+    from spikec.backends.netsim import make_simulator
+    from spikec.surrogate import soft_lif as _soft
+
+    f32 = jnp.float32
+
+    def neuron_map(t):
+        return _NoisyRate(_soft(t, soft_lif) if soft_lif is not None else t, hz)
+
+    sim = make_simulator(net, "rate", dt, batch=batch, xp=jnp, dtype=f32,
+                         plan=lambda index, tr: choose_plan(tr, f32, factor=False), neuron_map=neuron_map)
+    sizes = {name: net[name].n for name in sim.noisy}
+
+    def apply(tree, inputs, key):
+        full = {part: {**sim.params[part], **tree.get(part, {})} for part in sim.params}
+        prepared = sim.prepare(full)
+        state = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype=f32), sim.init)
+        keys = jax.random.split(key, max(len(sizes), 1))
+        noise = {name: jax.random.uniform(k, (batch, n), dtype=f32) for (name, n), k in zip(sizes.items(), keys)}
+        x = jnp.asarray(inputs[0], dtype=f32).reshape(batch, -1)
+        _, report = sim.step(state, [x], noise, prepared)
+        return tuple(o.reshape(batch, 1, *out.shape) for o, out in zip(report["outputs"], net.outputs))
+
+    return apply
+
+
+def predict(net: Netlist, x: np.ndarray, *, n_steps: int = 30, mode: str = "spiking", dt: float = 1e-3,
+            batch_size: int = 500, seed: int = 0, progress: bool | None = None
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Run ``net`` on every example of ``x`` (held constant) for ``n_steps``; JAX, float32.
+
+    Returns ``(outputs, spikes)``: outputs ``(n, n_steps, *output_shape)``
+    and the spikes each example caused over the ``n_steps`` ``(n,)``.
+    """
+    import jax.numpy as jnp
+
+    from spikec.backends.jax_backend import make_loss_fn
+
+    x = _check_single_input(net, x)
+    _, apply = make_loss_fn(net, mode, dt, steps=int(n_steps), dtype="float32", seed=seed)
+    batch_size = min(int(batch_size), len(x))
+    outputs, spikes = [], []
+    n_batches = -(-len(x) // batch_size)
+    for b in _progress(n_batches, f"{mode} {n_steps} steps", progress):
+        xb = x[b * batch_size:(b + 1) * batch_size]
+        n = len(xb)
+        if n < batch_size:  # pad: one compiled function for every batch
+            xb = np.concatenate([xb, np.zeros((batch_size - n, *xb.shape[1:]), dtype=xb.dtype)])
+        (out,), pop_spikes = apply({}, [jnp.asarray(xb)], return_spikes=True)
+        outputs.append(np.asarray(out[:n], dtype=np.float64))
+        counts = sum((np.asarray(s[:n]).sum(axis=1) for s in pop_spikes.values()), np.zeros(n))
+        spikes.append(counts)
+    return np.concatenate(outputs), np.concatenate(spikes)
+
+
+def accuracy_by_steps(outputs: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Classification accuracy reading the output averaged over the first ``k`` steps, for ``k = 1..n_steps``.
+
+    ``outputs`` is ``(n, n_steps, classes)``; entry ``k - 1`` of the result
+    is the accuracy of ``argmax(mean(outputs[:, :k]))``: the spike count of a
+    linear readout over a window of ``k`` steps.
+    """
+    outputs = outputs.reshape(outputs.shape[0], outputs.shape[1], -1)
+    means = np.cumsum(outputs, axis=1)  # argmax of a sum is argmax of the mean
+    return (np.argmax(means, axis=-1) == np.asarray(y)[:, None]).mean(axis=0)
+
+
+__all__ = ["LOSSES", "History", "accuracy_by_steps", "fit", "loss_function", "make_optimizer", "predict"]

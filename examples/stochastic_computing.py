@@ -7,7 +7,8 @@ synapse.  The binary refractory states ``z1, z2, z3`` of the first three
 neurons, sampled over ``T`` steps, define a distribution over the 8 joint
 states (three-point correlations).  A random *teacher* population of the
 same kind samples a target distribution; the student's weights and biases
-are trained with Adam to minimize the batch-mean KL divergence
+(and gains) are trained with Adam (cosine-decayed step; 5x larger for
+gains and biases) to minimize the batch-mean KL divergence
 ``KL(p_target || p_sampled)``, gradients going through the surrogate of the
 refractory state (:class:`spikec.RefractoryLIF`).
 
@@ -42,6 +43,7 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 import spikec
 from spikec.backends.jax_backend import make_loss_fn, with_params
@@ -54,6 +56,9 @@ TAU_MEM = 0.010      # membrane (Norse's tau_mem)
 TAU_REF = 0.010      # refractory period: 10 steps, as the notebook's rho = 10
 P_INPUT = 0.03       # Poisson input spike probability per step (30 Hz)
 BIAS = 1.0           # resting current: Norse's v_leak = 1 with threshold 1
+TRAIN_GAIN = True
+LR_FLOOR = 0.05
+NEURON_LR_GAIN = 5.0
 READOUT = 3          # neurons whose joint refractory state is the sample
 # Norse initializes input weights as randn * sqrt(2 / N) current jumps; a
 # lowpass of 0/1 input spikes jumps by (1 - exp(-dt/tau_syn)) * W, so the
@@ -84,7 +89,8 @@ def state_distribution(z):
     p = jnp.ones(z.shape[:-1] + (1,), dtype=z.dtype)
     for i in range(k):
         zi = z[..., i:i + 1]
-        p = jnp.concatenate([p * (1 - zi), p * zi], axis=-1)
+        pair = jnp.stack([1 - zi, zi], axis=-1)            # (..., 1, 2)
+        p = (p[..., :, None] * pair).reshape(*z.shape[:-1], -1)  # earlier variables: higher bits
     return p.mean(axis=-2)
 
 
@@ -117,7 +123,9 @@ def poisson_inputs(key, batch: int, steps: int, h: int, p: float = P_INPUT):
 
 def sample(setup: Setup, params: dict, key, batch: int):
     """Refractory states ``(batch, steps, n)`` for fresh Poisson inputs."""
-    (states,) = setup.apply(params, [poisson_inputs(key, batch, setup.steps, setup.h)], key=key)
+    # Always the full parameter structure, so that every call reuses one compilation.
+    full = {part: {**setup.params[part], **params.get(part, {})} for part in setup.params}
+    (states,) = setup.apply(full, [poisson_inputs(key, batch, setup.steps, setup.h)], key=key)
     return states
 
 
@@ -126,6 +134,8 @@ def train(setup: Setup, p_target, *, epochs: int, batch: int, lr: float, seed: i
     """Adam on the input weights and biases; returns ``(params, history)`` (see :func:`spikec.training.fit`)."""
     trainable = {"weights": {setup.weight_index: setup.params["weights"][setup.weight_index]},
                  "bias": dict(setup.params["bias"])}
+    if TRAIN_GAIN:
+        trainable["gain"] = dict(setup.params["gain"])
     p_target = jnp.asarray(p_target)
 
     def loss(p, key):
@@ -133,23 +143,33 @@ def train(setup: Setup, p_target, *, epochs: int, batch: int, lr: float, seed: i
         p_s = state_distribution(states[..., :READOUT])
         return kl_divergence(p_target, p_s).mean(), p_s
 
-    return fit(loss, trainable, epochs, lr=lr, key=jax.random.PRNGKey(seed + 1000), desc="stochastic computing",
-               progress=progress)
+    def adam(rate):
+        return optax.adam(optax.cosine_decay_schedule(rate, max(epochs, 1), alpha=LR_FLOOR))
+
+    # Gains and biases get a larger step: they set how regularly the neurons fire,
+    # which is what lowers the sampling noise of each batch element's distribution.
+    labels = {part: jax.tree_util.tree_map(lambda _: "weights" if part == "weights" else "neurons", sub)
+              for part, sub in trainable.items()}
+    optimizer = optax.multi_transform({"weights": adam(lr), "neurons": adam(lr * NEURON_LR_GAIN)}, labels)
+    return fit(loss, trainable, epochs, optimizer=optimizer, key=jax.random.PRNGKey(seed + 1000),
+               desc="stochastic computing", progress=progress)
 
 
-def target_distribution(n: int, h: int, steps: int, batch: int, seed: int):
-    """The teacher: a random population of the same kind; its distribution averaged over a batch."""
+def target_distribution(setup: Setup, batch: int, seed: int):
+    """The teacher: a random population of the same kind (the same compiled sampler with other
+    weights); its distribution averaged over a batch."""
     rng = np.random.RandomState(10_000 + seed)
-    teacher = build(n, h, steps, initial_weights(n, h, rng))
-    states = sample(teacher, teacher.params, jax.random.PRNGKey(10_000 + seed), batch)
+    weights = dict(setup.params["weights"])
+    weights[setup.weight_index] = jnp.asarray(initial_weights(setup.n, setup.h, rng), dtype=jnp.float32)
+    states = sample(setup, {"weights": weights}, jax.random.PRNGKey(10_000 + seed), batch)
     return np.asarray(state_distribution(states[..., :READOUT]).mean(axis=0)), np.asarray(states)
 
 
 def run(*, n: int = 32, h: int = 256, steps: int = 1000, batch: int = 32, epochs: int = 40, lr: float = 0.03,
         seed: int = 0, progress: bool | None = None) -> dict:
     """Sample a target, train a student, and return everything the report and plots need."""
-    p_target, teacher_states = target_distribution(n, h, steps, batch, seed)
     setup = build(n, h, steps, initial_weights(n, h, np.random.RandomState(seed)))
+    p_target, teacher_states = target_distribution(setup, batch, seed)
     start = time.perf_counter()
     trained, history = train(setup, p_target, epochs=epochs, batch=batch, lr=lr, seed=seed, progress=progress)
     seconds = time.perf_counter() - start

@@ -38,7 +38,6 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 import spikec
 from spikec.backends.jax_backend import make_loss_fn
@@ -49,8 +48,9 @@ DT = 1e-3
 TAU_MEM = 0.010
 TAU_SYN = 0.005
 TOLERANCE = 0.002        # a spike matches its target within 2 ms
-SURROGATE = SuperSpike(10.0)
-HALF_LIFE = 150         # epochs
+# Steeper than the default (10): measured 10 of 10 seeds matched instead of 8-9 (README).
+SURROGATE = SuperSpike(20.0)
+W_MEAN = 0.6            # initial input weights ~ N(W_MEAN, 0.5): a few irregular spikes at first
 
 
 # ------------------------------------------------------------------------------ programs
@@ -91,12 +91,12 @@ def spike_times(train: np.ndarray) -> np.ndarray:
 
 
 def run_single(*, seed: int = 0, inputs: int = 100, rate: float = 10.0, duration: float = 0.5,
-               n_spikes: int = 5, epochs: int = 1000, lr: float = 0.01, progress: bool | None = None) -> dict:
+               n_spikes: int = 5, epochs: int = 1000, lr: float = 0.1, progress: bool | None = None) -> dict:
     """Train one neuron until its spike train matches the target; the history and final train."""
     rng = np.random.RandomState(seed)
     steps = int(round(duration / DT))
     x = (rng.rand(1, steps, inputs) < rate * DT).astype(np.float32)   # frozen Poisson input
-    w0 = rng.randn(1, inputs) * 0.5 + 1.0
+    w0 = rng.randn(1, inputs) * 0.5 + W_MEAN
     prog = neuron.trace(np.zeros(inputs), w0)
     net = prog.netlist
     wi = _projection(net, (1, inputs), pre_is_input=True)
@@ -114,9 +114,7 @@ def run_single(*, seed: int = 0, inputs: int = 100, rate: float = 10.0, duration
         return spike_times_match(spike_times(train), times, TOLERANCE + 1e-9)
 
     start = time.perf_counter()
-    # Adam's step halves every HALF_LIFE epochs: large steps find the spikes, small ones place them.
-    optimizer = optax.adam(optax.exponential_decay(lr, HALF_LIFE, 0.5))
-    trained, history = fit(loss, {"weights": {wi: params["weights"][wi]}}, epochs, optimizer=optimizer,
+    trained, history = fit(loss, {"weights": {wi: params["weights"][wi]}}, epochs, lr=lr,
                            desc="superspike", progress=progress, stop=matched)
     seconds = time.perf_counter() - start
     final = history["aux"][-1]
@@ -240,14 +238,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of inputs, weights and data (default: 0)")
     parser.add_argument("--epochs", type=int, default=None,
                         help="most epochs (single: 1000, stops when matched; classifier: 300)")
-    parser.add_argument("--lr", type=float, default=0.01, help="Adam learning rate (default: 0.01)")
+    parser.add_argument("--lr", type=float, default=None,
+                        help="Adam learning rate (default: 0.1 single, 0.01 classifier)")
     parser.add_argument("--plot", metavar="DIR", help="save figures into this folder")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
     progress = False if args.no_progress else None
     status = 0
     if args.part in ("single", "both"):
-        r = run_single(seed=args.seed, epochs=args.epochs or 1000, lr=args.lr, progress=progress)
+        r = run_single(seed=args.seed, epochs=args.epochs or 1000, lr=args.lr or 0.1, progress=progress)
         per = np.median(r["epoch_seconds"][1:]) if r["epoch_seconds"].size > 1 else float("nan")
         print(f"single neuron: target {np.round(r['target_times'] * 1000).astype(int).tolist()} ms")
         print(f"  output {np.round(r['times'] * 1000).astype(int).tolist()} ms; "
@@ -257,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.plot:
             print(f"wrote {plot_single(r, args.plot)}")
     if args.part in ("classifier", "both"):
-        c = run_classifier(seed=args.seed, epochs=args.epochs or 300, lr=args.lr, progress=progress)
+        c = run_classifier(seed=args.seed, epochs=args.epochs or 300, lr=args.lr or 0.01, progress=progress)
         f = c["final"]
         print(f"classifier: loss {c['losses'][0]:.3f} -> {c['final_loss']:.3f} after {len(c['losses']) - 1} epochs; "
               f"accuracy {f['tutorial']:.3f} (tutorial, ties -> class 0), {f['tie_aware']:.3f} (tie-aware), "

@@ -95,7 +95,7 @@ def test_stochastic_computing_learns_target(sc, tmp_path, capsys):
 
 
 def test_superspike_single_neuron_learns_spike_times(ss, tmp_path):
-    r = ss.run_single(seed=1, inputs=50, duration=0.2, n_spikes=2, epochs=400, lr=0.05, progress=False)
+    r = ss.run_single(seed=1, inputs=50, duration=0.2, n_spikes=2, epochs=400, lr=0.1, progress=False)
     assert r["losses"][-1] < 0.3 * r["losses"][0]
     assert r["matched"], r["times"]
     assert spike_times_match(r["times"], r["target_times"], 0.002 + 1e-9)

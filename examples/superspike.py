@@ -144,7 +144,7 @@ def accuracies(readout_max: np.ndarray, y: np.ndarray) -> dict:
     return {"tutorial": tutorial, "tie_aware": tie_aware, "ties": float(np.mean(tie))}
 
 
-def run_classifier(*, seed: int = 0, epochs: int = 300, lr: float = 0.01, hidden: int = 4, batch: int = 256,
+def run_classifier(*, seed: int = 0, epochs: int = 300, lr: float = 0.1, hidden: int = 4, batch: int = 256,
                    steps: int = 200, inputs: int = 100, progress: bool | None = None) -> dict:
     """Train the SpyTorch network on random spike-time data; loss and accuracies per epoch."""
     x, y = spytorch_data(seed, batch, steps, inputs)
@@ -238,15 +238,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of inputs, weights and data (default: 0)")
     parser.add_argument("--epochs", type=int, default=None,
                         help="most epochs (single: 1000, stops when matched; classifier: 300)")
-    parser.add_argument("--lr", type=float, default=None,
-                        help="Adam learning rate (default: 0.1 single, 0.01 classifier)")
+    parser.add_argument("--lr", type=float, default=0.1, help="Adam learning rate (default: 0.1)")
     parser.add_argument("--plot", metavar="DIR", help="save figures into this folder")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
     progress = False if args.no_progress else None
     status = 0
     if args.part in ("single", "both"):
-        r = run_single(seed=args.seed, epochs=args.epochs or 1000, lr=args.lr or 0.1, progress=progress)
+        r = run_single(seed=args.seed, epochs=args.epochs or 1000, lr=args.lr, progress=progress)
         per = np.median(r["epoch_seconds"][1:]) if r["epoch_seconds"].size > 1 else float("nan")
         print(f"single neuron: target {np.round(r['target_times'] * 1000).astype(int).tolist()} ms")
         print(f"  output {np.round(r['times'] * 1000).astype(int).tolist()} ms; "
@@ -256,8 +255,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.plot:
             print(f"wrote {plot_single(r, args.plot)}")
     if args.part in ("classifier", "both"):
-        c = run_classifier(seed=args.seed, epochs=args.epochs or 300, lr=args.lr or 0.01, progress=progress)
-        f = c["final"]
+        c = run_classifier(seed=args.seed, epochs=args.epochs or 300, lr=args.lr, progress=progress)
+        f, f0 = c["final"], c["accuracy"][0]
+        print(f"classifier before training: accuracy {f0['tutorial']:.3f} (tutorial), {f0['tie_aware']:.3f} "
+              f"(tie-aware), ties {f0['ties']:.3f}")
         print(f"classifier: loss {c['losses'][0]:.3f} -> {c['final_loss']:.3f} after {len(c['losses']) - 1} epochs; "
               f"accuracy {f['tutorial']:.3f} (tutorial, ties -> class 0), {f['tie_aware']:.3f} (tie-aware), "
               f"ties {f['ties']:.3f}; {np.median(c['epoch_seconds'][1:]) * 1000:.1f} ms per epoch")

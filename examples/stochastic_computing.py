@@ -221,7 +221,7 @@ def plot(result: dict, directory: str) -> list[str]:
     ax_r.set_yticks(1.2 * np.arange(READOUT) + 0.5)
     ax_r.set_yticklabels([f"$z_{k + 1}$" for k in range(READOUT)])
     ax_r.set_xlabel("time step (ms)")
-    ax_r.set_title("A  readout neurons: spikes (lines) and refractory state (shaded), batch element 0")
+    ax_r.set_title("A  readout neurons (batch element 0): spikes and refractory state (shaded)")
     width = 0.35
     p_s, p_t = result["p_sampled"], result["p_target"]
     x = np.arange(p_t.size)

@@ -19,10 +19,10 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
-import stochastic_computing as sc  # noqa: E402
+import stochastic_computing as sc
 
 # Norse 1.1.0 with the upstream SuperSpike fix, this machine, one thread (issue #8).
 NORSE_REFERENCE = {"seconds_per_epoch": 1.3, "kl": [0.027, 0.049, 0.108], "workshop_claim": "0.02-0.04"}
@@ -32,7 +32,7 @@ def norse_available() -> bool:
     try:
         import norse  # noqa: F401
         import torch  # noqa: F401
-    except Exception:
+    except ImportError:
         return False
     return True
 

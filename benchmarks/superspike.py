@@ -17,10 +17,10 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
-import superspike as ss  # noqa: E402
+import superspike as ss
 
 REFERENCE = "PyTorch BPTT re-implementation: 10 of 10 seeds matched after 39-413 epochs (median 163), 0.11 s/epoch"
 

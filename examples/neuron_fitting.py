@@ -130,7 +130,7 @@ def current_for_count(model: str, count: int, low: float | None = None, high: fl
     Returns ``{"current", "count", "simulations", "bracket"}``; the
     current is the midpoint of the final bracket that gave ``count``.
     """
-    lo_b, hi_b = MODELS[model][2]
+    hi_b = MODELS[model][2][1]
     low = 0.0 if low is None else low
     high = hi_b * 4 if high is None else high
     sims = 0
@@ -172,12 +172,12 @@ def fit_spike_times(model: str, *, seed: int = 0, generations: int = 150, popsiz
     """
     from scipy.optimize import differential_evolution
 
-    cls, space, current_bounds = MODELS[model]
+    _, space, current_bounds = MODELS[model]
     names = list(space)
     bounds = [current_bounds] + [space[n] for n in names]
     sims = 0
     bar = progress_bar(range(generations + 1), total=generations + 1, desc=f"fit {model}",
-                       enable=progress if progress is not None else (True if sys.stderr.isatty() else False))
+                       enable=progress if progress is not None else sys.stderr.isatty())
     it = iter(bar)
 
     def cost(population):  # (n_params, S): vectorized

@@ -148,7 +148,8 @@ def train(setup: Setup, p_target, *, epochs: int, batch: int, lr: float, seed: i
 
     # Gains and biases get a larger step: they set how regularly the neurons fire,
     # which is what lowers the sampling noise of each batch element's distribution.
-    labels = {part: jax.tree_util.tree_map(lambda _: "weights" if part == "weights" else "neurons", sub)
+    labels = {part: jax.tree_util.tree_map(lambda _, label=("weights" if part == "weights" else "neurons"): label,
+                                           sub)
               for part, sub in trainable.items()}
     optimizer = optax.multi_transform({"weights": adam(lr), "neurons": adam(lr * NEURON_LR_GAIN)}, labels)
     return fit(loss, trainable, epochs, optimizer=optimizer, key=jax.random.PRNGKey(seed + 1000),

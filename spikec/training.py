@@ -51,7 +51,7 @@ def fit(loss: Callable, params: Any, epochs: int, *, lr: float = 1e-2, key: Any 
         updates, s = optimizer.update(grads, s, p)
         return optax.apply_updates(p, updates), s, value, aux
 
-    enable = progress if progress is not None else (True if sys.stderr.isatty() else False)
+    enable = progress if progress is not None else sys.stderr.isatty()
     bar = progress_bar(range(epochs), total=epochs, desc=desc, enable=enable)
     history: dict[str, list] = {"loss": [], "aux": [], "seconds": []}
     for epoch in bar:

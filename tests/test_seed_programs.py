@@ -16,9 +16,14 @@ import numpy as np
 import pytest
 
 jax = pytest.importorskip("jax")
-import jax.numpy as jnp  # noqa: E402
+import jax.numpy as jnp
 
-from spikec.training import kl_divergence, spike_times_match, van_rossum, van_rossum_kernel  # noqa: E402
+from spikec.training import (
+    kl_divergence,
+    spike_times_match,
+    van_rossum,
+    van_rossum_kernel,
+)
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -152,7 +157,18 @@ def test_adex_simulation_matches_numpy_euler(nf, current, params):
 @pytest.mark.parametrize("current, params", [(1.0, {}), (1.5, {"a": 0.02, "b": 0.3, "tau_w": 300.0})])
 def test_adex_simulation_matches_brian2(nf, current, params):
     b2 = pytest.importorskip("brian2")
-    from brian2 import NeuronGroup, SpikeMonitor, defaultclock, ms, mV, nA, nF, run, start_scope, uS
+    from brian2 import (
+        NeuronGroup,
+        SpikeMonitor,
+        defaultclock,
+        ms,
+        mV,
+        nA,
+        nF,
+        run,
+        start_scope,
+        uS,
+    )
 
     start_scope()
     defaultclock.dt = 0.1 * ms

@@ -203,3 +203,15 @@ def test_fit_improves_spike_times_and_program_agrees(nf):
     r = nf.fit_spike_times("adex", seed=0, generations=8, popsize=6, progress=False)
     assert r["error"] < min(default, 0.1) and r["simulations"] > 0
     np.testing.assert_allclose(nf.program_spike_times("adex", r["params"]), r["times"], atol=2e-4)
+
+
+# ------------------------------------------------------------------------------ full size (slow)
+
+
+@pytest.mark.slow
+def test_full_size_results(sc, ss):
+    """The README's full-size figures, spot-checked: seed 1 of stochastic computing, seed 0 of SuperSpike."""
+    r = sc.run(seed=1, progress=False)
+    assert r["final_kl"] < 0.02
+    s = ss.run_single(seed=0, progress=False)
+    assert s["matched"] and s["epochs"] < 400

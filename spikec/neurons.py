@@ -26,6 +26,9 @@ spikec                                 Nengo
 :class:`SoftLIFRate`                   ``nengo_dl.SoftLIFRate``
 :class:`Parabola`                      :class:`NengoParabola` (defined here)
 :class:`AdEx`                          :class:`NengoAdEx` (defined here)
+:class:`RefractoryLIF`                 :class:`NengoRefractoryLIF` (defined here:
+                                       ``nengo.LIF`` whose output is its
+                                       refractory state)
 =====================================  ==========================================
 
 Conventions

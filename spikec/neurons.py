@@ -26,6 +26,9 @@ spikec                                 Nengo
 :class:`SoftLIFRate`                   ``nengo_dl.SoftLIFRate``
 :class:`Parabola`                      :class:`NengoParabola` (defined here)
 :class:`AdEx`                          :class:`NengoAdEx` (defined here)
+:class:`RefractoryLIF`                 :class:`NengoRefractoryLIF` (defined here:
+                                       ``nengo.LIF`` whose output is its
+                                       refractory state)
 =====================================  ==========================================
 
 Conventions
@@ -82,6 +85,8 @@ __all__ = [
     "PoissonSpiking",
     "NengoParabola",
     "NengoAdEx",
+    "NengoRefractoryLIF",
+    "RefractoryLIF",
     "as_neuron_type",
     "is_refractory",
     "neuron_parameters",
@@ -625,6 +630,100 @@ class LIF(NeuronType):
     def as_rate(self):
         """:class:`LIFRate` with the same time constants (``min_voltage`` has no rate meaning)."""
         return LIFRate(tau_rc=self.tau_rc, tau_ref=self.tau_ref, amplitude=self.amplitude)
+
+
+@dataclass(frozen=True)
+class RefractoryLIF(NeuronType):
+    """:class:`LIF` whose output is its binary refractory state instead of its spikes.
+
+    The dynamics are exactly ``nengo.LIF``'s (same state, same step); the
+    output of a step is ``amplitude`` where the neuron is inside its
+    refractory period at the end of the step and 0 elsewhere
+    (:func:`is_refractory` with ``dt``: a spike makes it ``amplitude`` for
+    ``tau_ref / dt`` steps).  This is the binary variable of stochastic
+    computing with spiking neurons (Buesing et al. 2011; Norse's
+    ``LIFRefracCell`` state ``rho > 0``).
+
+    The output is a state, not spike events, so the type is not
+    ``spiking``: back ends do not count its output as spikes (a population
+    of these neurons reports zero spikes).  Its rate counterpart
+    (:meth:`as_rate`) is the expected refractory fraction, the LIF rate
+    times ``tau_ref`` (``LIFRate`` with ``amplitude * tau_ref``), which is
+    also what the ideal reference computes.  In the JAX back end's
+    surrogate-gradient mode the output's gradient flows through an
+    exponential trace of the surrogate spikes (see
+    :mod:`spikec.surrogate`).
+    """
+
+    tau_rc: float = 0.02
+    tau_ref: float = 0.002
+    min_voltage: float = 0.0
+    amplitude: float = 1.0
+
+    spiking: ClassVar[bool] = False
+    state_names: ClassVar[tuple[str, ...]] = ("voltage", "refractory_time")
+    _bounds: ClassVar = {"tau_rc": (0.0, True, None), "tau_ref": (0.0, True, None),
+                         "min_voltage": (None, False, 0.0), "amplitude": (0.0, True, None)}
+    _may_be_infinite: ClassVar = ("min_voltage",)
+    _label_always: ClassVar = ("tau_rc", "tau_ref")
+
+    def rates(self, J, xp=np):
+        """Expected refractory fraction times ``amplitude``: the LIF rate times ``tau_ref``."""
+        return self.as_rate().rates(J, xp)
+
+    def gain_bias(self, max_rates, intercepts):
+        """As :class:`LIF` (``max_rates`` are spike rates)."""
+        return _lif_gain_bias(self.label(), self.tau_rc, self.tau_ref, max_rates, intercepts)
+
+    def max_rates_intercepts(self, gain, bias):
+        """As :class:`LIF`."""
+        return _lif_max_rates_intercepts(self.tau_rc, self.tau_ref, gain, bias)
+
+    def _state_dists(self):
+        return (("voltage", 0.0, 1.0), ("refractory_time", 0.0, 0.0))
+
+    def step(self, state, J, dt, xp=np, noise=None):
+        """Nengo's ``LIF.step``; the output is ``amplitude * is_refractory(new_state, dt)``."""
+        dt = _check_dt(dt)
+        v, r, _ = _lif_step(state["voltage"], state["refractory_time"], _as_float(J, xp), dt,
+                            self.tau_rc, self.tau_ref, self.min_voltage, 1.0, xp)
+        return {"voltage": v, "refractory_time": r}, (r > dt) * self.amplitude
+
+    def is_refractory(self, state, dt=None, xp=np):
+        """See :func:`is_refractory`."""
+        return is_refractory(state, dt, xp)
+
+    def to_nengo(self):
+        """:class:`NengoRefractoryLIF` with the same parameters."""
+        return NengoRefractoryLIF(tau_rc=self.tau_rc, tau_ref=self.tau_ref, min_voltage=self.min_voltage,
+                                  amplitude=self.amplitude)
+
+    def as_rate(self):
+        """The expected refractory fraction: :class:`LIFRate` with ``amplitude * tau_ref``."""
+        return LIFRate(tau_rc=self.tau_rc, tau_ref=self.tau_ref, amplitude=self.amplitude * self.tau_ref)
+
+    def as_spiking(self):
+        """The type itself (it steps like a spiking LIF)."""
+        return self
+
+    def as_lif(self) -> LIF:
+        """The :class:`LIF` with the same dynamics (its output the spikes)."""
+        return LIF(tau_rc=self.tau_rc, tau_ref=self.tau_ref, min_voltage=self.min_voltage, amplitude=1.0)
+
+
+class NengoRefractoryLIF(nengo.LIF):
+    """``nengo.LIF`` whose output is ``amplitude`` while refractory (see :class:`RefractoryLIF`)."""
+
+    spiking = False
+
+    def rates(self, x, gain, bias):
+        """Expected refractory fraction times ``amplitude``."""
+        return super().rates(x, gain, bias) * self.tau_ref
+
+    def step(self, dt, J, output, voltage, refractory_time):
+        """``nengo.LIF.step``, then the refractory indicator written to ``output``."""
+        super().step(dt, J, output, voltage, refractory_time)
+        output[...] = (refractory_time > dt) * self.amplitude
 
 
 @dataclass(frozen=True)
@@ -1411,6 +1510,8 @@ def _from_nengo(obj) -> NeuronType | None:
         return Parabola(obj.amplitude)
     if t is NengoAdEx:
         return obj._spikec()
+    if t is NengoRefractoryLIF:
+        return RefractoryLIF(obj.tau_rc, obj.tau_ref, obj.min_voltage, obj.amplitude)
     # Recognised by name so that converting never imports NengoDL (slow).
     if t.__name__ == "SoftLIFRate" and t.__module__.split(".")[0] == "nengo_dl":
         return SoftLIFRate(obj.sigma, obj.tau_rc, obj.tau_ref, obj.amplitude)

@@ -36,6 +36,15 @@ when it differentiates a spiking network:
   surrogate-gradient training.
 * :class:`~spikec.neurons.PoissonSpiking`: straight through: the count's
   derivative with respect to its mean ``|r| dt`` is 1.
+* :class:`~spikec.neurons.RefractoryLIF`: the output (the refractory
+  indicator, exact forward) takes its gradient from an exponential trace
+  of the surrogate spikes, ``trace = exp(-dt/tau_ref) trace + spike``, an
+  extra state variable ``refractory_trace``: the indicator is the sum of
+  the last ``tau_ref/dt`` spikes, and the trace is that window with an
+  exponential kernel of the same total weight.  So a spike, or a near miss
+  (the surrogate at a step without spike), moves the next ``tau_ref/dt``
+  steps' states, which is what training a distribution over refractory
+  states needs.
 * Izhikevich and AdEx spikes keep a zero gradient (their step is used as is).
 
 The forward values of every surrogate-aware step equal the neuron type's own
@@ -60,6 +69,7 @@ from spikec.neurons import (
     LIFRate,
     NeuronType,
     PoissonSpiking,
+    RefractoryLIF,
     RegularSpiking,
     SoftLIFRate,
     SpikingRectifiedLinear,
@@ -235,9 +245,24 @@ class SurrogateNeuron:
     def label(self) -> str:
         return f"{self.base.label()} [surrogate {self.surrogate.label()}]"
 
+    def init_state(self, n, rng=None):
+        """The base type's state (plus ``refractory_trace`` for :class:`~spikec.neurons.RefractoryLIF`)."""
+        state = self.base.init_state(n, rng)
+        if type(self.base) is RefractoryLIF:
+            state["refractory_trace"] = state["voltage"] * 0.0
+        return state
+
     def step(self, state, J, dt, xp=jnp, noise=None):
         base, sg = self.base, self.surrogate
         J = jnp.asarray(J)
+        if type(base) is RefractoryLIF:
+            v, r, out = _lif_step(state["voltage"], state["refractory_time"], J, dt, base.tau_rc, base.tau_ref,
+                                  base.min_voltage, 1.0, sg)
+            trace = math.exp(-dt / base.tau_ref) * state["refractory_trace"] + out * dt
+            indicator = (jax.lax.stop_gradient(r) > dt).astype(trace.dtype)
+            # Forward: the exact indicator; backward: the trace's gradient.
+            output = (indicator + (trace - jax.lax.stop_gradient(trace))) * base.amplitude
+            return {"voltage": v, "refractory_time": r, "refractory_trace": trace}, output
         if type(base) is LIF:
             v, r, out = _lif_step(state["voltage"], state["refractory_time"], J, dt, base.tau_rc, base.tau_ref,
                                   base.min_voltage, base.amplitude, sg)
@@ -271,8 +296,11 @@ class SurrogateNeuron:
 
 
 def surrogate_neuron(neuron_type: Any, surrogate: Any = None) -> Any:
-    """``neuron_type`` stepped with surrogate gradients when it spikes; rate types as they are."""
-    if not getattr(neuron_type, "spiking", False) or isinstance(neuron_type, SurrogateNeuron):
+    """``neuron_type`` stepped with surrogate gradients when it spikes (or is a
+    :class:`~spikec.neurons.RefractoryLIF`); rate types as they are."""
+    if isinstance(neuron_type, SurrogateNeuron):
+        return neuron_type
+    if not (getattr(neuron_type, "spiking", False) or type(neuron_type) is RefractoryLIF):
         return neuron_type
     return SurrogateNeuron(neuron_type, as_surrogate(surrogate))
 

@@ -765,10 +765,20 @@ def make_loss_fn(net: Netlist, mode: str = "rate", dt: float = 1e-3, steps: int 
     by_input = _input_projections(net)
     sims: dict[tuple, Simulator] = {}
 
+    def hoistable(batch: int, const: tuple[bool, ...]) -> frozenset[int]:
+        # Time-varying inputs whose projections fit in HOIST_BYTES are multiplied for all
+        # steps at once, outside the scan (as simulate() does; exact): one large matmul
+        # forward and backward instead of one per step.
+        itemsize = jdtype.itemsize
+        return frozenset(i for i, c in enumerate(const) if not c and by_input[i]
+                         and steps * batch * sum(net[net.projections[p].post].size for p in by_input[i])
+                         * itemsize <= HOIST_BYTES)
+
     def simulator(batch: int, const: tuple[bool, ...]) -> Simulator:
         key = (batch, const)
         if key not in sims:
-            hoisted = [p for i, c in enumerate(const) if c for p in by_input[i]]
+            hoist = hoistable(batch, const)
+            hoisted = [p for i, c in enumerate(const) if c or i in hoist for p in by_input[i]]
             # Built while apply is traced, but cached across traces: its arrays must be concrete.
             with jax.ensure_compile_time_eval():
                 sims[key] = make_simulator(net, mode, dt, batch=batch, xp=jnp, dtype=jdtype, plan=plan,
@@ -809,7 +819,8 @@ def make_loss_fn(net: Netlist, mode: str = "rate", dt: float = 1e-3, steps: int 
         const_inputs = {i: v for i, (v, c) in enumerate(zip(values, const)) if c}
         varying = {i: v for i, (v, c) in enumerate(zip(values, const)) if not c}
         rng = jax.random.PRNGKey(seed) if key is None else key
-        _, ys = _scan(net, sim, prepared, const_inputs, varying, set(const_inputs), set(), steps, rng, jdtype,
+        _, ys = _scan(net, sim, prepared, const_inputs, varying, set(const_inputs),
+                      set(hoistable(batch, tuple(const))), steps, rng, jdtype,
                       counts=False)
         outputs = tuple(jnp.swapaxes(o, 0, 1).reshape(batch, steps, *out.shape)
                         for o, out in zip(ys["outputs"], net.outputs))

@@ -40,19 +40,34 @@ def simulate_graph(
     dt: float,
     progress: bool | None = None,
     observe: Callable[[dict[int, np.ndarray]], None] | None = None,
+    only: Sequence[int] | None = None,
 ) -> list[np.ndarray]:
     """Simulate ``graph`` for ``steps`` steps; return each output as ``(steps, *shape)``.
 
     ``inputs[i]`` gives input ``i``'s value at time ``t``.  ``observe``, if
     given, is called once per step with every node's value (what consumers
-    saw that step), for statistics that need no stored traces.
+    saw that step), for statistics that need no stored traces.  ``only``
+    restricts the simulation to these nodes and everything they depend on
+    (operands, including a state's one-step-late operand); the others are
+    not computed and nothing is returned (``[]``): for ``observe`` callers
+    that need a few nodes of an expensive graph.
     """
+    needed = None
+    if only is not None:
+        needed, stack = set(), list(only)
+        while stack:
+            node_id = stack.pop()
+            if node_id not in needed:
+                needed.add(node_id)
+                stack.extend(graph[node_id].inputs)
     if len(inputs) != len(graph.inputs):
         raise RunError(f"{graph.name} has {len(graph.inputs)} inputs, got {len(inputs)}")
     input_fns = dict(zip(graph.inputs, inputs))
     instant: list[tuple[int, Callable[..., np.ndarray], Any, tuple[int, ...]]] = []
     stateful = []
     for node_id in graph.order:
+        if needed is not None and node_id not in needed:
+            continue
         node = graph[node_id]
         opdef = get_op(node.op)
         if opdef.kind is OpKind.STATEFUL:
@@ -62,7 +77,8 @@ def simulate_graph(
         else:
             instant.append((node_id, opdef.reference, node.attrs, node.inputs))
     states = {n.id: get_op(n.op).stateful.init(n.attrs, n.shape, graph[n.inputs[0]].shape, np) for n in stateful}
-    out_buffers = [np.empty((steps, *graph[i].shape)) for i in graph.outputs]
+    recorded = graph.outputs if needed is None else ()
+    out_buffers = [np.empty((steps, *graph[i].shape)) for i in recorded]
     values: dict[int, np.ndarray] = {}
     for k in progress_bar(range(steps), total=steps, desc=f"{graph.name} (numpy)", enable=progress):
         t = (k + 1) * dt
@@ -74,7 +90,7 @@ def simulate_graph(
             values[node_id] = reference(attrs, *(values[i] for i in operands))
         # Record before the updates: a stateful output shows the value its
         # consumers saw this step, as a nengo probe would (module docstring).
-        for buf, node_id in zip(out_buffers, graph.outputs):
+        for buf, node_id in zip(out_buffers, recorded):
             buf[k] = values[node_id]
         if observe is not None:
             observe(values)

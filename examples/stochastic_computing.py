@@ -47,8 +47,9 @@ import optax
 
 import spikec
 from spikec.backends.jax_backend import make_loss_fn, with_params
+from spikec.metrics import kl_divergence
 from spikec.surrogate import SuperSpike
-from spikec.training import fit, kl_divergence
+from spikec.train import minimize
 
 DT = 1e-3
 TAU_SYN = 0.005      # input current synapse (Norse's tau_syn)
@@ -134,7 +135,7 @@ def sample(setup: Setup, params: dict, key, batch: int):
 
 def train(setup: Setup, p_target, *, epochs: int, batch: int, lr: float, seed: int,
           progress: bool | None = None):
-    """Adam on the input weights and biases; returns ``(params, history)`` (see :func:`spikec.training.fit`)."""
+    """Adam on the input weights and biases; returns ``(params, history)`` (see :func:`spikec.train.minimize`)."""
     trainable = {"weights": {setup.weight_index: setup.params["weights"][setup.weight_index]},
                  "bias": dict(setup.params["bias"])}
     if TRAIN_GAIN:
@@ -155,7 +156,7 @@ def train(setup: Setup, p_target, *, epochs: int, batch: int, lr: float, seed: i
                                            sub)
               for part, sub in trainable.items()}
     optimizer = optax.multi_transform({"weights": adam(lr), "neurons": adam(lr * NEURON_LR_GAIN)}, labels)
-    return fit(loss, trainable, epochs, optimizer=optimizer, key=jax.random.PRNGKey(seed + 1000),
+    return minimize(loss, trainable, epochs, optimizer=optimizer, key=jax.random.PRNGKey(seed + 1000),
                desc="stochastic computing", progress=progress)
 
 

@@ -41,8 +41,9 @@ import numpy as np
 
 import spikec
 from spikec.backends.jax_backend import make_loss_fn
+from spikec.metrics import spike_times_match, van_rossum
 from spikec.surrogate import SuperSpike
-from spikec.training import fit, spike_times_match, van_rossum
+from spikec.train import minimize
 
 DT = 1e-3
 TAU_MEM = 0.010
@@ -114,7 +115,7 @@ def run_single(*, seed: int = 0, inputs: int = 100, rate: float = 10.0, duration
         return spike_times_match(spike_times(train), times, TOLERANCE + 1e-9)
 
     start = time.perf_counter()
-    _, history = fit(loss, {"weights": {wi: params["weights"][wi]}}, epochs, lr=lr,
+    _, history = minimize(loss, {"weights": {wi: params["weights"][wi]}}, epochs, lr=lr,
                            desc="superspike", progress=progress, stop=matched)
     seconds = time.perf_counter() - start
     final = history["aux"][-1]
@@ -170,7 +171,7 @@ def run_classifier(*, seed: int = 0, epochs: int = 300, lr: float = 0.1, hidden:
 
     trainable = {"weights": {i1: params["weights"][i1], i2: params["weights"][i2]}}
     start = time.perf_counter()
-    _, history = fit(loss, trainable, epochs + 1, lr=lr, desc="classifier", progress=progress,
+    _, history = minimize(loss, trainable, epochs + 1, lr=lr, desc="classifier", progress=progress,
                            stop=lambda e, v, a, p: e == epochs)
     seconds = time.perf_counter() - start
     acc = [accuracies(m, y) for m in history["aux"]]

@@ -228,6 +228,61 @@ class _NoisyRate:
         return state, xp.where(rates > 0, xp.maximum(rates + jitter, 0.0), rates)
 
 
+def minimize(loss: Callable, params: Any, epochs: int, *, lr: float = 1e-2, key: Any = None,
+             desc: str = "training", progress: bool | None = None, optimizer: Any = None,
+        stop: Callable[[int, float, Any, Any], bool] | None = None) -> tuple[Any, dict]:
+    """Minimize ``loss(params, key) -> (value, aux)`` with optax (Adam by default) for ``epochs`` steps.
+
+    ``key`` (a ``jax.random`` key) is split once per epoch, so each epoch
+    sees fresh noise (Poisson inputs).  The step (gradient and update) is
+    jitted once.  ``stop(epoch, value, aux, params)`` may end training early
+    by returning True.  ``progress``: None shows a bar on an interactive
+    terminal, True always, False never.
+
+    Returns ``(params, history)`` with ``history["loss"]`` (per epoch,
+    before that epoch's update), ``history["aux"]`` (per epoch, NumPy),
+    ``history["seconds"]`` (wall time of each epoch, the first one
+    including compilation) and ``history["epochs"]`` (epochs run).
+
+    This is the loop for losses written by hand around
+    :func:`spikec.backends.jax_backend.make_loss_fn` (the seed programs);
+    :func:`fit` is the one for classifiers declared with :func:`spikec.param`.
+    """
+    import jax
+    import optax
+
+    from spikec.progress import progress_bar
+
+    optimizer = optax.adam(lr) if optimizer is None else optimizer
+    opt_state = optimizer.init(params)
+    key = jax.random.PRNGKey(0) if key is None else key
+
+    @jax.jit
+    def step(p, s, k):
+        (value, aux), grads = jax.value_and_grad(loss, has_aux=True)(p, k)
+        updates, s = optimizer.update(grads, s, p)
+        return optax.apply_updates(p, updates), s, value, aux
+
+    enable = progress if progress is not None else sys.stderr.isatty()
+    bar = progress_bar(range(epochs), total=epochs, desc=desc, enable=enable)
+    history: dict[str, list] = {"loss": [], "aux": [], "seconds": []}
+    for epoch in bar:
+        key, sub = jax.random.split(key)
+        start = time.perf_counter()
+        new_params, opt_state, value, aux = step(params, opt_state, sub)
+        value = float(value)
+        history["seconds"].append(time.perf_counter() - start)
+        history["loss"].append(value)
+        history["aux"].append(jax.tree_util.tree_map(np.asarray, aux))
+        if hasattr(bar, "set_postfix"):
+            bar.set_postfix(loss=f"{value:.4g}")
+        if stop is not None and stop(epoch, value, aux, params):
+            break
+        params = new_params
+    history["epochs"] = len(history["loss"])
+    return params, history
+
+
 def _noisy_rate_forward(net: Netlist, dt: float, soft_lif: float | None, hz: float, batch: int) -> Callable:
     """``apply(tree, [x], key)``: one rate-mode step of ``net`` with noisy rates (see :class:`_NoisyRate`)."""
     import jax
@@ -300,4 +355,4 @@ def accuracy_by_steps(outputs: np.ndarray, y: np.ndarray) -> np.ndarray:
     return (np.argmax(means, axis=-1) == np.asarray(y)[:, None]).mean(axis=0)
 
 
-__all__ = ["LOSSES", "History", "accuracy_by_steps", "fit", "loss_function", "make_optimizer", "predict"]
+__all__ = ["LOSSES", "History", "accuracy_by_steps", "fit", "loss_function", "make_optimizer", "minimize", "predict"]

@@ -1,8 +1,9 @@
 """Export of LIF netlists to NIR (the Neuromorphic Intermediate Representation, ``nir`` package), and back.
 
 :func:`export_nir` turns a netlist of LIF populations, sum nodes and
-dense / sparse / convolution / average-pooling projections without synapses
-(a feed-forward spiking classifier such as ``examples/mnist.py``'s) into a
+dense / sparse / convolution / average-pooling projections, lowpass and
+integrator synapses (a spiking classifier such as ``examples/mnist.py``'s,
+or a recurrent network) into a
 ``nir.NIRGraph`` that other neuromorphic tools can load; :func:`import_nir`
 reads such a graph back into a netlist (the round trip is exact).
 
@@ -23,7 +24,11 @@ Mapping (NIR's conventions: channels first, unit spikes):
   average pooling ``nir.AvgPool2d``, a dense or sparse matrix ``nir.Linear``
   (after ``nir.Flatten`` when its source is an image), a sum node
   ``nir.Scale`` of ones (``nir.Affine`` when it has an offset), an output
-  ``nir.Output``.
+  ``nir.Output``;
+* a ``Lowpass(tau)`` synapse becomes ``nir.LI(tau, r=1, v_leak=0)`` (after
+  the projection's weights, or as the sum node itself when the node holds
+  it; its initial value ``x0`` goes to metadata), an ``Integrator``
+  ``nir.I(r=1)``.
 
 Every node carries ``metadata["spikec"]`` (its role and netlist name or
 projection index), which :func:`import_nir` uses.
@@ -85,17 +90,30 @@ def _lif_params(pop: Population) -> tuple[float, float, float]:
     return float(t.tau_rc), float(t.tau_ref), float(getattr(t, "amplitude", 1.0))
 
 
+def _synapse_node(nir, synapse: Any, shape: tuple[int, ...], metadata: dict, where: str) -> Any:
+    """``Lowpass(tau)`` as ``LI(tau, r=1, v_leak=0)``, ``Integrator`` as ``I(r=1)``."""
+    from spikec.synapses import Integrator, Lowpass
+
+    if type(synapse) is Lowpass:
+        return nir.LI(tau=np.full(shape, synapse.tau), r=np.ones(shape), v_leak=np.zeros(shape), metadata=metadata)
+    if type(synapse) is Integrator:
+        return nir.I(r=np.ones(shape), metadata=metadata)
+    raise NIRExportError(f"{where}: synapse {synapse.label()} has no NIR node (Lowpass and Integrator do)")
+
+
+def _synapse_of(node: Any) -> Any:
+    """Inverse of :func:`_synapse_node`."""
+    from spikec.synapses import Integrator, Lowpass
+
+    if type(node).__name__ == "LI":
+        return Lowpass(float(np.ravel(node.tau)[0]))
+    return Integrator()
+
+
 def export_nir(net: Netlist) -> Any:
     """``net`` as a ``nir.NIRGraph`` (see the module docstring for the mapping)."""
     import nir
 
-    for p in net.projections:
-        if p.synapse is not None:
-            raise NIRExportError(f"projection {p.pre} -> {p.post} has a synapse ({p.synapse.label()}); NIR export "
-                                 "covers networks without synapses")
-    for n in net.nodes:
-        if n.synapse is not None:
-            raise NIRExportError(f"sum node {n.name} holds a synapse; NIR export covers networks without state")
     shapes = _shapes(net)
     nodes: dict[str, Any] = {}
     edges: list[tuple[str, str]] = []
@@ -126,7 +144,14 @@ def export_nir(net: Netlist) -> Any:
                                             **{f"state0_{k}": flat(pop.name, v.value) for k, v in pop.initial_state}})
     for node in net.nodes:
         shape = shapes[node.name]
-        if node.offset is None:
+        if node.synapse is not None:
+            if node.offset is not None:
+                raise NIRExportError(f"sum node {node.name}: an offset into a synapse is not exported")
+            meta = {**tag("node", node.name)}
+            if node.x0 is not None:
+                meta["x0"] = flat(node.name, node.x0.value)
+            nodes[node.name] = _synapse_node(nir, node.synapse, shape, meta, f"sum node {node.name}")
+        elif node.offset is None:
             nodes[node.name] = nir.Scale(scale=np.ones(shape), metadata=tag("node", node.name))
         elif len(shape) == 1 and node.size <= 4096:
             nodes[node.name] = nir.Affine(weight=np.eye(node.size), bias=np.asarray(node.offset.value, dtype=float),
@@ -158,6 +183,9 @@ def export_nir(net: Netlist) -> Any:
             if len(post_shape) == 3:
                 raise NIRExportError(f"projection {p.pre} -> {p.post}: a matrix into an image is not exported")
             chain.append((f"p{i}_linear", nir.Linear(weight=weight)))
+        if p.synapse is not None:
+            chain.append((f"p{i}_synapse", _synapse_node(nir, p.synapse, post_shape, {},
+                                                         f"projection {p.pre} -> {p.post}")))
         prev = p.pre
         for name, node in chain:
             node.metadata = {**tag("projection", i), "pre": p.pre, "post": p.post}
@@ -239,7 +267,11 @@ def import_nir(graph: Any) -> Netlist:
     amplitude = {p.name: p.neuron_type.amplitude for p in populations}
     nodes = []
     for name, node in sums:
-        if type(node).__name__ == "Affine":
+        if type(node).__name__ in ("LI", "I"):
+            size = int(np.asarray(node.r).size)
+            x0 = node.metadata.get("x0")
+            nodes.append(SumNode(name, size, _synapse_of(node), None if x0 is None else ConstArray(hwc(name, x0))))
+        elif type(node).__name__ == "Affine":
             nodes.append(SumNode(name, int(np.asarray(node.bias).size), None, None,
                                  ConstArray(np.asarray(node.bias, dtype=np.float64))))
         else:
@@ -274,7 +306,8 @@ def import_nir(graph: Any) -> Netlist:
                 unpermuted[:, _chw_perm(shape)] = weight
                 weight = unpermuted
             transform = make_transform(weight)
-        projections.append(Projection(pre, post, transform, None))
+        synapse = next((_synapse_of(n) for kind, n in kinds.items() if kind in ("LI", "I")), None)
+        projections.append(Projection(pre, post, transform, synapse))
     name = graph.metadata.get("name", "nir") if isinstance(graph.metadata, dict) else "nir"
     name = name.decode() if isinstance(name, bytes) else str(name)
     return Netlist(name, tuple(sorted(inputs, key=lambda s: s.index)), tuple(populations), tuple(nodes),

@@ -532,8 +532,32 @@ class NeuronType(abc.ABC):
 # ------------------------------------------------------------------------------ LIF family
 
 
+class _LIFTuning:
+    """Nengo's closed-form LIF tuning from ``tau_rc`` and ``tau_ref`` (for every LIF-like type; adaptation
+    and soft-LIF smoothing are ignored, as in Nengo and NengoDL)."""
+
+    def gain_bias(self, max_rates, intercepts):
+        """Nengo's LIF closed form; raises if a max rate reaches ``1/tau_ref``."""
+        return _lif_gain_bias(self.label(), self.tau_rc, self.tau_ref, max_rates, intercepts)
+
+    def max_rates_intercepts(self, gain, bias):
+        """Nengo's LIF closed form."""
+        return _lif_max_rates_intercepts(self.tau_rc, self.tau_ref, gain, bias)
+
+
+class _LIFRefractory(_LIFTuning):
+    """Spiking LIF-like types: their state holds Nengo's ``refractory_time``."""
+
+    def _state_dists(self):
+        return (("voltage", 0.0, 1.0), ("refractory_time", 0.0, 0.0))
+
+    def is_refractory(self, state, dt=None, xp=np):
+        """See :func:`is_refractory`."""
+        return is_refractory(state, dt, xp)
+
+
 @dataclass(frozen=True)
-class LIFRate(NeuronType):
+class LIFRate(_LIFTuning, NeuronType):
     """Rate leaky integrate-and-fire: ``amplitude / (tau_ref + tau_rc*log1p(1/(J-1)))`` for ``J > 1``.
 
     Identical to ``nengo.LIFRate``.  Times in seconds.
@@ -551,14 +575,6 @@ class LIFRate(NeuronType):
         """The LIF rate curve (Nengo's ``LIFRate.step``)."""
         return _lif_rate(_as_float(J, xp), self.tau_rc, self.tau_ref, self.amplitude, xp)
 
-    def gain_bias(self, max_rates, intercepts):
-        """Nengo's closed form; raises if a max rate reaches ``1/tau_ref``."""
-        return _lif_gain_bias(self.label(), self.tau_rc, self.tau_ref, max_rates, intercepts)
-
-    def max_rates_intercepts(self, gain, bias):
-        """Nengo's closed form."""
-        return _lif_max_rates_intercepts(self.tau_rc, self.tau_ref, gain, bias)
-
     def step(self, state, J, dt, xp=np, noise=None):
         """No state: the output is the rate."""
         return {}, self.rates(J, xp)
@@ -573,7 +589,7 @@ class LIFRate(NeuronType):
 
 
 @dataclass(frozen=True)
-class LIF(NeuronType):
+class LIF(_LIFRefractory, NeuronType):
     """Spiking leaky integrate-and-fire, exactly ``nengo.LIF``.
 
     The voltage follows ``tau_rc dv/dt = J - v`` (solved exactly over each
@@ -600,27 +616,12 @@ class LIF(NeuronType):
         """The LIF rate curve (Nengo's ``LIF.rates`` is ``LIFRate``'s)."""
         return _lif_rate(_as_float(J, xp), self.tau_rc, self.tau_ref, self.amplitude, xp)
 
-    def gain_bias(self, max_rates, intercepts):
-        """Nengo's closed form (as :class:`LIFRate`)."""
-        return _lif_gain_bias(self.label(), self.tau_rc, self.tau_ref, max_rates, intercepts)
-
-    def max_rates_intercepts(self, gain, bias):
-        """Nengo's closed form (as :class:`LIFRate`)."""
-        return _lif_max_rates_intercepts(self.tau_rc, self.tau_ref, gain, bias)
-
-    def _state_dists(self):
-        return (("voltage", 0.0, 1.0), ("refractory_time", 0.0, 0.0))
-
     def step(self, state, J, dt, xp=np, noise=None):
         """Nengo's ``LIF.step``."""
         dt = _check_dt(dt)
         v, r, out = _lif_step(state["voltage"], state["refractory_time"], _as_float(J, xp), dt,
                               self.tau_rc, self.tau_ref, self.min_voltage, self.amplitude, xp)
         return {"voltage": v, "refractory_time": r}, out
-
-    def is_refractory(self, state, dt=None, xp=np):
-        """See :func:`is_refractory`."""
-        return is_refractory(state, dt, xp)
 
     def to_nengo(self):
         """``nengo.LIF(...)`` with the same parameters."""
@@ -633,7 +634,7 @@ class LIF(NeuronType):
 
 
 @dataclass(frozen=True)
-class RefractoryLIF(NeuronType):
+class RefractoryLIF(_LIFRefractory, NeuronType):
     """:class:`LIF` whose output is its binary refractory state instead of its spikes.
 
     The dynamics are exactly ``nengo.LIF``'s (same state, same step); the
@@ -671,27 +672,12 @@ class RefractoryLIF(NeuronType):
         """Expected refractory fraction times ``amplitude``: the LIF rate times ``tau_ref``."""
         return self.as_rate().rates(J, xp)
 
-    def gain_bias(self, max_rates, intercepts):
-        """As :class:`LIF` (``max_rates`` are spike rates)."""
-        return _lif_gain_bias(self.label(), self.tau_rc, self.tau_ref, max_rates, intercepts)
-
-    def max_rates_intercepts(self, gain, bias):
-        """As :class:`LIF`."""
-        return _lif_max_rates_intercepts(self.tau_rc, self.tau_ref, gain, bias)
-
-    def _state_dists(self):
-        return (("voltage", 0.0, 1.0), ("refractory_time", 0.0, 0.0))
-
     def step(self, state, J, dt, xp=np, noise=None):
         """Nengo's ``LIF.step``; the output is ``amplitude * is_refractory(new_state, dt)``."""
         dt = _check_dt(dt)
         v, r, _ = _lif_step(state["voltage"], state["refractory_time"], _as_float(J, xp), dt,
                             self.tau_rc, self.tau_ref, self.min_voltage, 1.0, xp)
         return {"voltage": v, "refractory_time": r}, (r > dt) * self.amplitude
-
-    def is_refractory(self, state, dt=None, xp=np):
-        """See :func:`is_refractory`."""
-        return is_refractory(state, dt, xp)
 
     def to_nengo(self):
         """:class:`NengoRefractoryLIF` with the same parameters."""
@@ -727,7 +713,7 @@ class NengoRefractoryLIF(nengo.LIF):
 
 
 @dataclass(frozen=True)
-class AdaptiveLIFRate(NeuronType):
+class AdaptiveLIFRate(_LIFTuning, NeuronType):
     """Rate LIF with adaptation, exactly ``nengo.AdaptiveLIFRate``.
 
     The adaptation ``n`` is subtracted from the input and follows
@@ -752,14 +738,6 @@ class AdaptiveLIFRate(NeuronType):
         """The unadapted LIF rate curve (as Nengo)."""
         return _lif_rate(_as_float(J, xp), self.tau_rc, self.tau_ref, self.amplitude, xp)
 
-    def gain_bias(self, max_rates, intercepts):
-        """Nengo's LIF closed form (ignores adaptation)."""
-        return _lif_gain_bias(self.label(), self.tau_rc, self.tau_ref, max_rates, intercepts)
-
-    def max_rates_intercepts(self, gain, bias):
-        """Nengo's LIF closed form."""
-        return _lif_max_rates_intercepts(self.tau_rc, self.tau_ref, gain, bias)
-
     def _state_dists(self):
         return (("adaptation", 0.0, 0.0),)
 
@@ -783,7 +761,7 @@ class AdaptiveLIFRate(NeuronType):
 
 
 @dataclass(frozen=True)
-class AdaptiveLIF(NeuronType):
+class AdaptiveLIF(_LIFRefractory, NeuronType):
     """Spiking LIF with adaptation, exactly ``nengo.AdaptiveLIF``.
 
     :class:`LIF` driven by ``J - n``; ``n`` jumps by ``inc_n * amplitude /
@@ -810,14 +788,6 @@ class AdaptiveLIF(NeuronType):
         """The unadapted LIF rate curve (as Nengo)."""
         return _lif_rate(_as_float(J, xp), self.tau_rc, self.tau_ref, self.amplitude, xp)
 
-    def gain_bias(self, max_rates, intercepts):
-        """Nengo's LIF closed form (ignores adaptation)."""
-        return _lif_gain_bias(self.label(), self.tau_rc, self.tau_ref, max_rates, intercepts)
-
-    def max_rates_intercepts(self, gain, bias):
-        """Nengo's LIF closed form."""
-        return _lif_max_rates_intercepts(self.tau_rc, self.tau_ref, gain, bias)
-
     def _state_dists(self):
         return (("voltage", 0.0, 1.0), ("refractory_time", 0.0, 0.0), ("adaptation", 0.0, 0.0))
 
@@ -829,10 +799,6 @@ class AdaptiveLIF(NeuronType):
                               self.tau_rc, self.tau_ref, self.min_voltage, self.amplitude, xp)
         n = n + (dt / self.tau_n) * (self.inc_n * out - n)
         return {"voltage": v, "refractory_time": r, "adaptation": n}, out
-
-    def is_refractory(self, state, dt=None, xp=np):
-        """See :func:`is_refractory`."""
-        return is_refractory(state, dt, xp)
 
     def to_nengo(self):
         """``nengo.AdaptiveLIF(...)`` with the same parameters."""
@@ -847,7 +813,7 @@ class AdaptiveLIF(NeuronType):
 
 
 @dataclass(frozen=True)
-class SoftLIFRate(NeuronType):
+class SoftLIFRate(_LIFTuning, NeuronType):
     """LIF rate smoothed around threshold for training (Hunsberger & Eliasmith).
 
     ``j = sigma * log1p(exp((J - 1)/sigma))``, rate ``amplitude / (tau_ref +
@@ -878,14 +844,6 @@ class SoftLIFRate(NeuronType):
         z_safe = xp.where(valid, z, 1.0)
         q = xp.where(valid, xp.log1p(1 / z_safe), -js - math.log(sigma))
         return self.amplitude / (self.tau_ref + self.tau_rc * q)
-
-    def gain_bias(self, max_rates, intercepts):
-        """The hard LIF's closed form (as NengoDL)."""
-        return _lif_gain_bias(self.label(), self.tau_rc, self.tau_ref, max_rates, intercepts)
-
-    def max_rates_intercepts(self, gain, bias):
-        """The hard LIF's closed form (as NengoDL)."""
-        return _lif_max_rates_intercepts(self.tau_rc, self.tau_ref, gain, bias)
 
     def step(self, state, J, dt, xp=np, noise=None):
         """No state: the output is the rate."""

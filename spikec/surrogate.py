@@ -66,6 +66,7 @@ from spikec.errors import ConstantError
 from spikec.neurons import (
     LIF,
     AdaptiveLIF,
+    AdEx,
     LIFRate,
     NeuronType,
     PoissonSpiking,
@@ -186,6 +187,13 @@ def _heaviside_jvp(surrogate, primals, tangents):
     return heaviside(surrogate, x), surrogate.derivative(x) * dx
 
 
+def _exact_spikes(surrogate: Surrogate, spiked, distance, dtype):
+    """``spiked`` as 0/1 of ``dtype`` (the model's own comparison, bit for bit), with the gradient of
+    ``heaviside(surrogate, distance)``."""
+    smooth = heaviside(surrogate, distance)
+    return spiked.astype(dtype) + (smooth - jax.lax.stop_gradient(smooth))
+
+
 @functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
 def spike_count(surrogate: Surrogate, v):
     """``floor(v)`` (spikes of a unit-threshold accumulator); derivative the
@@ -284,6 +292,22 @@ class SurrogateNeuron:
             n_spikes = spike_count(sg, voltage)
             return ({"voltage": voltage - jax.lax.stop_gradient(n_spikes), **base_state},
                     (base.amplitude / dt) * n_spikes)
+        if type(base) is AdEx:
+            # AdEx.step's operations, with the threshold crossing through the surrogate (distance in units
+            # of V_peak - V_T) and the reset of v detached, as SuperSpike does.
+            dt_ms = dt * 1000.0
+            v, w = state["voltage"], state["adaptation"]
+            upswing = jnp.exp((v - base.V_T) / base.delta_T)
+            # Above V_T the exponential runs away (the spike itself): its slope, up to e^35 per mV, would blow
+            # up every gradient that passes through a spike, so only the threshold crossing carries one there.
+            upswing = jnp.where(v > base.V_T, jax.lax.stop_gradient(upswing), upswing)
+            dv = (base.g_L * (base.E_L - v) + base.g_L * base.delta_T * upswing + J - w) / base.C
+            dw = (base.a * (v - base.E_L) - w) / base.tau_w
+            v = v + dt_ms * dv
+            w = w + dt_ms * dw
+            s = _exact_spikes(sg, v > base.V_peak, (v - base.V_peak) / (base.V_peak - base.V_T), v.dtype)
+            v = jnp.where(jax.lax.stop_gradient(s) > 0, base.V_reset, v)
+            return {"voltage": v, "adaptation": w + base.b * s}, s * (base.amplitude / dt)
         if type(base) is PoissonSpiking:
             if noise is None:
                 return base.step(state, J, dt, jnp, noise)  # raises the neuron type's error

@@ -1177,17 +1177,25 @@ class AdEx(NeuronType):
     def _state_dists(self):
         return (("voltage", self.E_L, self.V_T), ("adaptation", 0.0, 0.0))
 
-    def step(self, state, J, dt, xp=np, noise=None):
-        """One forward-Euler step, then threshold and reset."""
-        dt = _check_dt(dt)
+    def integrate(self, v, w, J, dt: float, xp=np, upswing: Any = None):
+        """One forward-Euler step of ``(v, w)``, before threshold and reset.
+
+        ``upswing``, if given, is applied to the exponential term
+        ``exp((v - V_T) / delta_T)`` as ``upswing(v, term)`` (the surrogate-
+        gradient step detaches its slope above ``V_T``); values are unchanged.
+        """
         dt_ms = dt * 1000.0
-        v, w = state["voltage"], state["adaptation"]
-        J = _as_float(J, xp)
-        dv = (self.g_L * (self.E_L - v) + self.g_L * self.delta_T * xp.exp((v - self.V_T) / self.delta_T)
-              + J - w) / self.C
+        term = xp.exp((v - self.V_T) / self.delta_T)
+        if upswing is not None:
+            term = upswing(v, term)
+        dv = (self.g_L * (self.E_L - v) + self.g_L * self.delta_T * term + J - w) / self.C
         dw = (self.a * (v - self.E_L) - w) / self.tau_w
-        v = v + dt_ms * dv
-        w = w + dt_ms * dw
+        return v + dt_ms * dv, w + dt_ms * dw
+
+    def step(self, state, J, dt, xp=np, noise=None):
+        """One forward-Euler step (:meth:`integrate`), then threshold and reset."""
+        dt = _check_dt(dt)
+        v, w = self.integrate(state["voltage"], state["adaptation"], _as_float(J, xp), dt, xp)
         spiked = v > self.V_peak
         v = xp.where(spiked, self.V_reset, v)
         w = xp.where(spiked, w + self.b, w)

@@ -293,18 +293,14 @@ class SurrogateNeuron:
             return ({"voltage": voltage - jax.lax.stop_gradient(n_spikes), **base_state},
                     (base.amplitude / dt) * n_spikes)
         if type(base) is AdEx:
-            # AdEx.step's operations, with the threshold crossing through the surrogate (distance in units
-            # of V_peak - V_T) and the reset of v detached, as SuperSpike does.
-            dt_ms = dt * 1000.0
-            v, w = state["voltage"], state["adaptation"]
-            upswing = jnp.exp((v - base.V_T) / base.delta_T)
-            # Above V_T the exponential runs away (the spike itself): its slope, up to e^35 per mV, would blow
-            # up every gradient that passes through a spike, so only the threshold crossing carries one there.
-            upswing = jnp.where(v > base.V_T, jax.lax.stop_gradient(upswing), upswing)
-            dv = (base.g_L * (base.E_L - v) + base.g_L * base.delta_T * upswing + J - w) / base.C
-            dw = (base.a * (v - base.E_L) - w) / base.tau_w
-            v = v + dt_ms * dv
-            w = w + dt_ms * dw
+            # AdEx.step with the threshold crossing through the surrogate (distance in units of
+            # V_peak - V_T) and the reset of v detached, as SuperSpike does.  Above V_T the exponential
+            # runs away (the spike itself): its slope, up to e^35 per mV, would blow up every gradient
+            # that passes through a spike, so only the threshold crossing carries one there.
+            def upswing(v, term):
+                return jnp.where(v > base.V_T, jax.lax.stop_gradient(term), term)
+
+            v, w = base.integrate(state["voltage"], state["adaptation"], J, dt, jnp, upswing=upswing)
             s = _exact_spikes(sg, v > base.V_peak, (v - base.V_peak) / (base.V_peak - base.V_T), v.dtype)
             v = jnp.where(jax.lax.stop_gradient(s) > 0, base.V_reset, v)
             return {"voltage": v, "adaptation": w + base.b * s}, s * (base.amplitude / dt)

@@ -136,7 +136,7 @@ def _synaptic_netlist(seed=3):
 
 def test_synapses_and_states_round_trip(tmp_path):
     """Lowpass synapses become NIR LI nodes, an integrator an I node; read back, the network spikes the same."""
-    from spikec.backends import get_backend
+    from spikec.backends.netlist_runner import run_netlist
     from spikec.nir_export import export_nir
 
     net = _synaptic_netlist()
@@ -150,16 +150,9 @@ def test_synapses_and_states_round_trip(tmp_path):
         theirs = back.objects[ours.name]
         assert (theirs.synapse, theirs.x0, theirs.offset) == (ours.synapse, ours.x0, ours.offset), ours.name
 
-    class Lowered:
-        def __init__(self, netlist):
-            self.netlist = netlist
-
-        def lower(self, **options):
-            return self.netlist
-
     def run(n):
-        return get_backend("numpy").run(Lowered(n), [lambda t: np.array([np.sin(6 * t), np.cos(4 * t)])], t=0.3,
-                                        dt=1e-3, mode="spiking", seed=0, progress=False)
+        return run_netlist(n, [lambda t: np.array([np.sin(6 * t), np.cos(4 * t)])], steps=300, dt=1e-3,
+                           mode="spiking")
 
     ours, theirs = run(net), run(back)
     assert ours.spikes[-1] > 100

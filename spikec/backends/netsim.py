@@ -44,6 +44,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from spikec.netlist import AvgPool, Convolution, Dense, InputSource, Netlist, Population, Sparse, SumNode
+from spikec.neurons import bind_parameters, neuron_parameters
 
 
 class TransformPlan(Protocol):
@@ -351,10 +352,9 @@ def make_simulator(net: Netlist, mode: str, dt: float, batch: int = 1, xp=np, se
     if mode not in ("rate", "spiking"):
         raise ValueError(f"mode must be 'rate' or 'spiking', got {mode!r}")
     objects = net.objects
-    types = {p.name: (p.neuron_type.as_spiking() if mode == "spiking" else p.neuron_type.as_rate())
-             for p in net.populations}
-    if neuron_map is not None:
-        types = {name: neuron_map(t) for name, t in types.items()}
+    own_types = {p.name: (p.neuron_type.as_spiking() if mode == "spiking" else p.neuron_type.as_rate())
+                 for p in net.populations}
+    types = own_types if neuron_map is None else {name: neuron_map(t) for name, t in own_types.items()}
     hoisted = frozenset(hoisted)
     plans: dict[int, TransformPlan] = {}
     incoming: dict[str, list] = {name: [] for name in objects}
@@ -396,19 +396,14 @@ def make_simulator(net: Netlist, mode: str, dt: float, batch: int = 1, xp=np, se
         "gain": {p.name: p.gain.value for p in net.populations},
         "bias": {p.name: p.bias.value for p in net.populations},
     }
-    binders: dict[str, Callable] = {}
+    # Neuron parameters are named for the mode's own type; neuron_map may wrap it (a surrogate-gradient
+    # stepper keeps it as .base), and then the names are the wrapper's "base." ones.
+    prefixes: dict[str, str] = {}
     if neuron_params:
-        from spikec.neurons import bind_parameters, neuron_parameters
-
-        params["neuron"] = {}
-        for pop in net.populations:
-            own = (pop.neuron_type.as_spiking() if mode == "spiking" else pop.neuron_type.as_rate())
-            params["neuron"][pop.name] = {k: np.float64(v) for k, v in neuron_parameters(own).items()}
-            # neuron_map may wrap the type (a surrogate-gradient stepper keeps it as .base).
-            prefix = "" if types[pop.name] is own or type(types[pop.name]) is type(own) or \
-                not hasattr(types[pop.name], "base") else "base."
-            binders[pop.name] = (lambda t, pre: lambda values: bind_parameters(
-                t, {pre + k: v for k, v in values.items()}))(types[pop.name], prefix)
+        params["neuron"] = {name: {k: np.float64(v) for k, v in neuron_parameters(own).items()}
+                            for name, own in own_types.items()}
+        prefixes = {name: "base." if getattr(types[name], "base", None) == own else ""
+                    for name, own in own_types.items()}
 
     def prepare(raw_params):
         prepared = {
@@ -437,8 +432,8 @@ def make_simulator(net: Netlist, mode: str, dt: float, batch: int = 1, xp=np, se
             prepared = default_prepared if default_prepared is not None else prepare(params)
         weights, gains, biases = prepared["weights"], prepared["gain"], prepared["bias"]
         fence = prepared.get("fence")
-        bound = {name: binders[name](values) for name, values in prepared.get("neuron", {}).items()
-                 if name in binders}
+        bound = {name: bind_parameters(types[name], {prefixes[name] + k: v for k, v in values.items()})
+                 for name, values in prepared.get("neuron", {}).items() if name in prefixes}
 
         def summed(name, values, size):
             total = offsets.get(name)

@@ -19,7 +19,13 @@ What it does
   XLA does not constant-fold big matrices), multiplied by a *plan* chosen
   per projection (:func:`choose_plan`): dense ``x @ W.T``; sparse as ELL
   (rows padded to the longest row: one gather, a multiply and a sum, no
-  scatter), as a segment sum for very irregular rows, or dense when small.
+  scatter), as a segment sum for very irregular rows, or dense when small;
+  and, when the ELL columns are a *strided view* of the source (a lowered
+  matrix product reads its operands that way: each ``(i, k)`` entry by every
+  ``j``, sums over every 40th unit), without any gather: slices, reshapes
+  and broadcasts that XLA fuses into the consumer, rows summed as one
+  ``einsum`` (:mod:`spikec.backends.strided`; the 20x20 inverse runs 1.7x
+  faster than with gathers).
   With ``optimize=True`` (the default for runs) a sparse matrix whose rows
   (or columns) are scaled copies of a few distinct rows (columns) is
   factored into the distinct rows and a per-row scale: the same product,
@@ -84,6 +90,7 @@ import numpy as np
 
 from spikec.backends.netsim import DensePlan, LaxAvgPoolPlan, LaxConvolutionPlan, Simulator, make_simulator
 from spikec.backends.result import RunResult
+from spikec.backends.strided import StridedRowSum, strided_layout, strided_view
 from spikec.errors import BackendError, RunError
 from spikec.ir.attrs import ConstArray
 from spikec.netlist import AvgPool, Convolution, Dense, Netlist, Sparse
@@ -110,6 +117,8 @@ DENSE_BYTES = 64 * 2**20
 # Relative cost of one dense multiply-add against one gathered element (XLA
 # on a CPU: a gather costs several times a streamed multiply-add).
 DENSE_COST = 0.2
+# Relative cost of one element read through a strided view (fused, no gather).
+STRIDED_COST = 0.05
 # A factorization must at least halve the work to be used.
 FACTOR_GAIN = 2.0
 # Rows (columns) count as scaled copies when they agree to this relative tolerance.
@@ -231,6 +240,52 @@ class EllPlan:
         if self.cols.shape[1] == 1:  # one entry per row: a plain gather (much faster than gather + sum)
             return _gather(x, prepared["cols"][:, 0], prepared.get("live")) * prepared["data"][:, 0]
         return (_gather(x, prepared["cols"], prepared.get("live")) * prepared["data"]).sum(axis=-1)
+
+
+class StridedPlan:
+    """Sparse ``x @ W.T`` whose ELL columns form a strided view of ``x``: no gather at all.
+
+    The view (slices, reshapes, a transpose, broadcasts; see
+    :mod:`spikec.backends.strided`) fuses into the multiply and row sum.
+    """
+
+    kind = "strided"
+
+    def __init__(self, transform: Sparse, dtype, layout):
+        self.transform, self.dtype, self.layout = transform, dtype, layout
+        m = transform.shape[0]
+        self.cols, self.src, _ = _ell(transform.rows.value, transform.cols.value, m)
+        self.row_sum = StridedRowSum(layout) if self.cols.shape[1] > 1 else None
+
+    @staticmethod
+    def layout_of(transform: Sparse):
+        """The strided layout of the transform's ELL columns, or None (ragged rows, irregular columns)."""
+        cols, _, mask = _ell(transform.rows.value, transform.cols.value, transform.shape[0])
+        if not mask.all():
+            return None
+        layout = strided_layout(cols)
+        if layout is None or not layout.viewable(transform.shape[1]):
+            return None
+        # rows of several entries are summed in x's memory order; a transposed view reduces slower than a gather
+        return layout if cols.shape[1] == 1 or StridedRowSum.applies(layout) else None
+
+    def cost(self) -> float:
+        return STRIDED_COST * self.cols.size
+
+    def raw(self):
+        return self.transform.data.value
+
+    def prepare(self, raw):
+        data = jnp.asarray(raw, dtype=self.dtype)[jnp.asarray(self.src)]
+        return {"data": data if self.row_sum is None else self.row_sum.prepare(data, jnp)}
+
+    def apply(self, prepared, x):
+        live = prepared.get("live")
+        if live is not None and self.cols.size >= FENCE_RATIO * x.shape[-1]:
+            x = jax.lax.cond(live, lambda v: v, jnp.zeros_like, x)
+        if self.row_sum is not None:
+            return self.row_sum.apply(x, prepared["data"], jnp)
+        return strided_view(x, self.layout, jnp)[..., 0] * prepared["data"][:, 0]
 
 
 class SegmentSumPlan:
@@ -395,6 +450,9 @@ def choose_plan(transform, dtype, *, factor: bool = True):
         return LaxAvgPoolPlan(transform)
     m, n = transform.shape
     candidates = [EllPlan(transform, dtype)]
+    layout = StridedPlan.layout_of(transform)
+    if layout is not None:
+        candidates.append(StridedPlan(transform, dtype, layout))
     if candidates[0].cost() > 2 * transform.nnz:
         candidates.append(SegmentSumPlan(transform, dtype))
     if m * n * np.dtype(dtype).itemsize <= DENSE_BYTES:

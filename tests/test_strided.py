@@ -1,0 +1,148 @@
+"""Strided views instead of gathers (spikec.backends.strided) and the JAX plan built on them.
+
+Oracle: NumPy fancy indexing ``x[..., index]`` and ``(x[..., cols] * data).sum(-1)``; for the
+back end, the NumPy netlist simulator and the same run with plain ELL gathers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse
+from numpy.testing import assert_allclose
+
+jax = pytest.importorskip("jax")
+import jax.numpy as jnp
+
+from spikec.backends import jax_backend as jb
+from spikec.backends.strided import StridedRowSum, strided_layout, strided_view
+from spikec.ir.attrs import ConstArray
+from spikec.netlist import InputSource, Netlist, Output, Population, Projection, Sparse, SumNode
+from spikec.neurons import LIF
+from spikec.synapses import Lowpass
+
+
+def _strided_index(rng, ndim):
+    """A random index array ``base + sum_j strides[j] * i_j`` (strides may be 0) and its source size."""
+    dims = tuple(int(d) for d in rng.integers(1, 5, ndim))
+    strides = [int(s) for s in rng.integers(0, 30, ndim)]
+    base = int(rng.integers(0, 5))
+    index = np.full(dims, base)
+    for axis, (d, s) in enumerate(zip(dims, strides)):
+        index = index + s * np.arange(d).reshape([-1 if k == axis else 1 for k in range(ndim)])
+    return index, int(index.max()) + 1 + int(rng.integers(0, 3))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_layout_describes_every_strided_index_and_views_read_it(seed):
+    rng = np.random.default_rng(seed)
+    viewed = 0
+    for _ in range(400):
+        index, n = _strided_index(rng, int(rng.integers(1, 5)))
+        layout = strided_layout(index)
+        assert layout is not None
+        flat = np.full(layout.dims, layout.base)
+        for axis, (d, s) in enumerate(zip(layout.dims, layout.strides)):
+            flat = flat + s * np.arange(d).reshape([-1 if k == axis else 1 for k in range(len(layout.dims))])
+        np.testing.assert_array_equal(flat.reshape(index.shape), index)
+        if layout.viewable(n):
+            x = rng.random((2, 3, n))
+            np.testing.assert_array_equal(strided_view(x, layout, np), x[..., index])
+            viewed += 1
+    assert viewed > 120
+
+
+def test_irregular_indices_are_not_strided():
+    assert strided_layout(np.random.default_rng(0).permutation(50)) is None
+    assert strided_layout(np.array([0, 1, 2, 4])) is None
+    layout = strided_layout(np.array([[3, 1], [4, 2]]))  # negative strides exist but cannot be viewed
+    assert layout is not None and not layout.viewable(5)
+    assert not strided_layout(np.array([0, 5, 10])).viewable(10)  # reads past the end
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_row_sums_equal_gather_multiply_sum(seed):
+    rng = np.random.default_rng(seed)
+    checked = 0
+    for _ in range(600):
+        index, n = _strided_index(rng, int(rng.integers(1, 5)))
+        split = int(rng.integers(0, index.ndim + 1))
+        m, K = int(np.prod(index.shape[:split])), int(np.prod(index.shape[split:]))
+        cols = index.reshape(m, K)
+        layout = strided_layout(cols)
+        if not (layout.viewable(n) and StridedRowSum.applies(layout)):
+            continue
+        row_sum = StridedRowSum(layout)
+        data, x = rng.normal(size=(m, K)), rng.normal(size=(3, n))
+        assert_allclose(row_sum.apply(x, row_sum.prepare(data, np), np), (x[:, cols] * data).sum(-1),
+                        rtol=1e-12, atol=1e-12)
+        checked += 1
+    assert checked > 150
+
+
+def _product_like_netlist(n=12, seed=3):
+    """The read patterns of a lowered matrix product: an input broadcast to n*n LIF units (x[a] read by
+    every b), unit sums over a (rows b, slots a: a strided row sum) and a node whose rows all read the
+    whole input (x broadcast along rows: an einsum)."""
+    rng = np.random.default_rng(seed)
+    units = n * n
+    a, b = np.divmod(np.arange(units), n)
+    spread = scipy.sparse.coo_array((rng.uniform(0.5, 1.5, units), (np.arange(units), a)), shape=(units, n))
+    gather = scipy.sparse.coo_array((rng.normal(size=units) / n, (b, np.arange(units))), shape=(n, units))
+    rows, slots = np.divmod(np.arange(units * n), n)
+    full = scipy.sparse.coo_array((rng.normal(size=units * n) / n, (rows, slots)), shape=(units, n))
+    C = lambda v: ConstArray(np.asarray(v, dtype=np.float64))
+    return Netlist(
+        "strided", inputs=(InputSource("x", 0, (n,)),),
+        populations=(Population("p", units, LIF(), C(rng.uniform(0.8, 1.2, units)), C(rng.uniform(1.0, 2.0, units)),
+                                initial_state=(("voltage", C(rng.uniform(0, 1, units))),)),),
+        nodes=(SumNode("y", n, synapse=Lowpass(0.01)), SumNode("z", units)),
+        projections=(Projection("x", "p", Sparse.from_scipy(spread)),
+                     Projection("p", "y", Sparse.from_scipy(gather)),
+                     Projection("y", "z", Sparse.from_scipy(full.tocsr()[:, :n].tocoo()))),
+        outputs=(Output("y", 0, "y", (n,)), Output("z", 1, "z", (units,))),
+    )
+
+
+def test_strided_plans_run_like_the_numpy_simulator():
+    net = _product_like_netlist()
+    x = [np.sin(np.arange(12) + 20 * np.arange(1, 301)[:, None] * 1e-3)[:, None, :]]
+    ref_net = jb.simulate(net, x, dtype="float64", optimize=False)
+    assert list(ref_net["plans"].values()) == ["strided", "strided", "strided"]
+    from spikec.backends.netsim import make_simulator
+
+    sim = make_simulator(net, "spiking", 1e-3)
+    state, ys = sim.init, []
+    for k in range(300):
+        state, report = sim.step(state, {0: x[0][k]})
+        ys.append(report["outputs"])
+    for i in range(2):
+        assert_allclose(ref_net["outputs"][i], np.stack([y[i] for y in ys]), rtol=0, atol=1e-9)
+    assert ref_net["population_spikes"]["p"].sum() > 1000
+
+
+def test_strided_plans_differentiate_like_gathers(monkeypatch):
+    net = _product_like_netlist(n=6)
+    xs = np.sin(np.arange(6) + 20 * np.arange(1, 41)[:, None] * 1e-3)[None]  # (batch, steps, size)
+
+    def grads():
+        with jax.enable_x64(True):
+            params, apply = jb.make_loss_fn(net, "rate", 1e-3, 40, dtype="float64")
+            loss = lambda p: sum(jnp.mean(o ** 2) for o in apply(p, [jnp.asarray(xs)]))
+            return jax.tree_util.tree_map(np.asarray, jax.grad(loss)(params))
+
+    strided = grads()
+    original = jb.choose_plan
+    kinds = []
+
+    def ell_only(transform, dtype, *, factor=True):
+        plan = original(transform, dtype, factor=factor)
+        kinds.append(plan.kind)
+        return jb.EllPlan(transform, dtype) if plan.kind == "strided" else plan
+
+    monkeypatch.setattr(jb, "choose_plan", ell_only)
+    gathered = grads()
+    assert kinds and set(kinds) == {"strided"}
+    for index in range(3):
+        assert np.abs(gathered["weights"][index]).max() > 0
+        assert_allclose(strided["weights"][index], gathered["weights"][index], rtol=1e-10, atol=1e-14)

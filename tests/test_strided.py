@@ -22,14 +22,18 @@ from spikec.neurons import LIF
 from spikec.synapses import Lowpass
 
 
-def _strided_index(rng, ndim):
-    """A random index array ``base + sum_j strides[j] * i_j`` (strides may be 0) and its source size."""
-    dims = tuple(int(d) for d in rng.integers(1, 5, ndim))
-    strides = [int(s) for s in rng.integers(0, 30, ndim)]
-    base = int(rng.integers(0, 5))
+def _index(base, dims, strides):
+    """The index array ``base + sum_j strides[j] * i_j`` of shape ``dims``."""
     index = np.full(dims, base)
     for axis, (d, s) in enumerate(zip(dims, strides)):
-        index = index + s * np.arange(d).reshape([-1 if k == axis else 1 for k in range(ndim)])
+        index = index + s * np.arange(d).reshape([-1 if k == axis else 1 for k in range(len(dims))])
+    return index
+
+
+def _strided_index(rng, ndim):
+    """A random strided index array (strides may be 0) and a source size it fits in."""
+    dims = tuple(int(d) for d in rng.integers(1, 5, ndim))
+    index = _index(int(rng.integers(0, 5)), dims, [int(s) for s in rng.integers(0, 30, ndim)])
     return index, int(index.max()) + 1 + int(rng.integers(0, 3))
 
 
@@ -41,10 +45,7 @@ def test_layout_describes_every_strided_index_and_views_read_it(seed):
         index, n = _strided_index(rng, int(rng.integers(1, 5)))
         layout = strided_layout(index)
         assert layout is not None
-        flat = np.full(layout.dims, layout.base)
-        for axis, (d, s) in enumerate(zip(layout.dims, layout.strides)):
-            flat = flat + s * np.arange(d).reshape([-1 if k == axis else 1 for k in range(len(layout.dims))])
-        np.testing.assert_array_equal(flat.reshape(index.shape), index)
+        np.testing.assert_array_equal(_index(layout.base, layout.dims, layout.strides).reshape(index.shape), index)
         if layout.viewable(n):
             x = rng.random((2, 3, n))
             np.testing.assert_array_equal(strided_view(x, layout, np), x[..., index])

@@ -105,7 +105,21 @@ def _product_like_netlist(n=12, seed=3):
     )
 
 
-def test_strided_plans_run_like_the_numpy_simulator():
+@pytest.fixture
+def small_sums(monkeypatch):
+    """Strided row sums for these small test netlists too (by default they start at 1,024 elements)."""
+    monkeypatch.setattr(jb, "STRIDED_MIN_SUM", 0)
+
+
+def test_tiny_row_sums_stay_gathers():
+    net = _product_like_netlist()
+    # 12 rows of 12 stay gathers; 144 rows of 12 (1,728 elements) do not
+    assert [jb.choose_plan(p.transform, np.float64).kind for p in net.projections] == ["strided", "ell", "strided"]
+    big = _product_like_netlist(n=32)
+    assert [jb.choose_plan(p.transform, np.float64).kind for p in big.projections] == ["strided"] * 3
+
+
+def test_strided_plans_run_like_the_numpy_simulator(small_sums):
     net = _product_like_netlist()
     x = [np.sin(np.arange(12) + 20 * np.arange(1, 301)[:, None] * 1e-3)[:, None, :]]
     ref_net = jb.simulate(net, x, dtype="float64", optimize=False)
@@ -122,7 +136,7 @@ def test_strided_plans_run_like_the_numpy_simulator():
     assert ref_net["population_spikes"]["p"].sum() > 1000
 
 
-def test_strided_plans_differentiate_like_gathers(monkeypatch):
+def test_strided_plans_differentiate_like_gathers(monkeypatch, small_sums):
     net = _product_like_netlist(n=6)
     xs = np.sin(np.arange(6) + 20 * np.arange(1, 41)[:, None] * 1e-3)[None]  # (batch, steps, size)
 

@@ -23,8 +23,9 @@ under ``jax.lax.scan`` at dt = 0.1 ms, with the parameters as traced
 arrays; the fitted neuron is then compiled into a spikec program
 (``spikec.neurons(current, AdEx(...))``) and run on the JAX back end to
 check that the program fires at the same times.
-``tests/test_neuron_fitting.py`` checks the AdEx simulation against a plain
-NumPy forward Euler and against Brian2 (when installed).
+``tests/test_seed_programs.py`` checks this simulation against a plain
+NumPy forward Euler, and ``tests/test_neurons.py`` checks spikec's AdEx
+against Brian2 (the same spike steps at dt 0.1 ms).
 
 Run it::
 

@@ -147,47 +147,13 @@ def _numpy_adex_spike_times(current, duration, dt=1e-4, **params):
 @pytest.mark.parametrize("current, params", [(1.0, {}), (1.5, {"a": 0.02, "b": 0.3, "tau_w": 300.0}),
                                              (1.5, {"V_reset": -48.0, "E_L": -65.0})])
 def test_adex_simulation_matches_numpy_euler(nf, current, params):
+    # The example's batched JAX simulation; the library's AdEx step itself is
+    # checked against Brian2 in tests/test_neurons.py::test_adex_matches_brian2.
     ours = nf.spike_times(nf.simulate("adex", [current], {k: [v] for k, v in params.items()},
                                       duration=0.5)[:, 0])
     ref = _numpy_adex_spike_times(current, 0.5, **params)
     assert ref.size > 3
     np.testing.assert_allclose(ours, ref, atol=1.5e-4)
-
-
-@pytest.mark.parametrize("current, params", [(1.0, {}), (1.5, {"a": 0.02, "b": 0.3, "tau_w": 300.0})])
-def test_adex_simulation_matches_brian2(nf, current, params):
-    b2 = pytest.importorskip("brian2")
-    from brian2 import (
-        NeuronGroup,
-        SpikeMonitor,
-        defaultclock,
-        ms,
-        mV,
-        nA,
-        nF,
-        run,
-        start_scope,
-        uS,
-    )
-
-    start_scope()
-    defaultclock.dt = 0.1 * ms
-    p = {f: getattr(nf.AdEx, f) for f in ("C", "g_L", "E_L", "V_T", "delta_T", "tau_w", "a", "b", "V_reset", "V_peak")}
-    p.update(params)
-    eqs = """
-    dvm/dt = (gL*(EL - vm) + gL*DeltaT*exp((vm - VT)/DeltaT) + I - w)/C : volt
-    dw/dt = (a*(vm - EL) - w)/tauw : amp
-    I : amp
-    """
-    ns = dict(gL=p["g_L"] * uS, EL=p["E_L"] * mV, DeltaT=p["delta_T"] * mV, VT=p["V_T"] * mV, C=p["C"] * nF,
-              a=p["a"] * uS, tauw=p["tau_w"] * ms, b=p["b"] * nA, Vr=p["V_reset"] * mV, Vpeak=p["V_peak"] * mV)
-    group = NeuronGroup(1, eqs, threshold="vm > Vpeak", reset="vm = Vr; w += b", method="euler", namespace=ns)
-    group.vm = p["E_L"] * mV
-    group.I = current * nA
-    mon = SpikeMonitor(group)
-    run(500 * ms)
-    ours = nf.spike_times(nf.simulate("adex", [current], {k: [v] for k, v in params.items()}, duration=0.5)[:, 0])
-    np.testing.assert_allclose(np.asarray(mon.t / b2.second), ours, atol=1.5e-4)
 
 
 @pytest.mark.parametrize("model, count", [("adex", 7), ("izhikevich", 5)])

@@ -8,15 +8,20 @@ Two tasks, for each model (:class:`spikec.AdEx`, mV/ms/nA units, and
    (spike count grows with the current, so bisection on "too few / too
    many" converges); reports the amplitude and the number of simulations.
 2. **Spike times**: fit the model's parameters (and the amplitude) so that
-   the spikes fall at 100, 300, 500 and 700 ms.  AdEx and Izhikevich spikes
-   carry no surrogate gradient in spikec (their reset is a hard jump in a
-   stiff system), so this uses SciPy's differential evolution, which is
-   better here: each generation's whole population is simulated in one
-   batched JAX scan of the library's own neuron step.  Reports the spike
-   times, the error (largest and mean absolute deviation) and the number of
-   simulations.  Over a whole 1 s step the targets are hard for both
-   models: four spikes 200 ms apart and then 300 ms of silence under the same
-   current; ``--duration 0.85`` fits the spikes over the first 850 ms only.
+   the spikes fall at 100, 300, 500 and 700 ms, with SciPy's differential
+   evolution (a global search; each generation's whole population is
+   simulated in one batched JAX scan of the library's own neuron step).
+   For AdEx, ``--refine STEPS`` then refines the fit with Adam on the van
+   Rossum distance, gradients through spikec's AdEx surrogate
+   (:func:`refine_with_gradients`; Izhikevich spikes carry no surrogate
+   gradient).  Reports the spike times, the error (largest and mean
+   absolute deviation) and the number of simulations / gradient steps.
+   Over a whole 1 s step the target is out of reach for both models: four
+   spikes 200 ms apart and then at least 300 ms of silence under the same
+   current, while a neuron that has fired three equal intervals fires the
+   next one no later (``--reachability N`` samples N parameter sets to show
+   it, :func:`regular_then_silent`); ``--duration 0.85`` fits the spikes
+   over the first 850 ms only, where the target is reachable.
 
 The simulation is the neuron types' own ``step`` (``spikec/neurons.py``)
 under ``jax.lax.scan`` at dt = 0.1 ms, with the parameters as traced
@@ -31,6 +36,8 @@ Run it::
 
     python examples/neuron_fitting.py                       # both models
     python examples/neuron_fitting.py --model adex --count 20 --plot figs/
+    python examples/neuron_fitting.py --model adex --duration 0.85 --refine 150
+    python examples/neuron_fitting.py --reachability 100000
     spikec run examples/neuron_fitting.py --model izhikevich --generations 10
 
 Importing this file only defines things; nothing is traced or run.

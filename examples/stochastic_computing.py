@@ -66,7 +66,6 @@ NEURON_LR_GAIN = 5.0
 # without clipping, KL over 4 fresh batches; other settings tried: see README).
 ADAM_B1 = 0.5
 SURROGATE_SCALE = 10.0
-STUDENT_INIT_SCALE = 1.0  # the student's initial weights relative to Norse's (the teacher keeps 1)
 # Global gradient-norm clipping before Adam: a batch whose noise throws a large
 # gradient (a loss spike mid-training) then moves the weights no further than a typical one.
 CLIP_NORM = 1.0
@@ -209,7 +208,7 @@ def run(*, n: int = 32, h: int = 256, steps: int = 1000, batch: int = 32, epochs
     The KL after training is measured on ``eval_batches`` fresh batches
     (:func:`evaluate`); the last epoch's loss was before its update.
     """
-    setup = build(n, h, steps, STUDENT_INIT_SCALE * initial_weights(n, h, np.random.RandomState(seed)))
+    setup = build(n, h, steps, initial_weights(n, h, np.random.RandomState(seed)))
     p_target, teacher_states = target_distribution(setup, batch, seed)
     start = time.perf_counter()
     trained, history = train(setup, p_target, epochs=epochs, batch=batch, lr=lr, seed=seed, progress=progress)

@@ -570,7 +570,7 @@ def test_adex_runs_in_nengo_simulator():
 
 
 # Brian2 2.9.0 calls pyparsing's old camelCase names, which pyparsing 3.3 deprecates.
-@pytest.mark.filterwarnings("ignore:.*deprecated - use:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:.*deprecated.*use:DeprecationWarning")
 @pytest.mark.parametrize("current, params", [
     (1.0, {}),                                           # adapting (the default, Brette & Gerstner 2005)
     (1.5, {"a": 0.02, "b": 0.3, "tau_w": 300.0}),        # strong adaptation: long, growing intervals

@@ -348,7 +348,8 @@ def regular_then_silent(model: str, samples: int = 20_000, *, seed: int = 0, tol
 # ----------------------------------------------------------------------------------- plots
 
 
-def plot(model: str, bis: dict, fitted: dict, directory: str) -> str:
+def plot(model: str, bis: dict, fitted: dict, directory: str, refined: dict | None = None) -> str:
+    """Spike count against amplitude (bisection result marked) and the fitted (and refined) spike times."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -367,8 +368,12 @@ def plot(model: str, bis: dict, fitted: dict, directory: str) -> str:
     ax_t.vlines(TARGET_TIMES * 1000, 0, 0.8, color="C1", label="target")
     ax_t.vlines(fitted["times"] * 1000, 1, 1.8, color="k", label="fitted")
     ax_t.set_xlim(0, DURATION * 1000)
-    ax_t.set_yticks([0.4, 1.4])
-    ax_t.set_yticklabels(["target", "fitted"])
+    rows = ["target", "fitted"]
+    if refined is not None:
+        ax_t.vlines(refined["times"] * 1000, 2, 2.8, color="C2", label="refined")
+        rows.append(f"refined ({refined['error'] * 1000:.2f} ms)")
+    ax_t.set_yticks(0.4 + np.arange(len(rows)))
+    ax_t.set_yticklabels(rows)
     ax_t.set_xlabel("time (ms)")
     ax_t.set_title(f"fitted spike times: mean error {fitted['error'] * 1000:.2f} ms "
                    f"({fitted['simulations']} simulations)")
@@ -418,6 +423,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  compiled program (jax back end): {np.round(compiled * 1000, 1).tolist()} ms "
               f"({'same' if same else 'DIFFERENT'})")
         status |= 0 if (fitted["count_ok"] and same) else 1
+        ref = None
         if args.refine and model == "adex":
             ref = refine_with_gradients(fitted["params"], duration=args.duration, steps=args.refine,
                                         progress=progress)
@@ -432,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"or to 1 s) is at most {r['max_gap_ratio']:.2f}x the 3rd interval (99th percentile "
                   f"{r['p99_gap_ratio']:.2f}x); the target needs > 1.5x")
         if args.plot:
-            print(f"  wrote {plot(model, bis, fitted, args.plot)}")
+            print(f"  wrote {plot(model, bis, fitted, args.plot, ref)}")
     return status
 
 

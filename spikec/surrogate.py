@@ -45,7 +45,9 @@ when it differentiates a spiking network:
   (the surrogate at a step without spike), moves the next ``tau_ref/dt``
   steps' states, which is what training a distribution over refractory
   states needs.
-* Izhikevich and AdEx spikes keep a zero gradient (their step is used as is).
+* AdEx: the threshold crossing at ``V_peak`` through the surrogate (the
+  exponential upswing above ``V_T`` detached, the reset of v detached).
+* Izhikevich spikes keep a zero gradient (its step is used as is).
 
 The forward values of every surrogate-aware step equal the neuron type's own
 step exactly (``tests/test_backend_jax.py`` checks this).

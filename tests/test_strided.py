@@ -37,12 +37,17 @@ def _strided_index(rng, ndim):
     return index, int(index.max()) + 1 + int(rng.integers(0, 3))
 
 
+def _cases(seed, count):
+    """``count`` random strided index arrays ``(rng, index, source size)`` of 1 to 4 axes."""
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
+        yield (rng, *_strided_index(rng, int(rng.integers(1, 5))))
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_layout_describes_every_strided_index_and_views_read_it(seed):
-    rng = np.random.default_rng(seed)
     viewed = 0
-    for _ in range(400):
-        index, n = _strided_index(rng, int(rng.integers(1, 5)))
+    for rng, index, n in _cases(seed, 400):
         layout = strided_layout(index)
         assert layout is not None
         np.testing.assert_array_equal(_index(layout.base, layout.dims, layout.strides).reshape(index.shape), index)
@@ -63,10 +68,8 @@ def test_irregular_indices_are_not_strided():
 
 @pytest.mark.parametrize("seed", range(4))
 def test_row_sums_equal_gather_multiply_sum(seed):
-    rng = np.random.default_rng(seed)
     checked = 0
-    for _ in range(600):
-        index, n = _strided_index(rng, int(rng.integers(1, 5)))
+    for rng, index, n in _cases(seed, 600):
         split = int(rng.integers(0, index.ndim + 1))
         m, K = int(np.prod(index.shape[:split])), int(np.prod(index.shape[split:]))
         cols = index.reshape(m, K)

@@ -179,3 +179,25 @@ def test_convolution_fan_out_and_nnz_match_its_matrix(xshape, kshape, strides, p
     m.eliminate_zeros()
     assert_array_equal(conv.fan_out(), np.asarray((m != 0).sum(axis=0)).ravel())
     assert conv.nnz == m.nnz
+
+
+@pytest.mark.parametrize("xshape, kshape, strides, padding", CASES)
+def test_jax_convolution_gradients_equal_jax_autodiff(xshape, kshape, strides, padding):
+    """The JAX back end's convolution has its own kernel gradient (GEMMs per kernel offset): it must
+    equal JAX's autodiff of ``lax.conv_general_dilated``, input gradient included."""
+    jax = pytest.importorskip("jax")
+    from spikec.backends.netsim import _lax_conv, _lax_conv_impl
+    from spikec.netlist import conv_padding
+
+    pads = conv_padding(xshape, kshape, strides, padding)
+    rng = np.random.default_rng(5)
+    with jax.enable_x64(True):
+        x = jax.numpy.asarray(rng.normal(size=(3, *xshape)))
+        k = jax.numpy.asarray(rng.normal(size=kshape))
+        g = jax.numpy.asarray(rng.normal(size=_lax_conv_impl(x, k, strides, pads).shape))
+        ours = jax.vjp(lambda a, b: _lax_conv(a, b, strides, pads), x, k)
+        theirs = jax.vjp(lambda a, b: _lax_conv_impl(a, b, strides, pads), x, k)
+        assert_allclose(ours[0], theirs[0], rtol=1e-12)
+        for mine, ref in zip(ours[1](g), theirs[1](g)):
+            assert np.abs(ref).max() > 0
+            assert_allclose(mine, ref, rtol=1e-10, atol=1e-12)

@@ -164,3 +164,23 @@ def test_strided_plans_differentiate_like_gathers(monkeypatch, small_sums):
     for index in range(3):
         assert np.abs(gathered["weights"][index]).max() > 0
         assert_allclose(strided["weights"][index], gathered["weights"][index], rtol=1e-10, atol=1e-14)
+
+
+def test_batched_strided_runs_equal_gathered_runs(monkeypatch, small_sums):
+    """Three batch elements with different inputs: the strided plans give the ELL plans' outputs and spikes."""
+    net = _product_like_netlist()
+    t = np.arange(1, 201)[:, None] * 1e-3
+    x = [np.stack([np.sin(np.arange(12) * (b + 1) + 20 * t) for b in range(3)], axis=1)]  # (steps, batch, size)
+    strided = jb.simulate(net, x, dtype="float64")
+    assert set(strided["plans"].values()) == {"strided"}
+    original = jb.choose_plan
+    monkeypatch.setattr(jb, "choose_plan", lambda tr, dtype, *, factor=True: jb.EllPlan(tr, dtype)
+                        if original(tr, dtype, factor=factor).kind == "strided" else original(tr, dtype, factor=factor))
+    jb.clear_cache()
+    gathered = jb.simulate(net, x, dtype="float64")
+    assert set(gathered["plans"].values()) == {"ell"}
+    for a, b in zip(strided["outputs"], gathered["outputs"]):
+        assert a.shape[1] == 3 and np.abs(a[:, 0] - a[:, 2]).max() > 1e-3  # the elements differ
+        assert_allclose(a, b, rtol=0, atol=1e-9)
+    np.testing.assert_array_equal(strided["population_spikes"]["p"], gathered["population_spikes"]["p"])
+    jb.clear_cache()  # the cached simulators were built with the patched planner

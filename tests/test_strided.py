@@ -122,6 +122,21 @@ def test_tiny_row_sums_stay_gathers():
     assert [jb.choose_plan(p.transform, np.float64).kind for p in big.projections] == ["strided"] * 3
 
 
+def _gathers_instead(monkeypatch) -> list[str]:
+    """Make the JAX planner pick ELL gathers where it would pick strided views; returns the kinds it would
+    have picked (filled as plans are chosen).  Compiled simulators are forgotten, now and after the test."""
+    original, kinds = jb.choose_plan, []
+
+    def ell_only(transform, dtype, *, factor=True):
+        plan = original(transform, dtype, factor=factor)
+        kinds.append(plan.kind)
+        return jb.EllPlan(transform, dtype) if plan.kind == "strided" else plan
+
+    monkeypatch.setattr(jb, "choose_plan", ell_only)
+    monkeypatch.setattr(jb, "_CACHE", type(jb._CACHE)())
+    return kinds
+
+
 def test_strided_plans_run_like_the_numpy_simulator(small_sums):
     net = _product_like_netlist()
     x = [np.sin(np.arange(12) + 20 * np.arange(1, 301)[:, None] * 1e-3)[:, None, :]]
@@ -150,15 +165,7 @@ def test_strided_plans_differentiate_like_gathers(monkeypatch, small_sums):
             return jax.tree_util.tree_map(np.asarray, jax.grad(loss)(params))
 
     strided = grads()
-    original = jb.choose_plan
-    kinds = []
-
-    def ell_only(transform, dtype, *, factor=True):
-        plan = original(transform, dtype, factor=factor)
-        kinds.append(plan.kind)
-        return jb.EllPlan(transform, dtype) if plan.kind == "strided" else plan
-
-    monkeypatch.setattr(jb, "choose_plan", ell_only)
+    kinds = _gathers_instead(monkeypatch)
     gathered = grads()
     assert kinds and set(kinds) == {"strided"}
     for index in range(3):
@@ -173,14 +180,10 @@ def test_batched_strided_runs_equal_gathered_runs(monkeypatch, small_sums):
     x = [np.stack([np.sin(np.arange(12) * (b + 1) + 20 * t) for b in range(3)], axis=1)]  # (steps, batch, size)
     strided = jb.simulate(net, x, dtype="float64")
     assert set(strided["plans"].values()) == {"strided"}
-    original = jb.choose_plan
-    monkeypatch.setattr(jb, "choose_plan", lambda tr, dtype, *, factor=True: jb.EllPlan(tr, dtype)
-                        if original(tr, dtype, factor=factor).kind == "strided" else original(tr, dtype, factor=factor))
-    jb.clear_cache()
+    _gathers_instead(monkeypatch)
     gathered = jb.simulate(net, x, dtype="float64")
     assert set(gathered["plans"].values()) == {"ell"}
     for a, b in zip(strided["outputs"], gathered["outputs"]):
         assert a.shape[1] == 3 and np.abs(a[:, 0] - a[:, 2]).max() > 1e-3  # the elements differ
         assert_allclose(a, b, rtol=0, atol=1e-9)
     np.testing.assert_array_equal(strided["population_spikes"]["p"], gathered["population_spikes"]["p"])
-    jb.clear_cache()  # the cached simulators were built with the patched planner

@@ -199,12 +199,16 @@ def _gather(x, index, live=None):
     a CPU).  ``lax.optimization_barrier`` does not do this: XLA's CPU
     pipeline removes it before fusion.
     """
-    if live is not None and index.size >= FENCE_RATIO * x.shape[-1]:
-        x = jax.lax.cond(live, lambda v: v, jnp.zeros_like, x)
+    x = _fence_reread(x, index.size, live)
     lead = x.shape[:-1]
     if math.prod(lead) == 1:
         return jnp.take(x.reshape(-1), index, mode="clip").reshape(*lead, *index.shape)
     return jnp.take(x, index, axis=-1, mode="clip")
+
+
+def _fence_reread(x, reads: int, live):
+    """``x`` behind a fence (:func:`_fence`) when its consumer reads it ``FENCE_RATIO`` times over or more."""
+    return _fence(x, live) if live is not None and reads >= FENCE_RATIO * x.shape[-1] else x
 
 
 def _fence(tree, live):
@@ -253,26 +257,25 @@ class StridedPlan:
 
     kind = "strided"
 
-    def __init__(self, transform: Sparse, dtype, layout):
-        self.transform, self.dtype, self.layout = transform, dtype, layout
-        m = transform.shape[0]
-        self.cols, self.src, _ = _ell(transform.rows.value, transform.cols.value, m)
+    def __init__(self, ell: EllPlan, layout):
+        self.transform, self.dtype, self.layout = ell.transform, ell.dtype, layout
+        self.cols, self.src = ell.cols, ell.src
         self.row_sum = StridedRowSum(layout) if self.cols.shape[1] > 1 else None
 
-    @staticmethod
-    def layout_of(transform: Sparse):
-        """The strided layout of the transform's ELL columns, or None (ragged rows, irregular columns)."""
-        cols, _, mask = _ell(transform.rows.value, transform.cols.value, transform.shape[0])
-        if not mask.all():
+    @classmethod
+    def from_ell(cls, ell: EllPlan) -> StridedPlan | None:
+        """The strided plan for an ELL plan's columns, or None (ragged rows, irregular columns, tiny sums)."""
+        cols = ell.cols
+        if not (ell.src < ell.transform.nnz).all():
             return None
         layout = strided_layout(cols)
-        if layout is None or not layout.viewable(transform.shape[1]):
+        if layout is None or not layout.viewable(ell.transform.shape[1]):
             return None
-        if cols.shape[1] == 1:
-            return layout
-        # Rows of several entries are summed in x's memory order (a transposed view reduces slower than a
-        # gather).  Tiny row sums stay gathers: with a batch, XLA's small einsums cost more than they save.
-        return layout if cols.size >= STRIDED_MIN_SUM and StridedRowSum.applies(layout) else None
+        if cols.shape[1] > 1 and not (cols.size >= STRIDED_MIN_SUM and StridedRowSum.applies(layout)):
+            # Rows of several entries are summed in x's memory order (a transposed view reduces slower than a
+            # gather).  Tiny row sums stay gathers: with a batch, XLA's small einsums cost more than they save.
+            return None
+        return cls(ell, layout)
 
     def cost(self) -> float:
         return STRIDED_COST * self.cols.size
@@ -285,9 +288,7 @@ class StridedPlan:
         return {"data": data if self.row_sum is None else self.row_sum.prepare(data, jnp)}
 
     def apply(self, prepared, x):
-        live = prepared.get("live")
-        if live is not None and self.cols.size >= FENCE_RATIO * x.shape[-1]:
-            x = jax.lax.cond(live, lambda v: v, jnp.zeros_like, x)
+        x = _fence_reread(x, self.cols.size, prepared.get("live"))
         if self.row_sum is not None:
             return self.row_sum.apply(x, prepared["data"], jnp)
         return strided_view(x, self.layout, jnp)[..., 0] * prepared["data"][:, 0]
@@ -455,9 +456,9 @@ def choose_plan(transform, dtype, *, factor: bool = True):
         return LaxAvgPoolPlan(transform)
     m, n = transform.shape
     candidates = [EllPlan(transform, dtype)]
-    layout = StridedPlan.layout_of(transform)
-    if layout is not None:
-        candidates.append(StridedPlan(transform, dtype, layout))
+    strided = StridedPlan.from_ell(candidates[0])
+    if strided is not None:
+        candidates.append(strided)
     if candidates[0].cost() > 2 * transform.nnz:
         candidates.append(SegmentSumPlan(transform, dtype))
     if m * n * np.dtype(dtype).itemsize <= DENSE_BYTES:

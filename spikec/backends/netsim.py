@@ -110,11 +110,18 @@ class DensePlan:
         return x @ prepared
 
 
-class ScipySparsePlan:
-    """NumPy: ``W @ x`` with ``W`` a SciPy CSR matrix (row by row, as nengo's sparse transforms sum)."""
+class _CsrPlan:
+    """NumPy: a transform prepared as a SciPy CSR matrix ``W``, applied as ``W @ x`` (see :func:`_csr_times`)."""
 
-    def __init__(self, transform: Sparse):
+    def __init__(self, transform):
         self.transform = transform
+
+    def apply(self, prepared, x):
+        return _csr_times(prepared, x)
+
+
+class ScipySparsePlan(_CsrPlan):
+    """NumPy: a :class:`~spikec.netlist.Sparse` as its CSR matrix (row by row, as nengo's sparse transforms sum)."""
 
     def raw(self):
         return self.transform.data.value
@@ -126,9 +133,6 @@ class ScipySparsePlan:
         if raw is tr.data.value:
             return tr.to_scipy().tocsr()
         return scipy.sparse.csr_array((np.asarray(raw), (tr.rows.value, tr.cols.value)), shape=tr.shape)
-
-    def apply(self, prepared, x):
-        return _csr_times(prepared, x)
 
 
 def _csr_times(matrix, x):
@@ -166,20 +170,14 @@ class SegmentSumPlan:
         return jax.ops.segment_sum(contrib.T, self.rows, num_segments=self.transform.shape[0]).T
 
 
-class ScipyConvolutionPlan:
+class ScipyConvolutionPlan(_CsrPlan):
     """NumPy: a :class:`~spikec.netlist.Convolution` as its sparse matrix (``raw`` is the kernel)."""
-
-    def __init__(self, transform: Convolution):
-        self.transform = transform
 
     def raw(self):
         return self.transform.kernel.value
 
     def prepare(self, raw):
         return self.transform.matrix(np.asarray(raw)).tocsr()
-
-    def apply(self, prepared, x):
-        return _csr_times(prepared, x)
 
 
 class LaxConvolutionPlan:
@@ -272,11 +270,11 @@ def _lax_conv(x, k, strides, padding):
     return _LAX_CONV(x, k, strides, padding)
 
 
-class ScipyAvgPoolPlan:
+class ScipyAvgPoolPlan(_CsrPlan):
     """NumPy: an :class:`~spikec.netlist.AvgPool` as its sparse matrix (no weights: ``raw`` is empty)."""
 
     def __init__(self, transform: AvgPool):
-        self.transform = transform
+        super().__init__(transform)
         self.matrix = transform.matrix().tocsr()
 
     def raw(self):
@@ -284,9 +282,6 @@ class ScipyAvgPoolPlan:
 
     def prepare(self, raw):
         return self.matrix
-
-    def apply(self, prepared, x):
-        return _csr_times(prepared, x)
 
 
 class LaxAvgPoolPlan:

@@ -73,6 +73,21 @@ def write_params(net: Netlist, values: Mapping[str, np.ndarray]) -> Netlist:
                                projections=tuple(projections))
 
 
+def structure_key(net: Netlist) -> tuple:
+    """A hashable key, equal for netlists that differ only in the values of their trainable parameters.
+
+    Compiled training steps and spiking runs take the parameters as
+    arguments, so one compilation serves every netlist with this key (the
+    same program before and after training, say).
+    """
+    table = bindings(net)
+    blank = write_params(net, {name: np.zeros(b.shape) for name, b in table.items()})
+    where = tuple(sorted((name, b.kind, str(b.target), tuple(b.shape), b.transpose, tuple(b.broadcast),
+                          None if b.offset is None else np.asarray(b.offset, dtype=np.float64).tobytes())
+                         for name, b in table.items()))
+    return blank, where
+
+
 def save_params(path: str | os.PathLike, values: Mapping[str, np.ndarray]) -> None:
     """Save parameters to an ``.npz`` file (one array per name)."""
     np.savez(path, **{k: np.asarray(v) for k, v in values.items()})

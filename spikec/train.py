@@ -15,6 +15,7 @@ rate) mode over ``n_steps``, batch by batch.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import sys
 import time
@@ -25,7 +26,7 @@ import numpy as np
 
 from spikec.errors import RunError, SpikecError
 from spikec.netlist import Netlist
-from spikec.params import bindings, read_params, write_params
+from spikec.params import bindings, read_params, structure_key, write_params
 
 
 @dataclasses.dataclass
@@ -108,6 +109,26 @@ def _netlist_tree(net: Netlist, theta: Mapping[str, Any]) -> dict:
     return tree
 
 
+# Jitted training steps and runs, by structure_key and settings: fitting or evaluating the same
+# program again (after training, or epoch by epoch) reuses the compilation (seconds per call).
+_COMPILED: collections.OrderedDict[tuple, Any] = collections.OrderedDict()
+_COMPILED_SIZE = 8
+
+
+def _compiled(key: tuple, build: Callable[[], Any]) -> Any:
+    """``build()``, remembered under ``key`` (least recently used first out); built anew if ``key`` is unhashable."""
+    try:
+        hit = _COMPILED.get(key)
+    except TypeError:  # e.g. an unhashable custom optimizer or loss
+        return build()
+    if hit is None:
+        hit = _COMPILED[key] = build()
+        while len(_COMPILED) > _COMPILED_SIZE:
+            _COMPILED.popitem(last=False)
+    _COMPILED.move_to_end(key)
+    return hit
+
+
 def _progress(total: int, desc: str, enable: bool | None):
     from spikec.progress import progress_bar
 
@@ -149,28 +170,35 @@ def fit(net: Netlist, x: np.ndarray, y: np.ndarray, *, loss: str | Callable = "c
                           f"{net.name} has synapses")
     batch_size = min(int(batch_size), len(x))
     n_batches = len(x) // batch_size
-    if rate_noise:
-        apply = _noisy_rate_forward(net, dt, soft_lif, float(rate_noise), batch_size)
-    else:
-        _, plain = make_loss_fn(net, "rate", dt, steps=1, soft_lif=soft_lif, dtype="float32")
-        apply = lambda tree, xs, key: plain(tree, xs)  # noqa: E731
-    loss_fn = loss_function(loss)
-    opt = make_optimizer(optimizer)
     classify = loss in ("crossentropy", "sparse_categorical_crossentropy")
+
+    def build():
+        if rate_noise:
+            apply = _noisy_rate_forward(net, dt, soft_lif, float(rate_noise), batch_size)
+        else:
+            _, plain = make_loss_fn(net, "rate", dt, steps=1, soft_lif=soft_lif, dtype="float32")
+            apply = lambda tree, xs, key: plain(tree, xs)  # noqa: E731
+        loss_fn = loss_function(loss)
+        opt = make_optimizer(optimizer)
+        def objective(theta, xb, yb, key):
+            # Every parameter comes in through theta: this step serves every netlist with net's structure_key.
+            (out,) = apply(_netlist_tree(net, theta), [xb], key)
+            out = out[:, -1]
+            return loss_fn(out, yb), out
+
+        @jax.jit
+        def update(theta, opt_state, xb, yb, key):
+            (value, out), grads = jax.value_and_grad(objective, has_aux=True)(theta, xb, yb, key)
+            updates, opt_state = opt.update(grads, opt_state, theta)
+            correct = jnp.sum(jnp.argmax(out.reshape(out.shape[0], -1), axis=-1) == yb) if classify else 0
+            return optax.apply_updates(theta, updates), opt_state, value, correct
+
+        return opt, update
+
+    opt, update = _compiled(("fit", structure_key(net), float(dt), soft_lif, float(rate_noise), batch_size, loss,
+                             optimizer), build)
     theta = {k: jnp.asarray(v, dtype=jnp.float32) for k, v in read_params(net).items()}
     opt_state = opt.init(theta)
-
-    def objective(theta, xb, yb, key):
-        (out,) = apply(_netlist_tree(net, theta), [xb], key)
-        out = out[:, -1]
-        return loss_fn(out, yb), out
-
-    @jax.jit
-    def update(theta, opt_state, xb, yb, key):
-        (value, out), grads = jax.value_and_grad(objective, has_aux=True)(theta, xb, yb, key)
-        updates, opt_state = opt.update(grads, opt_state, theta)
-        correct = jnp.sum(jnp.argmax(out.reshape(out.shape[0], -1), axis=-1) == yb) if classify else 0
-        return optax.apply_updates(theta, updates), opt_state, value, correct
 
     rng = np.random.default_rng(seed)
     history = History()
@@ -327,7 +355,9 @@ def predict(net: Netlist, x: np.ndarray, *, n_steps: int = 30, mode: str = "spik
     from spikec.backends.jax_backend import make_loss_fn
 
     x = _check_single_input(net, x)
-    _, apply = make_loss_fn(net, mode, dt, steps=int(n_steps), dtype="float32", seed=seed)
+    _, apply = _compiled(("predict", structure_key(net), mode, float(dt), int(n_steps), seed),
+                         lambda: make_loss_fn(net, mode, dt, steps=int(n_steps), dtype="float32", seed=seed))
+    values = _netlist_tree(net, {k: jnp.asarray(v, dtype=jnp.float32) for k, v in read_params(net).items()})
     batch_size = min(int(batch_size), len(x))
     outputs, spikes = [], []
     n_batches = -(-len(x) // batch_size)
@@ -336,7 +366,7 @@ def predict(net: Netlist, x: np.ndarray, *, n_steps: int = 30, mode: str = "spik
         n = len(xb)
         if n < batch_size:  # pad: one compiled function for every batch
             xb = np.concatenate([xb, np.zeros((batch_size - n, *xb.shape[1:]), dtype=xb.dtype)])
-        (out,), pop_spikes = apply({}, [jnp.asarray(xb)], return_spikes=True)
+        (out,), pop_spikes = apply(values, [jnp.asarray(xb)], return_spikes=True)
         outputs.append(np.asarray(out[:n], dtype=np.float64))
         counts = sum((np.asarray(s[:n]).sum(axis=1) for s in pop_spikes.values()), np.zeros(n))
         spikes.append(counts)

@@ -100,6 +100,35 @@ def test_fit_step_is_one_optax_adam_step():
         assert not np.allclose(value, np.asarray(theta[name]))
 
 
+def test_fit_and_predict_reuse_their_compilation_with_the_current_values():
+    """Fitting or predicting again (new parameter values, same structure) reuses the jitted step; the
+    results equal those of a fresh compilation, so no stale weights are baked into the reused step."""
+    import optax
+
+    from spikec import train
+
+    x, y = toy_data(40)
+    adam = optax.adam(0.05)
+    prog = toy_program(seed=5)
+    train._COMPILED.clear()
+    prog.fit(x, y, epochs=1, batch_size=20, optimizer=adam, progress=False)
+    before = prog.predict(x[:8], n_steps=5)[0]
+    start = prog.params
+    prog.fit(x, y, epochs=1, batch_size=20, optimizer=adam, progress=False)
+    after = prog.predict(x[:8], n_steps=5)[0]
+    assert len(train._COMPILED) == 2  # one training step, one spiking run, both used twice
+    assert not np.allclose(before, after)
+    reused = prog.params
+
+    train._COMPILED.clear()
+    fresh = toy_program(seed=5)
+    fresh.set_params(start)
+    fresh.fit(x, y, epochs=1, batch_size=20, optimizer=adam, progress=False)
+    for name, value in fresh.params.items():
+        assert_allclose(reused[name], value, rtol=1e-6, atol=1e-7)
+    assert_allclose(after, fresh.predict(x[:8], n_steps=5)[0], rtol=1e-6, atol=1e-7)
+
+
 def test_params_save_load_and_errors(trained, tmp_path):
     prog, _, x, _ = trained
     path = tmp_path / "p.npz"

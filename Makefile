@@ -35,7 +35,7 @@ RUN_ENV = OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} \
 	TF_CPP_MIN_LOG_LEVEL=$${TF_CPP_MIN_LOG_LEVEL:-2} \
 	MPLBACKEND=$${MPLBACKEND:-Agg}
 
-.PHONY: help install demo test test-slow test-all clean distclean
+.PHONY: help install demo test test-slow test-all lint clean distclean
 
 help:  ## list the targets
 	@echo "spikec make targets (environment: $(VENV)):"
@@ -92,6 +92,14 @@ test-slow: install  ## install, then run only the tests marked slow
 
 test-all: install  ## install, then run every test, slow ones included
 	@$(call run_pytest,-m "slow or not slow")
+
+# The lint rules live in pyproject.toml ([tool.ruff]); ruff is pinned here, not in an extra,
+# because neither the package nor its tests need it.
+RUFF_VERSION := 0.17.6
+lint: install  ## install, then check the code with ruff (the rules are in pyproject.toml)
+	@"$(PY)" -m ruff --version 2>/dev/null | grep -q "$(RUFF_VERSION)" || \
+		"$(PY)" -m pip install $(PIP_FLAGS) -q ruff==$(RUFF_VERSION)
+	@"$(PY)" -m ruff check .
 
 clean:  ## remove caches and build output, and the install stamp (forces a reinstall)
 	rm -rf build dist *.egg-info .pytest_cache .hypothesis "$(STAMP)"

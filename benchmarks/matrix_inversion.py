@@ -38,19 +38,20 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import warnings  # noqa: E402
+import argparse
+import json
+import sys
+import time
+import warnings
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
 
-import spikec  # noqa: E402
-from spikec.bench import format_count, format_pct, spikes_vs_accuracy  # noqa: E402
-from matrix_inversion import TUNED, inverse, inverse_adam  # noqa: E402
+from matrix_inversion import TUNED, inverse, inverse_adam
+
+import spikec
+from spikec.bench import format_count, format_pct, spikes_vs_accuracy
 
 GYRUS_5X5 = {"neurons": 500, "levels": {0.1: 808e3, 0.05: 1.02e6, 0.01: 1.46e6, 0.005: 1.73e6},
              "final": 0.0029, "spikes": 2.37e6, "time": 21 + 5 + 95}

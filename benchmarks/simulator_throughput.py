@@ -221,7 +221,7 @@ def main(argv=None) -> int:
         import jax
 
         device = str(jax.devices()[0])
-    except Exception:  # noqa: BLE001 - JAX missing or broken: the other back ends still run
+    except Exception:
         device = "no JAX"
     print(f"simulator throughput: {t:g} s of simulated time per run, dt = 1 ms, spiking mode; "
           f"{args.threads} thread(s) per simulator; JAX device: {device}; dtype {args.dtype}")
@@ -243,7 +243,7 @@ def main(argv=None) -> int:
                 fns, judge = batch_of(batch)
             try:
                 r = run_one(backend, net, fns, t, args.dtype, batch, args.threads)
-            except Exception as exc:  # noqa: BLE001 - one back end failing must not stop the table
+            except Exception as exc:
                 print(f"  {name:<12} failed: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}")
                 continue
             if backend == "nengo" and batch is None:
@@ -274,7 +274,8 @@ def table(rows) -> str:
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
     out = []
     for k, line in enumerate(lines):
-        out.append("  ".join(str(c).ljust(w) if i < 2 else str(c).rjust(w) for i, (c, w) in enumerate(zip(line, widths))))
+        cells = enumerate(zip(line, widths))
+        out.append("  ".join(str(c).ljust(w) if i < 2 else str(c).rjust(w) for i, (c, w) in cells))
         if k == 0:
             out.append("  ".join("-" * w for w in widths))
     return "\n".join(out)

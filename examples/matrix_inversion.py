@@ -270,8 +270,9 @@ def main(argv: list[str] | None = None) -> int:
     time_constant, stable = convergence(A, rate=args.rate)
     rows = [("matrix", f"{args.n}x{args.n}, seed {args.seed}, cond(A) = {np.linalg.cond(A):.3g}")]
     if args.perturb:
+        away = 100 * float(nrmse(np.linalg.inv(A), truth))
         rows.append(("runtime A", f"traced A + {args.perturb:g} x max|A| noise: cond {np.linalg.cond(A_run):.3g}, "
-                                  f"inverse {100 * float(nrmse(np.linalg.inv(A), truth)):.3g}% away from the traced one"))
+                                  f"inverse {away:.3g}% away from the traced one"))
     raw = None
     if args.variant == "naive":
         if args.n > 3:
@@ -285,7 +286,10 @@ def main(argv: list[str] | None = None) -> int:
                  ("run", f"{args.time:g} s, {where}"), ("wall time", f"build + run {wall:.3f} s")]
     else:
         start = time.perf_counter()
-        prog = spikec.compile(inverse_adam).trace(A, lr=args.lr) if args.variant == "adam" else inverse.trace(A, dt=args.rate)
+        if args.variant == "adam":
+            prog = spikec.compile(inverse_adam).trace(A, lr=args.lr)
+        else:
+            prog = inverse.trace(A, dt=args.rate)
         trace_time = time.perf_counter() - start
         options = dict(TUNED) if args.tuning == "tuned" else {}
         if args.max_rate is not None:
@@ -302,9 +306,10 @@ def main(argv: list[str] | None = None) -> int:
         wall = time.perf_counter() - start
         t, raw, spikes = result.t, result.output, result.spikes
         trajectory = spikec.program.filter_outputs(result, args.readout).output if args.readout else raw
-        rows.append(("variant", args.variant + (f" (lr {args.lr:g} per step)" if args.variant == "adam" else
-                                                f" (step {args.rate:g} per ms; slowest mode {time_constant * 1e3:.3g} ms"
-                                                + ("" if stable else ", UNSTABLE") + ")")))
+        detail = (f" (lr {args.lr:g} per step)" if args.variant == "adam" else
+                  f" (step {args.rate:g} per ms; slowest mode {time_constant * 1e3:.3g} ms"
+                  + ("" if stable else ", UNSTABLE") + ")")
+        rows.append(("variant", args.variant + detail))
         if args.mode != "ideal":
             rows.append(("network", f"{prog.lower(**options).stats().neurons} neurons, {args.tuning} tuning "
                                     f"({', '.join(f'{k}={v}' for k, v in options.items()) or 'spikec defaults'})"))

@@ -104,7 +104,8 @@ def _scan(model, params, state, currents):
 def _initial_state(model: str, shape, params: dict | None = None):
     if model == "adex":  # at rest: V = E_L, w = 0
         rest = (params or {}).get("E_L", AdEx.E_L)
-        return {"voltage": jnp.broadcast_to(jnp.asarray(rest, dtype=jnp.float64), shape), "adaptation": jnp.zeros(shape)}
+        voltage = jnp.broadcast_to(jnp.asarray(rest, dtype=jnp.float64), shape)
+        return {"voltage": voltage, "adaptation": jnp.zeros(shape)}
     # Izhikevich from rest: v = -65 mV, u = b v (nengo's default v in [0, 1) is far from rest).
     return {"voltage": jnp.full(shape, -65.0), "recovery": jnp.zeros(shape)}
 
@@ -434,8 +435,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.reachability:
             r = regular_then_silent(model, args.reachability, seed=args.seed)
             print(f"  reachability: of {r['samples']} random parameter sets, {r['regular']} fire their first 4 "
-                  f"spikes at intervals >= 50 ms and equal within 10%; in those the gap after the 4th spike (to the 5th, "
-                  f"or to 1 s) is at most {r['max_gap_ratio']:.2f}x the 3rd interval (99th percentile "
+                  f"spikes at intervals >= 50 ms and equal within 10%; in those the gap after the 4th spike "
+                  f"(to the 5th, or to 1 s) is at most {r['max_gap_ratio']:.2f}x the 3rd interval (99th percentile "
                   f"{r['p99_gap_ratio']:.2f}x); the target needs > 1.5x")
         if args.plot:
             print(f"  wrote {plot(model, bis, fitted, args.plot, ref)}")

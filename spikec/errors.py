@@ -9,7 +9,8 @@ generic ``except`` clauses keep working.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
     from spikec.ir.source import SourceLoc
@@ -43,7 +44,7 @@ class SpikecError(Exception):
         *,
         op: str | None = None,
         shapes: Sequence[tuple[int, ...]] | None = None,
-        loc: "SourceLoc | None" = None,
+        loc: SourceLoc | None = None,
         hint: str | None = None,
     ):
         self.message = message

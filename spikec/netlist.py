@@ -26,16 +26,16 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Iterator, Union
+from typing import Any
 
 import networkx as nx
 import numpy as np
 import scipy.sparse
 
 from spikec.ir.attrs import ConstArray, IndexArray, format_array
-
 
 # --------------------------------------------------------------------------- transforms
 
@@ -74,7 +74,7 @@ class Sparse:
     data: ConstArray
 
     @classmethod
-    def from_scipy(cls, matrix: Any) -> "Sparse":
+    def from_scipy(cls, matrix: Any) -> Sparse:
         coo = scipy.sparse.coo_array(matrix)
         coo.sum_duplicates()
         keep = coo.data != 0
@@ -254,7 +254,7 @@ class AvgPool:
         return f"avgpool{self.pool[0]}x{self.pool[1]} {list(self.input_shape)}->{list(self.output_shape)}{stride}"
 
 
-Transform = Union[Dense, Sparse, Convolution, AvgPool]
+Transform = Dense | Sparse | Convolution | AvgPool
 
 # Below this density a weight matrix is stored sparse: it is smaller and nengo
 # and JAX multiply it faster.
@@ -265,7 +265,7 @@ def make_transform(matrix: Any) -> Transform:
     """The better of :class:`Dense` and :class:`Sparse` for a weight matrix."""
     if scipy.sparse.issparse(matrix):
         size = math.prod(matrix.shape)
-        if size and matrix.nnz / size < SPARSE_DENSITY or size > 4_000_000:
+        if (size and matrix.nnz / size < SPARSE_DENSITY) or size > 4_000_000:
             return Sparse.from_scipy(matrix)
         matrix = matrix.toarray()
     matrix = np.asarray(matrix, dtype=np.float64)
@@ -407,7 +407,7 @@ class Output:
         return math.prod(self.shape)
 
 
-Object = Union[InputSource, Population, SumNode]
+Object = InputSource | Population | SumNode
 
 
 @dataclass(frozen=True)
@@ -460,7 +460,7 @@ class Netlist:
             cycle = " -> ".join(u for u, _ in nx.find_cycle(g))
             raise ValueError(f"netlist {self.name} has an instantaneous loop: {cycle}") from None
 
-    def validate(self) -> "Netlist":
+    def validate(self) -> Netlist:
         """Check names, sizes and that no instantaneous loop exists."""
         objects = self.objects
         for p in self.projections:
@@ -482,7 +482,7 @@ class Netlist:
         return self
 
     # -- presentation ---------------------------------------------------------------
-    def stats(self) -> "NetlistStats":
+    def stats(self) -> NetlistStats:
         return NetlistStats.of(self)
 
     def __str__(self) -> str:
@@ -512,7 +512,7 @@ class NetlistStats:
     neuron_types: dict[str, int]
 
     @classmethod
-    def of(cls, net: Netlist) -> "NetlistStats":
+    def of(cls, net: Netlist) -> NetlistStats:
         synapses: Counter[str] = Counter()
         for p in net.projections:
             synapses[p.synapse.label() if p.synapse is not None else "none"] += 1
@@ -561,6 +561,19 @@ def _type_label(neuron_type: Any) -> str:
 
 
 __all__ = [
-    "AvgPool", "Convolution", "Dense", "InputSource", "ParamBinding", "Netlist", "NetlistStats", "Output", "Population", "Projection", "Sparse",
-    "SumNode", "Transform", "make_transform", "format_array",
+    "AvgPool",
+    "Convolution",
+    "Dense",
+    "InputSource",
+    "Netlist",
+    "NetlistStats",
+    "Output",
+    "ParamBinding",
+    "Population",
+    "Projection",
+    "Sparse",
+    "SumNode",
+    "Transform",
+    "format_array",
+    "make_transform",
 ]

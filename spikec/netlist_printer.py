@@ -17,7 +17,7 @@ def _range(values: np.ndarray) -> str:
     return f"{lo:.4g}" if np.isclose(lo, hi) else f"{lo:.4g}..{hi:.4g}"
 
 
-def format_netlist(net: "Netlist") -> str:
+def format_netlist(net: Netlist) -> str:
     """One line per object and per projection, grouped by kind."""
     lines = [f"netlist {net.name}"]
     for inp in net.inputs:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -61,7 +62,7 @@ class Program:
     def input_names(self) -> list[str]:
         return [spec.name for spec in self.inputs]
 
-    def stats(self, lowered: bool = True) -> "ProgramStats":
+    def stats(self, lowered: bool = True) -> ProgramStats:
         """Counts of ops, nodes, edges and nonlinear units of :attr:`graph`, and,
         with ``lowered`` (the default), neurons, populations, projections,
         nonzero weights and synapse kinds of :attr:`netlist`."""
@@ -211,7 +212,7 @@ class Program:
         return {"accuracy": accuracy_by_steps(outputs, y), "spikes_per_example": float(np.mean(spikes)),
                 "n_steps": int(n_steps)}
 
-    def tune_for(self, *examples: Any) -> "Program":
+    def tune_for(self, *examples: Any) -> Program:
         """Tune the nonlinear units to these example inputs as well as the traced ones; returns ``self``.
 
         Every unit is tuned to the value range its operand takes on the

@@ -44,13 +44,13 @@ from spikec._checks import format_float as _fmt
 from spikec.errors import BackendError, ConstantError
 
 __all__ = [
-    "Synapse",
-    "LinearFilter",
-    "Lowpass",
+    "Adam",
     "Alpha",
     "DoubleExp",
     "Integrator",
-    "Adam",
+    "LinearFilter",
+    "Lowpass",
+    "Synapse",
     "as_synapse",
 ]
 
@@ -174,7 +174,7 @@ def _frozen(a) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=1024)
-def _base_ss(filt: "LinearFilter") -> _SS:
+def _base_ss(filt: LinearFilter) -> _SS:
     """The filter's state space before discretization (cached per filter)."""
     A, B, C, D = tf2ss(np.asarray(filt.num), np.asarray(filt.den))
     order = len(A)
@@ -195,7 +195,7 @@ def _base_ss(filt: "LinearFilter") -> _SS:
 
 
 @functools.lru_cache(maxsize=1024)
-def _discrete_ss(filt: "LinearFilter", dt: float) -> _SS:
+def _discrete_ss(filt: LinearFilter, dt: float) -> _SS:
     """Zero-order-hold discretization, cached per (filter, dt).
 
     The step runs every time step, so the matrix exponential must not.
@@ -217,7 +217,7 @@ def _discrete_ss(filt: "LinearFilter", dt: float) -> _SS:
 
 
 @functools.lru_cache(maxsize=1024)
-def _init_coefficients(filt: "LinearFilter") -> np.ndarray:
+def _init_coefficients(filt: LinearFilter) -> np.ndarray:
     """State per unit of initial output: the state for output ``x0`` is ``coef * x0``.
 
     Computed from the undiscretized system: zero-order hold

@@ -8,7 +8,8 @@ exactly what the same Python function returns when called on plain arrays.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest

@@ -30,8 +30,9 @@ difference elsewhere in the tree cannot flip them.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -215,7 +216,7 @@ class _Generator:
         """A 0/1 signal of ``shape`` from comparing a leaf with a leaf or a constant."""
         name, cmp = self.ch.choice(STEP)
         # NumPy gives bools, which do arithmetic differently; spikec gives 0/1 floats.
-        fn = lambda x, y: 1.0 * cmp(x, y)  # noqa: E731
+        fn = lambda x, y: 1.0 * cmp(x, y)
         a = self.leaf(shape)
         if self.ch.integer(0, 2) == 0:
             b = self.leaf(self.broadcastable(shape))

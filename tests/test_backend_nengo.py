@@ -31,19 +31,37 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 nengo = pytest.importorskip("nengo")
 
-from spikec.backends import get_backend  # noqa: E402
-from spikec.backends.nengo import (  # noqa: E402
-    NengoModel, SpikecSynapse, build_network, netlist_of, to_nengo,
+from spikec.backends import get_backend
+from spikec.backends.nengo import (
+    NengoModel,
+    SpikecSynapse,
+    build_network,
+    netlist_of,
+    to_nengo,
 )
-from spikec.errors import BackendError, RunError  # noqa: E402
-from spikec.ir.attrs import ConstArray  # noqa: E402
-from spikec.netlist import (  # noqa: E402
-    Dense, InputSource, Netlist, Output, Population, Projection, Sparse, SumNode,
+from spikec.errors import BackendError, RunError
+from spikec.ir.attrs import ConstArray
+from spikec.netlist import (
+    Dense,
+    InputSource,
+    Netlist,
+    Output,
+    Population,
+    Projection,
+    Sparse,
+    SumNode,
 )
-from spikec.neurons import (  # noqa: E402
-    LIF, AdaptiveLIFRate, Izhikevich, LIFRate, NengoParabola, Parabola, RectifiedLinear, RegularSpiking,
+from spikec.neurons import (
+    LIF,
+    AdaptiveLIFRate,
+    Izhikevich,
+    LIFRate,
+    NengoParabola,
+    Parabola,
+    RectifiedLinear,
+    RegularSpiking,
 )
-from spikec.synapses import Adam, Alpha, DoubleExp, Integrator, LinearFilter, Lowpass  # noqa: E402
+from spikec.synapses import Adam, Alpha, DoubleExp, Integrator, LinearFilter, Lowpass
 
 DT = 1e-3
 

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import DT, examples
 from hypothesis import given
+from programs import RandomProgram, programs, random_program
 
 import spikec
 from spikec.backends.reference import simulate_graph
 from spikec.trace import trace_function
-
-from conftest import DT, examples
-from programs import RandomProgram, programs, random_program
 
 
 def check_program(prog: RandomProgram, steps: int = 2, optimize: bool = True) -> spikec.Program:

@@ -22,8 +22,8 @@ from spikec.errors import (
     RunError,
     ShapeError,
     SpikecError,
-    TraceError,
     TracedControlFlowError,
+    TraceError,
     UnsupportedOperationError,
 )
 from spikec.trace.numpy_dispatch import UFUNCS, supported_function_names

@@ -16,13 +16,12 @@ import numpy as np
 import pytest
 
 import spikec
-
 from spikec.metrics import nrmse, spikes_to_reach
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples"))
 
-import matrix_inversion as mi  # noqa: E402
+import matrix_inversion as mi
 
 
 def matrix(n: int) -> np.ndarray:

@@ -25,8 +25,8 @@ import pytest
 
 nengo = pytest.importorskip("nengo")
 
-from spikec.backends.nengo_dl_compat import import_nengo_dl  # noqa: E402
-from spikec.errors import BackendError  # noqa: E402
+from spikec.backends.nengo_dl_compat import import_nengo_dl
+from spikec.errors import BackendError
 
 # Without TensorFlow / NengoDL installed these tests skip, except on CI,
 # where `make test` installs both and a skip would hide a broken install.

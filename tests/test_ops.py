@@ -15,14 +15,13 @@ import hypothesis.extra.numpy as hnp
 import hypothesis.strategies as st
 import numpy as np
 import pytest
+from conftest import assert_matches_numpy, examples, numpy_value, op_counts, ops_of_kind, run_reference
+from conftest import trace as _trace
 from hypothesis import given
 
 import spikec
 from spikec.ir import all_ops, get_op
 from spikec.trace.numpy_dispatch import FUNCTIONS, UFUNCS, supported_function_names
-
-from conftest import assert_matches_numpy, examples, numpy_value, op_counts, ops_of_kind, run_reference
-from conftest import trace as _trace
 
 
 def trace(fn, *args):

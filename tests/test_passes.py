@@ -8,6 +8,7 @@ recurrences.
 
 from __future__ import annotations
 
+import itertools
 import math
 import pickle
 import time
@@ -17,6 +18,7 @@ import pytest
 import scipy.sparse
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from programs import BINARY, UNARY, programs, random_program
 
 import spikec
 from spikec.backends.reference import simulate_graph
@@ -43,8 +45,6 @@ from spikec.passes import (
 )
 from spikec.passes.merge_units import nonlinear_depth
 
-from programs import BINARY, UNARY, programs, random_program
-
 STEPS = 6
 DT = 1e-3
 
@@ -58,7 +58,8 @@ def traced(fn, *args):
 
 
 def simulate(graph, inputs, steps=STEPS):
-    return simulate_graph(graph, [lambda t, a=np.asarray(a, float): a for a in inputs], steps, DT)
+    arrays = [np.asarray(a, float) for a in inputs]
+    return simulate_graph(graph, [lambda t, a=a: a for a in arrays], steps, DT)
 
 
 def assert_same_outputs(before, after, inputs, steps=STEPS, rtol=1e-9, atol=1e-9):
@@ -218,7 +219,7 @@ def test_program_runs_default_pipeline_and_logs_it():
     assert [r.name for r in log] == list(DEFAULT_PIPELINE)
     assert log.graph_before is prog.graph_before and log[-1].graph is prog.graph and log.graph is prog.graph
     assert log[0].before == prog.graph_before.stats()
-    for prev, rec in zip(log, log[1:]):
+    for prev, rec in itertools.pairwise(log):
         assert rec.before == prev.after
     for rec in log:
         assert rec.after == rec.graph.stats() and rec.seconds >= 0
@@ -294,7 +295,7 @@ def test_pass_manager_errors():
     graph = traced(lambda x: np.exp(x), np.ones(2))
     with pytest.raises(TypeError, match="not a Graph"):
         PassManager([lambda g: None]).run(graph)
-    broken = lambda g: g.replace(outputs=[999])  # noqa: E731
+    broken = lambda g: g.replace(outputs=[999])
     with pytest.raises(RuntimeError, match="invalid graph"):
         PassManager([broken]).run(graph)
     assert PassManager(["eliminate_dead_code"]).names == ["dce"]

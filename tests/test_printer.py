@@ -163,7 +163,7 @@ def test_dot_structure(prog):
     # One edge per operand (a multigraph: x * x has two).
     expected = sorted((src, node.id) for node in graph for src in node.inputs)
     assert sorted((u, v) for u, v, _ in edges) == expected
-    for u, v, attrs in edges:
+    for _u, v, attrs in edges:
         delayed = get_op(graph[v].op).is_stateful
         assert ("style=dashed" in attrs) == delayed
     label, style = nodes[graph.outputs[0]]

@@ -7,13 +7,12 @@ import os
 import networkx as nx
 import numpy as np
 import pytest
+from conftest import op_counts, run_reference
 
 import spikec
 from spikec.errors import ShapeError, TraceError
 from spikec.ir import Attrs, Graph, GraphBuilder
 from spikec.trace import Tracer
-
-from conftest import op_counts, run_reference
 
 HERE = os.path.basename(__file__)
 

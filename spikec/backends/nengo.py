@@ -56,13 +56,13 @@ import contextlib
 import sys
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
-
-import numpy as np
+from typing import Any
 
 import nengo
 import nengo.synapses
+import numpy as np
 
 from spikec.backends.result import RunResult
 from spikec.errors import BackendError, RunError

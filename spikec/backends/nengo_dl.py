@@ -40,8 +40,16 @@ import warnings
 import numpy as np
 
 from spikec.backends.nengo import (
-    MODES, InputFeed, _by_index, build_network, collect_result, input_functions, netlist_of, quiet_nengo_build,
-    show_progress, steps_of,
+    MODES,
+    InputFeed,
+    _by_index,
+    build_network,
+    collect_result,
+    input_functions,
+    netlist_of,
+    quiet_nengo_build,
+    show_progress,
+    steps_of,
 )
 from spikec.backends.result import RunResult
 from spikec.errors import BackendError, RunError

@@ -73,7 +73,7 @@ from types import ModuleType
 
 from spikec.errors import BackendError
 
-__all__ = ["import_nengo_dl", "SUPPORTED_TENSORFLOW", "NENGO_DL_VERSION", "VERIFIED"]
+__all__ = ["NENGO_DL_VERSION", "SUPPORTED_TENSORFLOW", "VERIFIED", "import_nengo_dl"]
 
 #: TensorFlow versions this shim is meant for (PEP 440 specifier).
 SUPPORTED_TENSORFLOW = ">=2.12,<2.22"

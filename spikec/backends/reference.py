@@ -22,7 +22,8 @@ same synapse in a nengo network produce the same samples:
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 

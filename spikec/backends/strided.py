@@ -12,9 +12,9 @@ them.  :func:`strided_layout` recognises such an index array and
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+import itertools
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -47,7 +47,7 @@ class StridedLayout:
         if any(s < 0 for s in self.strides):
             return False
         order = self.nested
-        for outer, inner in zip(order, order[1:]):
+        for outer, inner in itertools.pairwise(order):
             s_out, s_in, d_in = self.strides[outer], self.strides[inner], self.dims[inner]
             if s_out % s_in or s_in * d_in > s_out:
                 return False

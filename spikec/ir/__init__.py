@@ -14,6 +14,18 @@ from spikec.ir.registry import OpDef, OpKind, StatefulRule, all_ops, get_op, reg
 from spikec.ir.source import SourceLoc
 
 __all__ = [
-    "Attrs", "ConstArray", "IndexArray", "Graph", "GraphBuilder", "GraphStats", "Node",
-    "OpDef", "OpKind", "StatefulRule", "all_ops", "get_op", "register", "SourceLoc",
+    "Attrs",
+    "ConstArray",
+    "Graph",
+    "GraphBuilder",
+    "GraphStats",
+    "IndexArray",
+    "Node",
+    "OpDef",
+    "OpKind",
+    "SourceLoc",
+    "StatefulRule",
+    "all_ops",
+    "get_op",
+    "register",
 ]

@@ -8,7 +8,8 @@ NumPy arrays are not hashable, so constants travel as :class:`ConstArray`.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +21,7 @@ class ConstArray:
     what CSE needs: two nodes scaling by equal constants are the same node.
     """
 
-    __slots__ = ("value", "_hash")
+    __slots__ = ("_hash", "value")
 
     def __init__(self, value: Any):
         array = np.array(value, dtype=np.float64 if np.asarray(value).dtype.kind in "fbiu" else None)
@@ -104,7 +105,7 @@ def freeze(value: Any) -> Any:
 class Attrs(Mapping[str, Any]):
     """An immutable, hashable mapping of an operation's static parameters."""
 
-    __slots__ = ("_items", "_hash")
+    __slots__ = ("_hash", "_items")
 
     def __init__(self, items: Mapping[str, Any] | None = None, **kwargs: Any):
         merged = dict(items or {}, **kwargs)
@@ -131,7 +132,7 @@ class Attrs(Mapping[str, Any]):
             return self._hash == other._hash and self._items == other._items
         return NotImplemented
 
-    def replace(self, **changes: Any) -> "Attrs":
+    def replace(self, **changes: Any) -> Attrs:
         """A copy with some entries changed."""
         return Attrs(dict(self._items), **changes)
 

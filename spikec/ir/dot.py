@@ -24,7 +24,7 @@ def _quote(text: str) -> str:
     return '"' + escaped + '"'
 
 
-def to_dot(graph: "Graph") -> str:
+def to_dot(graph: Graph) -> str:
     """DOT text: one box per node (coloured by kind), dashed edges for delayed operands."""
     names = node_names(graph)
     lines = [f"digraph {_quote(graph.name)} {{", "  rankdir=TB;", '  node [fontname="monospace"];']

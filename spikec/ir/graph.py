@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 import networkx as nx
 
@@ -112,7 +113,7 @@ class Graph:
         inputs: Sequence[int] | None = None,
         outputs: Sequence[int] | None = None,
         name: str | None = None,
-    ) -> "Graph":
+    ) -> Graph:
         """A new graph with some parts swapped out."""
         return Graph(
             self.nodes.values() if nodes is None else nodes,
@@ -121,7 +122,7 @@ class Graph:
             self.name if name is None else name,
         )
 
-    def validate(self) -> "Graph":
+    def validate(self) -> Graph:
         """Check that every operand exists and every shape follows its op's rule."""
         for node in self:
             for src in node.inputs:
@@ -142,7 +143,7 @@ class Graph:
         return self
 
     # -- presentation -------------------------------------------------------
-    def stats(self) -> "GraphStats":
+    def stats(self) -> GraphStats:
         """Counts of ops, nodes, edges and nonlinear units."""
         return GraphStats.of(self)
 
@@ -237,7 +238,7 @@ class GraphStats:
     state_elements: int = 0
 
     @classmethod
-    def of(cls, graph: Graph) -> "GraphStats":
+    def of(cls, graph: Graph) -> GraphStats:
         ops: Counter[str] = Counter()
         kinds: Counter[str] = Counter({k.value: 0 for k in OpKind})
         units = state = 0

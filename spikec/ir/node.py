@@ -61,6 +61,6 @@ class Node:
         """Value identity, ignoring the id: equal keys compute equal values."""
         return (self.op, self.inputs, self.shape, self.attrs, self.config)
 
-    def replace(self, **changes: Any) -> "Node":
+    def replace(self, **changes: Any) -> Node:
         """A copy with some fields changed (nodes are immutable)."""
         return replace(self, **changes)

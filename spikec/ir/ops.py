@@ -225,7 +225,7 @@ register(OpDef(
 
 def _matmul_units(node, shapes) -> int:
     """Scalar products in x @ y: every output element sums over the shared axis."""
-    (a, b) = shapes
+    a, _ = shapes
     inner = a[-1]
     return node.size * inner
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from spikec.ir.graph import Graph
 
 
-def fresh_names(exclude: set[str]) -> "itertools.Iterator[str]":
+def fresh_names(exclude: set[str]) -> itertools.Iterator[str]:
     """a, b, ..., z, ba, bb, ... skipping names in ``exclude`` (like jaxpr)."""
     letters = string.ascii_lowercase
     for n in itertools.count(1):
@@ -36,7 +36,7 @@ def fresh_names(exclude: set[str]) -> "itertools.Iterator[str]":
                 yield name
 
 
-def node_names(graph: "Graph") -> dict[int, str]:
+def node_names(graph: Graph) -> dict[int, str]:
     """Display name of every node: argument names for inputs, fresh names for the rest."""
     names: dict[int, str] = {}
     taken: set[str] = set()
@@ -70,7 +70,7 @@ def format_node(node, names: dict[int, str]) -> str:
     return text
 
 
-def format_graph(graph: "Graph", show_loc: bool = True) -> str:
+def format_graph(graph: Graph, show_loc: bool = True) -> str:
     """The whole listing as one string."""
     names = node_names(graph)
     params = ", ".join(f"{names[n.id]}:{format_shape(n.shape)}" for n in graph.input_nodes)

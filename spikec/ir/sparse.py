@@ -25,7 +25,7 @@ class SparseConst:
     sparse matrix or array, or a dense 2-D array).
     """
 
-    __slots__ = ("matrix", "_hash")
+    __slots__ = ("_hash", "matrix")
 
     def __init__(self, matrix: Any):
         m = scipy.sparse.csr_array(matrix, dtype=np.float64, copy=True)

@@ -9,8 +9,8 @@ between two populations ends up as one weight matrix per projection.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 import numpy as np
 import scipy.sparse as sp
@@ -35,16 +35,16 @@ class Affine:
             object.__setattr__(self, "const", np.zeros(self.size))
 
     @classmethod
-    def source(cls, name: str, size: int) -> "Affine":
+    def source(cls, name: str, size: int) -> Affine:
         """The value of one source, as is."""
         return cls(size, {name: as_csr(sp.identity(size, format="csr"))})
 
     @classmethod
-    def constant(cls, value: np.ndarray) -> "Affine":
+    def constant(cls, value: np.ndarray) -> Affine:
         value = np.asarray(value, dtype=np.float64).ravel()
         return cls(value.size, {}, value)
 
-    def __add__(self, other: "Affine") -> "Affine":
+    def __add__(self, other: Affine) -> Affine:
         if self.size != other.size:
             raise ValueError(f"adding affine values of sizes {self.size} and {other.size}")
         terms = dict(self.terms)
@@ -52,13 +52,13 @@ class Affine:
             terms[name] = as_csr(terms[name] + m) if name in terms else m
         return Affine(self.size, terms, self.const + other.const)
 
-    def __neg__(self) -> "Affine":
+    def __neg__(self) -> Affine:
         return self.scaled(-1.0)
 
-    def __sub__(self, other: "Affine") -> "Affine":
+    def __sub__(self, other: Affine) -> Affine:
         return self + (-other)
 
-    def scaled(self, factor: float | np.ndarray) -> "Affine":
+    def scaled(self, factor: float | np.ndarray) -> Affine:
         """Multiply elementwise by a scalar or a vector of length ``size``."""
         factor = np.asarray(factor, dtype=np.float64)
         if factor.ndim == 0:
@@ -67,7 +67,7 @@ class Affine:
         diag = sp.diags_array(factor, format="csr")
         return Affine(self.size, {k: as_csr(diag @ m) for k, m in self.terms.items()}, self.const * factor)
 
-    def map(self, matrix, bias: np.ndarray | None = None) -> "Affine":
+    def map(self, matrix, bias: np.ndarray | None = None) -> Affine:
         """Apply a linear map (``out_size x size`` matrix) and add ``bias``."""
         matrix = as_csr(matrix)
         if matrix.shape[1] != self.size:
@@ -77,7 +77,7 @@ class Affine:
             const = const + np.ravel(bias)
         return Affine(matrix.shape[0], {k: as_csr(matrix @ m) for k, m in self.terms.items()}, const)
 
-    def pruned(self) -> "Affine":
+    def pruned(self) -> Affine:
         """Drop explicit zeros and empty terms (a cancelled path needs no projection)."""
         terms = {}
         for k, m in self.terms.items():

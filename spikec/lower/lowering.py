@@ -13,7 +13,7 @@ linear ops between two populations collapses into one weight matrix.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -21,17 +21,26 @@ import scipy.sparse as sp
 from spikec.ir.attrs import ConstArray
 from spikec.ir.graph import Graph
 from spikec.ir.node import Node
-from spikec.ir.ops import _lti_discrete
+from spikec.ir.ops import PROJECTION_OPS, _lti_discrete
 from spikec.ir.registry import get_op
 from spikec.lower.affine import Affine, broadcast_matrix, distinct_rows, stack
-from spikec.passes.linear_map import linear_map
 from spikec.lower.options import LowerOptions
 from spikec.lower.ranges import LoweringError, measure_ranges, widen
 from spikec.lower.tuning import UnitTuning, balanced_product, nef_ensembles, parabola_square, parabola_square_pairs
-from spikec.ir.ops import PROJECTION_OPS
-from spikec.netlist import (AvgPool, Convolution, Dense, InputSource, Netlist, Output, ParamBinding, Population,
-                            Projection, SumNode, make_transform)
-from spikec.passes.linear_map import is_identity
+from spikec.netlist import (
+    AvgPool,
+    Convolution,
+    Dense,
+    InputSource,
+    Netlist,
+    Output,
+    ParamBinding,
+    Population,
+    Projection,
+    SumNode,
+    make_transform,
+)
+from spikec.passes.linear_map import is_identity, linear_map
 
 # Ops that lowering cannot take directly: the expand_bilinear pass rewrites them.
 NEEDS_EXPANSION = {"matmul", "einsum_bilinear", "div"}
@@ -301,7 +310,8 @@ class _Lowering:
         return name
 
     def lower_projection_op(self, node: Node, operands: list[Affine]) -> Affine:
-        """``conv2d``/``dense``/``avg_pool2d``: one projection of its own (a convolution, or the dense matrix) into a sum node."""
+        """``conv2d``/``dense``/``avg_pool2d``: one projection of its own (a convolution, or the dense matrix)
+        into a sum node."""
         attrs = node.attrs
         source = self.materialize(node, operands[0])
         if node.op == "conv2d":

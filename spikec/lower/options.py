@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
-from typing import Any, Mapping
+from typing import Any
 
 from spikec.errors import SpikecError
 
@@ -128,7 +129,7 @@ class LowerOptions:
         return {f.name for f in fields(cls)}
 
     @classmethod
-    def from_mapping(cls, options: Mapping[str, Any]) -> "LowerOptions":
+    def from_mapping(cls, options: Mapping[str, Any]) -> LowerOptions:
         """Pick the lowering options out of a mapping; unknown keys are an error."""
         unknown = set(options) - cls.names()
         if unknown:
@@ -136,5 +137,5 @@ class LowerOptions:
                               f"known: {', '.join(sorted(cls.names()))}")
         return cls(**options)
 
-    def updated(self, **changes: Any) -> "LowerOptions":
+    def updated(self, **changes: Any) -> LowerOptions:
         return replace(self, **changes)

@@ -8,7 +8,7 @@ the observed interval by a safety margin.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 

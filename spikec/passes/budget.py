@@ -92,7 +92,7 @@ def budget(graph: Graph, *, accuracy: float | None = None, spikes: float | None 
         per_dim_neurons = spikes / (MEAN_RATE_FRACTION * max_rate) / total_dims
 
     tuned = {}
-    for node, count, dims in units:
+    for node, _count, dims in units:
         if per_dim_neurons is not None:
             n = int(per_dim_neurons * dims)
         else:

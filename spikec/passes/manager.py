@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sequence, Union
+from typing import Any
 
 from spikec.ir.graph import Graph, GraphStats
 from spikec.passes.budget import budget
@@ -18,7 +19,7 @@ from spikec.passes.remove_identities import remove_identities
 
 PassFn = Callable[..., Graph]
 # A pipeline entry: a registered name, a function, or (name or function, keyword options).
-PassSpec = Union[str, PassFn, tuple]
+PassSpec = str | PassFn | tuple
 
 PASSES: dict[str, PassFn] = {}
 _ALIASES: dict[str, str] = {}
@@ -162,7 +163,7 @@ class PassLog(list):
         """Records of every run of the pass ``name``."""
         return [r for r in self if r.name == name]
 
-    def annotate(self, measure: Callable[[Graph], Mapping[str, int]]) -> "PassLog":
+    def annotate(self, measure: Callable[[Graph], Mapping[str, int]]) -> PassLog:
         """Fill the lowering columns: ``measure(graph)`` for the initial graph and after each pass.
 
         ``measure`` returns e.g. ``{"neurons": ..., "projections": ...,
@@ -172,7 +173,7 @@ class PassLog(list):
         for holder, graph in [(self, self.graph_before)] + [(r, r.graph) for r in self]:
             try:
                 values = dict(measure(graph))
-            except Exception:  # noqa: BLE001 - e.g. a graph not yet ready for lowering
+            except Exception:
                 values = {}
             if holder is self:
                 self.lowered_before = values

@@ -10,7 +10,8 @@ may point forward: that is how a recurrence closes).
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from spikec.ir.attrs import Attrs
 from spikec.ir.graph import Graph

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 import string
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -299,7 +300,7 @@ def dot(x: Any, y: Any) -> Any:
     xs, ys = _shape(x), _shape(y)
     if not xs or not ys:
         return multiply(x, y)
-    if len(xs) <= 2 and len(ys) <= 2 or len(ys) == 1:
+    if (len(xs) <= 2 and len(ys) <= 2) or len(ys) == 1:
         return matmul(x, y)
     return tensordot(x, y, axes=([len(xs) - 1], [len(ys) - 2]))
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import functools
 import inspect
 import linecache
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover - the program module imports this one
 
 
 @dataclass(frozen=True)
-class const:  # noqa: N801 - reads as a marker, like jax's static markers
+class const:
     """Mark an argument as a compile-time constant: ``prog = f.trace(spikec.const(W), x)``.
 
     Products of constants with signals are linear, so they cost no neurons.
@@ -116,11 +117,11 @@ class CompiledFunction:
     def __repr__(self) -> str:
         return f"<spikec.compile {self.name}{self.signature}>"
 
-    def __call__(self, *args: Any, **kwargs: Any) -> "Program":
+    def __call__(self, *args: Any, **kwargs: Any) -> Program:
         """Same as :meth:`trace`."""
         return self.trace(*args, **kwargs)
 
-    def trace(self, *args: Any, **kwargs: Any) -> "Program":
+    def trace(self, *args: Any, **kwargs: Any) -> Program:
         """Trace the function with example arguments and return the compiled :class:`Program`.
 
         NumPy arrays and :class:`Input` arguments become input signals (their

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -49,13 +50,13 @@ def configure(**overrides: Any) -> Iterator[None]:
         stack.pop()
 
 
-def current() -> "TraceContext | None":
+def current() -> TraceContext | None:
     """The innermost active trace context, or None outside tracing."""
     stack = getattr(_local, "stack", [])
     return stack[-1] if stack else None
 
 
-def require(what: str) -> "TraceContext":
+def require(what: str) -> TraceContext:
     """The active context, or a clear error naming the function that needs one."""
     ctx = current()
     if ctx is None:
@@ -76,7 +77,7 @@ class TraceContext:
         self._consts: dict[ConstArray, int] = {}
 
     @contextlib.contextmanager
-    def active(self) -> Iterator["TraceContext"]:
+    def active(self) -> Iterator[TraceContext]:
         stack = _local.__dict__.setdefault("stack", [])
         stack.append(self)
         try:
@@ -95,7 +96,7 @@ class TraceContext:
         shape: tuple[int, ...] | None = None,
         name: str | None = None,
         loc: SourceLoc | None = None,
-    ) -> "Tracer":
+    ) -> Tracer:
         """Record ``op`` applied to ``operands`` (tracers or constants); return the result tracer."""
         from spikec.trace.tracer import Tracer
 
@@ -123,7 +124,7 @@ class TraceContext:
             self._consts[const] = self.builder.add("const", (), {"value": const}, loc=capture()).id
         return self._consts[const]
 
-    def node(self, tracer: "Tracer"):
+    def node(self, tracer: Tracer):
         return self.builder.nodes[tracer._node.id]
 
 

@@ -53,7 +53,6 @@ def neurons(x: Any, neuron_type: Any, gain: Any = 1.0, bias: Any = 0.0) -> Any:
     >>> h = spikec.neurons(W @ x, spikec.LIF(amplitude=0.01), gain=2.0, bias=1.0)
     """
     from spikec.neurons import as_neuron_type
-
     from spikec.trace.params import Param
 
     ntype = as_neuron_type(neuron_type)

@@ -8,7 +8,8 @@ once, as a cycle through the state node, and never unrolled.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from spikec.trace.context import TraceContext
 
 
-def _control_flow_error(what: str, x: "Tracer", op: str) -> TracedControlFlowError:
+def _control_flow_error(what: str, x: Tracer, op: str) -> TracedControlFlowError:
     return TracedControlFlowError(
         f"{what} needs a concrete value, but this is a traced signal whose value changes over time",
         op=op,
@@ -33,7 +33,7 @@ def _control_flow_error(what: str, x: "Tracer", op: str) -> TracedControlFlowErr
     )
 
 
-def _inplace_error(op: str, x: "Tracer", other: Any) -> InPlaceError:
+def _inplace_error(op: str, x: Tracer, other: Any) -> InPlaceError:
     return InPlaceError(
         f"in-place operation {op} on a traced signal",
         op=op,
@@ -50,7 +50,7 @@ def _shape_of(value: Any) -> tuple[int, ...]:
         return value.shape
     try:
         return np.shape(value)
-    except Exception:  # noqa: BLE001 - only decorates a message that is already an error
+    except Exception:
         return ()
 
 
@@ -61,7 +61,7 @@ class Tracer:
     # Make ndarray binary operators defer to us (ndarray + tracer -> our __radd__).
     __array_priority__ = 1000
 
-    def __init__(self, ctx: "TraceContext", node: "Node"):
+    def __init__(self, ctx: TraceContext, node: Node):
         self._ctx = ctx
         self._node = node
 
@@ -83,7 +83,7 @@ class Tracer:
         return np.dtype(np.float64)
 
     @property
-    def T(self) -> "Tracer":
+    def T(self) -> Tracer:
         from spikec.trace import api
 
         return api.transpose(self)

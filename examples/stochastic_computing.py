@@ -65,8 +65,8 @@ TRAIN_GAIN = True
 # makes its neuron fire more regularly: less sampling noise) but never reach or cross
 # zero.  With the gain itself trained, a low-rate readout's gain went to zero (even
 # negative) within 10-20 epochs, leaving a noise-free neuron at its rheobase J = 1,
-# where one step turns it silent (loss 0.56 on that seed) or too fast (seeds 0-9, one
-# of the two input generators: one readout dead or off after the last step, KL 0.065).
+# where one step turns it silent or far too fast: seed 7 ended that way (KL 0.56 with
+# rbg inputs and without the pseudocount below; 0.065 with threefry inputs and with it).
 LOG_GAIN = True
 LR_FLOOR = 0.05
 NEURON_LR_GAIN = 5.0

@@ -6,11 +6,14 @@ probability 0.03 per 1 ms step) through trainable weights and a 5 ms current
 synapse.  The binary refractory states ``z1, z2, z3`` of the first three
 neurons, sampled over ``T`` steps, define a distribution over the 8 joint
 states (three-point correlations).  A random *teacher* population of the
-same kind samples a target distribution; the student's weights and biases
-(and gains) are trained with Adam (b1 0.7, cosine-decayed step; 5x larger
-for gains and biases) to minimize the batch-mean KL divergence
-``KL(p_target || p_sampled)``, gradients going through the surrogate of the
-refractory state (:class:`spikec.RefractoryLIF`).
+same kind samples a target distribution; the student's weights, biases and
+gains (as log-gains) are trained with Adam (b1 0.5, gradients clipped to
+global norm 1, cosine-decayed step; 5x larger for gains and biases) to
+minimize the batch-mean KL divergence ``KL(p_target || p_sampled)``,
+gradients going through the surrogate of the refractory state
+(:class:`spikec.RefractoryLIF`); states never sampled count as 1/T in the
+gradient (``kl_divergence(..., pseudocount=1/T)``), so a silent readout is
+pulled back instead of pushed further down.
 
 The network is a compiled spikec program::
 
@@ -58,6 +61,13 @@ TAU_REF = 0.010      # refractory period: 10 steps, as the notebook's rho = 10
 P_INPUT = 0.03       # Poisson input spike probability per step (30 Hz)
 BIAS = 1.0           # resting current: Norse's v_leak = 1 with threshold 1
 TRAIN_GAIN = True
+# Gains train as log(gain): Adam's steps are then relative, so a gain can shrink (which
+# makes its neuron fire more regularly: less sampling noise) but never reach or cross
+# zero.  With the gain itself trained, a low-rate readout's gain went to zero (even
+# negative) within 10-20 epochs, leaving a noise-free neuron at its rheobase J = 1,
+# where one step turns it silent or far too fast: seed 7 ended that way (KL 0.56 with
+# rbg inputs and without the pseudocount below; 0.065 with threefry inputs and with it).
+LOG_GAIN = True
 LR_FLOOR = 0.05
 NEURON_LR_GAIN = 5.0
 # Less momentum than Adam's default 0.9: each epoch's gradient comes from fresh
@@ -69,6 +79,10 @@ SURROGATE_SCALE = 10.0
 # Global gradient-norm clipping before Adam: a batch whose noise throws a large
 # gradient (a loss spike mid-training) then moves the weights no further than a typical one.
 CLIP_NORM = 1.0
+# The loss's gradient counts a state never sampled in T steps as 1/T (add-one): without
+# it a silent readout's "on" states have p = 0, where KL's floor passes no gradient, and
+# the states that do occur push the silent neuron further down (spikec.metrics.kl_divergence).
+PSEUDOCOUNT = True
 READOUT = 3          # neurons whose joint refractory state is the sample
 # Norse initializes input weights as randn * sqrt(2 / N) current jumps; a
 # lowpass of 0/1 input spikes jumps by (1 - exp(-dt/tau_syn)) * W, so the
@@ -126,8 +140,23 @@ def build(n: int, h: int, steps: int, W: np.ndarray) -> Setup:
     return Setup(net, params, apply, weight_index, n, h, steps)
 
 
-def poisson_inputs(key, batch: int, steps: int, h: int, p: float = P_INPUT):
-    """Independent Bernoulli(p) spikes per input and step: ``(batch, steps, h)`` 0/1 floats."""
+# Which generator draws the 8M Bernoulli inputs of an epoch: "rbg" (XLA's RngBitGenerator,
+# keyed from the threefry key) takes about a quarter of the epoch time off that "threefry"
+# (JAX's default, a counter-based hash per number) needs, on one CPU thread.
+INPUT_RNG = "rbg"
+
+
+def poisson_inputs(key, batch: int, steps: int, h: int, p: float = P_INPUT, rng: str | None = None):
+    """Independent Bernoulli(p) spikes per input and step: ``(batch, steps, h)`` 0/1 floats.
+
+    ``rng`` (default :data:`INPUT_RNG`): ``"rbg"`` draws them with an
+    ``rbg`` key made from ``key``'s bits, ``"threefry"`` with ``key`` itself.
+    """
+    rng = INPUT_RNG if rng is None else rng
+    if rng == "rbg":
+        key = jax.random.wrap_key_data(jax.random.bits(key, (4,), jnp.uint32), impl="rbg")
+    elif rng != "threefry":
+        raise ValueError(f"poisson_inputs: rng must be 'rbg' or 'threefry', got {rng!r}")
     return jax.random.bernoulli(key, p, (batch, steps, h)).astype(jnp.float32)
 
 
@@ -141,31 +170,40 @@ def sample(setup: Setup, params: dict, key, batch: int):
 
 def train(setup: Setup, p_target, *, epochs: int, batch: int, lr: float, seed: int,
           progress: bool | None = None):
-    """Adam on the input weights and biases; returns ``(params, history)`` (see :func:`spikec.train.minimize`)."""
+    """Adam on the input weights, biases and (log) gains; returns ``(params, history)`` with the
+    netlist's parameters (gains, not their logs; see :func:`spikec.train.minimize`)."""
     trainable = {"weights": {setup.weight_index: setup.params["weights"][setup.weight_index]},
                  "bias": dict(setup.params["bias"])}
     if TRAIN_GAIN:
         trainable["gain"] = dict(setup.params["gain"])
+        if LOG_GAIN:
+            trainable["gain"] = {k: jnp.log(v) for k, v in trainable["gain"].items()}
     p_target = jnp.asarray(p_target)
 
+    def netlist_params(p):
+        if TRAIN_GAIN and LOG_GAIN:
+            return {**p, "gain": {k: jnp.exp(v) for k, v in p["gain"].items()}}
+        return p
+
     def loss(p, key):
-        states = sample(setup, p, key, batch)
+        states = sample(setup, netlist_params(p), key, batch)
         p_s = state_distribution(states[..., :READOUT])
-        return kl_divergence(p_target, p_s).mean(), p_s
+        pseudocount = 1.0 / setup.steps if PSEUDOCOUNT else 0.0
+        return kl_divergence(p_target, p_s, pseudocount=pseudocount).mean(), p_s
 
     def adam(rate):
         return optax.adam(optax.cosine_decay_schedule(rate, max(epochs, 1), alpha=LR_FLOOR), b1=ADAM_B1)
 
     # Gains and biases get a larger step: they set how regularly the neurons fire,
     # which is what lowers the sampling noise of each batch element's distribution.
-    labels = {part: jax.tree_util.tree_map(lambda _, label=("weights" if part == "weights" else "neurons"): label,
-                                           sub)
-              for part, sub in trainable.items()}
-    optimizer = optax.multi_transform({"weights": adam(lr), "neurons": adam(lr * NEURON_LR_GAIN)}, labels)
+    labels = {part: jax.tree_util.tree_map(lambda _, label=part: label, sub) for part, sub in trainable.items()}
+    optimizer = optax.multi_transform({"weights": adam(lr), "bias": adam(lr * NEURON_LR_GAIN),
+                                       "gain": adam(lr * NEURON_LR_GAIN)}, labels)
     if CLIP_NORM > 0:
         optimizer = optax.chain(optax.clip_by_global_norm(CLIP_NORM), optimizer)
-    return minimize(loss, trainable, epochs, optimizer=optimizer, key=jax.random.PRNGKey(seed + 1000),
-               desc="stochastic computing", progress=progress)
+    trained, history = minimize(loss, trainable, epochs, optimizer=optimizer, key=jax.random.PRNGKey(seed + 1000),
+                                desc="stochastic computing", progress=progress)
+    return netlist_params(trained), history
 
 
 def target_distribution(setup: Setup, batch: int, seed: int):

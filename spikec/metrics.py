@@ -57,18 +57,38 @@ def synaptic_events(result: Any) -> float:
 # ------------------------------------------------------------------- spike-train losses
 
 
-def kl_divergence(p_target, p, floor: float = 1e-7):
+def kl_divergence(p_target, p, floor: float = 1e-7, pseudocount: float = 0.0):
     """``sum p_target * (log p_target - log max(p, floor))`` over the last axis (0 log 0 = 0).
 
     The direction of ``torch.nn.functional.kl_div(log p, p_target)``: the
     sampled ``p`` is the model, ``p_target`` the data.  JAX arrays (differentiable).
+
+    ``pseudocount`` changes the gradient only (the value stays the one
+    above): it becomes the gradient of ``KL(p_target || p + pseudocount)``.
+    Where a sampled ``p`` is a frequency over ``T`` samples, ``1/T`` is the
+    add-one estimate of a state that was never sampled.  Without it the
+    floor passes no gradient to a state with ``p = 0``: when the samples
+    never show a state the target has (a silent neuron whose "on" states
+    never occur), the only gradient left comes from the states that do
+    occur, and it pushes their probability up, i.e. the silent neuron
+    further down.  With it, each missing state pulls with about
+    ``p_target / pseudocount``.
     """
+    import jax
     import jax.numpy as jnp
 
     p_target = jnp.asarray(p_target)
     safe = jnp.where(p_target > 0, p_target, 1.0)
-    return jnp.sum(jnp.where(p_target > 0, p_target * (jnp.log(safe) - jnp.log(jnp.maximum(p, floor))), 0.0),
-                   axis=-1)
+
+    def kl(q):
+        return jnp.sum(jnp.where(p_target > 0, p_target * (jnp.log(safe) - jnp.log(jnp.maximum(q, floor))), 0.0),
+                       axis=-1)
+
+    value = kl(p)
+    if pseudocount:
+        smooth = kl(p + pseudocount)
+        value = jax.lax.stop_gradient(value) + (smooth - jax.lax.stop_gradient(smooth))
+    return value
 
 
 def van_rossum_kernel(steps: int, dt: float, tau_rise: float, tau_decay: float) -> np.ndarray:

@@ -27,7 +27,10 @@ when it differentiates a spiking network:
 * :class:`~spikec.neurons.LIF` and :class:`~spikec.neurons.AdaptiveLIF`: the
   spike output is ``heaviside(v - 1)`` (same value as Nengo's ``v > 1``); the
   reset and the sub-step spike time are unchanged, so the voltage after a
-  spike carries no gradient through the spike condition.
+  spike carries no gradient through the spike condition.  The voltage floor
+  ``max(v, min_voltage)`` passes ``floor_gradient`` (a field of every
+  surrogate, 0 by default) of the gradient where ``v`` is below it
+  (:func:`leaky_floor`).
 * :class:`~spikec.neurons.RegularSpiking` and
   :class:`~spikec.neurons.SpikingRectifiedLinear`: the spike count
   ``floor(v)`` becomes :func:`spike_count`, whose derivative is the
@@ -87,6 +90,7 @@ __all__ = [
     "SurrogateNeuron",
     "as_surrogate",
     "heaviside",
+    "leaky_floor",
     "soft_lif",
     "spike_count",
     "surrogate_neuron",
@@ -98,14 +102,35 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Surrogate:
-    """Base of the surrogate derivatives (frozen, hashable: it keys JAX's caches)."""
+    """Base of the surrogate derivatives (frozen, hashable: it keys JAX's caches).
+
+    ``floor_gradient`` (keyword only, every surrogate): the fraction of the
+    gradient that an LIF voltage floor (``max(v, min_voltage)``) passes
+    where the voltage sits below it.  0 (the default) is the floor's own
+    derivative: a neuron held at the floor by a negative current passes no
+    gradient from one step's voltage to the next, so a silent neuron's
+    surrogate gradient sees one step of input only.  A small fraction (e.g.
+    0.1) lets the gradient of the current accumulate over the steps the
+    voltage would have integrated, which is what brings a silent neuron
+    back (see :func:`leaky_floor`).  Forward values never change.
+    """
+
+    floor_gradient: float = dataclasses.field(default=0.0, kw_only=True)
+
+    def __post_init__(self):
+        value = float(self.floor_gradient)
+        if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+            raise ConstantError(f"{type(self).__name__}: floor_gradient must be in [0, 1], got "
+                                f"{self.floor_gradient!r}")
+        object.__setattr__(self, "floor_gradient", value)
 
     def derivative(self, x):
         """The stand-in for ``d heaviside(x) / dx``."""
         raise NotImplementedError
 
     def label(self) -> str:
-        params = ", ".join(f"{f.name}={getattr(self, f.name):g}" for f in dataclasses.fields(self))
+        params = ", ".join(f"{f.name}={getattr(self, f.name):g}" for f in dataclasses.fields(self)
+                           if not (f.name == "floor_gradient" and self.floor_gradient == 0.0))
         return f"{type(self).__name__}({params})"
 
 
@@ -124,6 +149,7 @@ class SuperSpike(Surrogate):
 
     def __post_init__(self):
         object.__setattr__(self, "scale", _positive("SuperSpike", "scale", self.scale))
+        super().__post_init__()
 
     def derivative(self, x):
         return 1.0 / (1.0 + self.scale * jnp.abs(x)) ** 2
@@ -137,6 +163,7 @@ class ArcTan(Surrogate):
 
     def __post_init__(self):
         object.__setattr__(self, "alpha", _positive("ArcTan", "alpha", self.alpha))
+        super().__post_init__()
 
     def derivative(self, x):
         return (self.alpha / 2.0) / (1.0 + (math.pi / 2.0 * self.alpha * x) ** 2)
@@ -150,6 +177,7 @@ class Sigmoid(Surrogate):
 
     def __post_init__(self):
         object.__setattr__(self, "scale", _positive("Sigmoid", "scale", self.scale))
+        super().__post_init__()
 
     def derivative(self, x):
         s = jax.nn.sigmoid(self.scale * x)
@@ -213,8 +241,21 @@ def _spike_count_jvp(surrogate, primals, tangents):
 # ------------------------------------------------------------------- surrogate-aware steps
 
 
+def leaky_floor(voltage, floor, leak: float):
+    """``max(voltage, floor)``, exactly; below the floor the gradient is ``leak`` times
+    the voltage's instead of 0 (``leak`` 0: plain ``max``, 1: straight through).
+
+    The forward value adds an exact zero to ``max``'s, so it equals it bit for bit.
+    """
+    clipped = jnp.maximum(voltage, floor)
+    if not leak:
+        return clipped
+    return clipped + jnp.where(voltage < floor, leak * (voltage - jax.lax.stop_gradient(voltage)), 0.0)
+
+
 def _lif_step(voltage, refractory_time, J, dt, tau_rc, tau_ref, min_voltage, amplitude, surrogate):
-    """:func:`spikec.neurons._lif_step` with the spike output through :func:`heaviside`.
+    """:func:`spikec.neurons._lif_step` with the spike output through :func:`heaviside` and the
+    voltage floor through :func:`leaky_floor` (``surrogate.floor_gradient``).
 
     Same operations in the same order, so the forward values are identical.
     """
@@ -225,7 +266,7 @@ def _lif_step(voltage, refractory_time, J, dt, tau_rc, tau_ref, min_voltage, amp
     output = heaviside(surrogate, voltage - 1) * (amplitude / dt)
     ratio = jnp.where(spiked, (voltage - 1) / jnp.where(spiked, J - 1, 1.0), 0.0)
     t_spike = dt + tau_rc * jnp.log1p(-ratio)
-    voltage = jnp.where(spiked, 0.0, jnp.maximum(voltage, min_voltage))
+    voltage = jnp.where(spiked, 0.0, leaky_floor(voltage, min_voltage, surrogate.floor_gradient))
     refractory_time = jnp.where(spiked, tau_ref + t_spike, refractory_time)
     return voltage, refractory_time, output
 

@@ -56,8 +56,9 @@ import abc
 import dataclasses
 import math
 import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 import nengo
 import numpy as np
@@ -69,28 +70,28 @@ from spikec._checks import format_float as _fmt
 from spikec.errors import ConstantError, RunError
 
 __all__ = [
-    "NeuronType",
-    "LIFRate",
     "LIF",
-    "AdaptiveLIFRate",
-    "AdaptiveLIF",
-    "RectifiedLinear",
-    "SpikingRectifiedLinear",
-    "Parabola",
-    "SoftLIFRate",
-    "Izhikevich",
     "AdEx",
-    "RatesToSpikes",
-    "RegularSpiking",
-    "PoissonSpiking",
-    "NengoParabola",
+    "AdaptiveLIF",
+    "AdaptiveLIFRate",
+    "Izhikevich",
+    "LIFRate",
     "NengoAdEx",
+    "NengoParabola",
     "NengoRefractoryLIF",
+    "NeuronType",
+    "Parabola",
+    "PoissonSpiking",
+    "RatesToSpikes",
+    "RectifiedLinear",
     "RefractoryLIF",
+    "RegularSpiking",
+    "SoftLIFRate",
+    "SpikingRectifiedLinear",
     "as_neuron_type",
+    "bind_parameters",
     "is_refractory",
     "neuron_parameters",
-    "bind_parameters",
 ]
 
 
@@ -505,14 +506,14 @@ class NeuronType(abc.ABC):
     def to_nengo(self) -> nengo.neurons.NeuronType:
         """The equivalent Nengo neuron type."""
 
-    def as_rate(self) -> "NeuronType":
+    def as_rate(self) -> NeuronType:
         """The rate counterpart (the type itself for rate types)."""
         if not self.spiking:
             return self
         raise ConstantError(f"{self.label()} has no rate counterpart",
                             hint="use rates() for its simulated tuning curve")
 
-    def as_spiking(self) -> "NeuronType":
+    def as_spiking(self) -> NeuronType:
         """The spiking counterpart (the type itself for spiking types)."""
         if self.spiking:
             return self

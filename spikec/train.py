@@ -177,7 +177,7 @@ def fit(net: Netlist, x: np.ndarray, y: np.ndarray, *, loss: str | Callable = "c
             apply = _noisy_rate_forward(net, dt, soft_lif, float(rate_noise), batch_size)
         else:
             _, plain = make_loss_fn(net, "rate", dt, steps=1, soft_lif=soft_lif, dtype="float32")
-            apply = lambda tree, xs, key: plain(tree, xs)  # noqa: E731
+            apply = lambda tree, xs, key: plain(tree, xs)
         loss_fn = loss_function(loss)
         opt = make_optimizer(optimizer)
         def objective(theta, xb, yb, key):

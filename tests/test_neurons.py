@@ -24,11 +24,11 @@ import scipy.stats
 
 from spikec.errors import ConstantError, RunError, SpikecError
 from spikec.neurons import (
+    LIF,
     AdaptiveLIF,
     AdaptiveLIFRate,
     AdEx,
     Izhikevich,
-    LIF,
     LIFRate,
     NengoAdEx,
     NengoParabola,
@@ -642,7 +642,7 @@ def test_jax_scan_matches_numpy(neuron, scale):
     # float32-exact starting voltages, so both runs start identically.
     state0 = {k: np.broadcast_to(v, (batch, n)).astype(np.float32).astype(float)
               for k, v in neuron.init_state(n, np.random.RandomState(0)).items()}
-    ref_out, ref_state = run_spikec(neuron, J_seq, dict(state0))
+    ref_out, _ = run_spikec(neuron, J_seq, dict(state0))
     state, out = _scan_jax(neuron, state0, J_seq, DT)
     assert out.shape == ref_out.shape == (STEPS, batch, n)
     # These currents are far from ties, so float32 and float64 spike in the

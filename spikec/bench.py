@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from spikec.errors import SpikecError
 from spikec.metrics import nrmse, spikes_to_reach
 
 LEVELS = (0.1, 0.05, 0.01, 0.005)
@@ -306,7 +307,7 @@ def spikes_vs_accuracy(
         if result.mode in ("rate", "spiking"):
             try:
                 neurons = int(this.lower(dt=run_kw["dt"], seed=run_kw["seed"], **lower_kw).stats().neurons)
-            except Exception:  # a back end that lowers differently: leave the count out
+            except SpikecError:  # a back end whose options do not lower: leave the count out
                 neurons = 0
         label = ", ".join(f"{_label(v)}" if len(names) == 1 else f"{n}={_label(v)}" for n, v in setting.items())
         rows.append(BenchRow(label or this.name, combo[0] if len(combo) == 1 else (combo or None), neurons,

@@ -15,7 +15,6 @@ rate) mode over ``n_steps``, batch by batch.
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import sys
 import time
@@ -24,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from spikec._cache import LruCache
 from spikec.errors import RunError, SpikecError
 from spikec.netlist import Netlist
 from spikec.params import bindings, read_params, structure_key, write_params
@@ -111,22 +111,7 @@ def _netlist_tree(net: Netlist, theta: Mapping[str, Any]) -> dict:
 
 # Jitted training steps and runs, by structure_key and settings: fitting or evaluating the same
 # program again (after training, or epoch by epoch) reuses the compilation (seconds per call).
-_COMPILED: collections.OrderedDict[tuple, Any] = collections.OrderedDict()
-_COMPILED_SIZE = 8
-
-
-def _compiled(key: tuple, build: Callable[[], Any]) -> Any:
-    """``build()``, remembered under ``key`` (least recently used first out); built anew if ``key`` is unhashable."""
-    try:
-        hit = _COMPILED.get(key)
-    except TypeError:  # e.g. an unhashable custom optimizer or loss
-        return build()
-    if hit is None:
-        hit = _COMPILED[key] = build()
-        while len(_COMPILED) > _COMPILED_SIZE:
-            _COMPILED.popitem(last=False)
-    _COMPILED.move_to_end(key)
-    return hit
+_COMPILED = LruCache(8)
 
 
 def _progress(total: int, desc: str, enable: bool | None):
@@ -180,6 +165,7 @@ def fit(net: Netlist, x: np.ndarray, y: np.ndarray, *, loss: str | Callable = "c
             apply = lambda tree, xs, key: plain(tree, xs)
         loss_fn = loss_function(loss)
         opt = make_optimizer(optimizer)
+
         def objective(theta, xb, yb, key):
             # Every parameter comes in through theta: this step serves every netlist with net's structure_key.
             (out,) = apply(_netlist_tree(net, theta), [xb], key)
@@ -195,8 +181,8 @@ def fit(net: Netlist, x: np.ndarray, y: np.ndarray, *, loss: str | Callable = "c
 
         return opt, update
 
-    opt, update = _compiled(("fit", structure_key(net), float(dt), soft_lif, float(rate_noise), batch_size, loss,
-                             optimizer), build)
+    cache_key = ("fit", structure_key(net), float(dt), soft_lif, float(rate_noise), batch_size, loss, optimizer)
+    opt, update = _COMPILED.get(cache_key, build)
     theta = {k: jnp.asarray(v, dtype=jnp.float32) for k, v in read_params(net).items()}
     opt_state = opt.init(theta)
 
@@ -355,8 +341,8 @@ def predict(net: Netlist, x: np.ndarray, *, n_steps: int = 30, mode: str = "spik
     from spikec.backends.jax_backend import make_loss_fn
 
     x = _check_single_input(net, x)
-    _, apply = _compiled(("predict", structure_key(net), mode, float(dt), int(n_steps), seed),
-                         lambda: make_loss_fn(net, mode, dt, steps=int(n_steps), dtype="float32", seed=seed))
+    _, apply = _COMPILED.get(("predict", structure_key(net), mode, float(dt), int(n_steps), seed),
+                             lambda: make_loss_fn(net, mode, dt, steps=int(n_steps), dtype="float32", seed=seed))
     values = _netlist_tree(net, {k: jnp.asarray(v, dtype=jnp.float32) for k, v in read_params(net).items()})
     batch_size = min(int(batch_size), len(x))
     outputs, spikes = [], []

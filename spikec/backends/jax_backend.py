@@ -76,7 +76,6 @@ trained parameters back into a netlist that every back end runs.
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import dataclasses
 import math
@@ -88,6 +87,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from spikec._cache import LruCache
 from spikec.backends.netsim import DensePlan, LaxAvgPoolPlan, LaxConvolutionPlan, Simulator, make_simulator
 from spikec.backends.result import RunResult
 from spikec.backends.strided import StridedRowSum, strided_layout, strided_view
@@ -580,8 +580,7 @@ class _Compiled:
     compiled: Any = None
 
 
-_CACHE: collections.OrderedDict[tuple, _Compiled] = collections.OrderedDict()
-CACHE_SIZE = 8
+_CACHE = LruCache(8)
 
 
 def clear_cache() -> None:
@@ -592,10 +591,12 @@ def clear_cache() -> None:
 def _build(net: Netlist, mode: str, dt: float, batch: int, steps: int, dtype: str, optimize: bool,
            const_pattern: tuple[bool, ...], hoist_varying: frozenset[int], unroll: int) -> _Compiled:
     key = (net, mode, float(dt), batch, steps, dtype, optimize, const_pattern, hoist_varying, unroll)
-    hit = _CACHE.get(key)
-    if hit is not None:
-        _CACHE.move_to_end(key)
-        return hit
+    return _CACHE.get(key, lambda: _compile(net, mode, dt, batch, steps, dtype, optimize, const_pattern,
+                                            hoist_varying, unroll))
+
+
+def _compile(net: Netlist, mode: str, dt: float, batch: int, steps: int, dtype: str, optimize: bool,
+             const_pattern: tuple[bool, ...], hoist_varying: frozenset[int], unroll: int) -> _Compiled:
     jdtype = jnp.dtype(dtype)
     by_input = _input_projections(net)
     hoist_const = {i for i, c in enumerate(const_pattern) if c}
@@ -615,11 +616,7 @@ def _build(net: Netlist, mode: str, dt: float, batch: int, steps: int, dtype: st
         return ys
 
     raw = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype=jdtype), sim.params)
-    compiled = _Compiled(sim, jax.jit(run), raw)
-    _CACHE[key] = compiled
-    while len(_CACHE) > CACHE_SIZE:
-        _CACHE.popitem(last=False)
-    return compiled
+    return _Compiled(sim, jax.jit(run), raw)
 
 
 def simulate(net: Netlist, inputs: Sequence[np.ndarray], *, mode: str = "spiking", dt: float = 1e-3,

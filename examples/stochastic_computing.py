@@ -196,9 +196,10 @@ def train(setup: Setup, p_target, *, epochs: int, batch: int, lr: float, seed: i
 
     # Gains and biases get a larger step: they set how regularly the neurons fire,
     # which is what lowers the sampling noise of each batch element's distribution.
-    labels = {part: jax.tree_util.tree_map(lambda _, label=part: label, sub) for part, sub in trainable.items()}
-    optimizer = optax.multi_transform({"weights": adam(lr), "bias": adam(lr * NEURON_LR_GAIN),
-                                       "gain": adam(lr * NEURON_LR_GAIN)}, labels)
+    labels = {part: jax.tree_util.tree_map(lambda _, label=("weights" if part == "weights" else "neurons"): label,
+                                           sub)
+              for part, sub in trainable.items()}
+    optimizer = optax.multi_transform({"weights": adam(lr), "neurons": adam(lr * NEURON_LR_GAIN)}, labels)
     if CLIP_NORM > 0:
         optimizer = optax.chain(optax.clip_by_global_norm(CLIP_NORM), optimizer)
     trained, history = minimize(loss, trainable, epochs, optimizer=optimizer, key=jax.random.PRNGKey(seed + 1000),

@@ -172,8 +172,16 @@ class Program:
         with ``nengo_dl.Simulator.fit`` (``optimizer`` is then a Keras
         optimizer).  The trained values replace the program's parameters.
         Returns a :class:`spikec.train.History`.
+
+        ``mode="spiking"`` (JAX only) trains the spiking network itself over
+        ``n_steps`` steps through surrogate gradients: a few such epochs after
+        rate training recover the accuracy that a short spiking window loses
+        (see :func:`spikec.train.fit`).
         """
         net = self.netlist
+        if backend == "nengo_dl" and options.get("mode", "rate") != "rate":
+            raise RunError(f"fit(backend='nengo_dl') trains rate networks only; mode={options['mode']!r} "
+                           "(surrogate-gradient training of the spiking network) needs backend='jax'")
         if backend == "jax":
             from spikec.train import fit
 

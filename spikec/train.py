@@ -34,7 +34,7 @@ class History:
     """What :meth:`spikec.Program.fit` did, one entry per epoch.
 
     ``loss`` is the mean training loss over the epoch's batches,
-    ``accuracy`` the training accuracy of the rate network on those batches
+    ``accuracy`` the training accuracy of the network being trained (rate or spiking) on those batches
     (classification only: integer labels), ``val_accuracy`` the rate
     accuracy on ``validation_data`` when given, ``epoch_time`` the seconds
     each epoch took (the first one includes compiling).
@@ -127,16 +127,26 @@ def fit(net: Netlist, x: np.ndarray, y: np.ndarray, *, loss: str | Callable = "c
         validation_data: tuple[np.ndarray, np.ndarray] | None = None, progress: bool | None = None,
         callback: Callable[[int, History], None] | None = None,
         augment: Callable[[np.random.Generator, np.ndarray], np.ndarray] | None = None,
-        rate_noise: float = 0.0) -> tuple[dict[str, np.ndarray], History]:
-    """Train the parameters of ``net`` on ``(x, y)`` in rate mode; returns ``(trained values, history)``.
+        rate_noise: float = 0.0, mode: str = "rate", n_steps: int = 30,
+        surrogate: Any = None) -> tuple[dict[str, np.ndarray], History]:
+    """Train the parameters of ``net`` on ``(x, y)``; returns ``(trained values, history)``.
 
     ``x`` is ``(n, *input_shape)``, ``y`` integer labels ``(n,)`` for
     ``loss="crossentropy"`` (softmax over the output) or targets of the
     output's shape for ``"mse"``.  Each epoch visits the examples in a new
     random order (``seed``) in batches of ``batch_size`` (a last partial
-    batch is left out, so one compiled step serves every batch).  LIF
-    neurons train as soft-LIF with smoothing ``soft_lif`` (None: plain LIF
-    rates).
+    batch is left out, so one compiled step serves every batch).
+
+    ``mode="rate"`` (default) trains the rate network: LIF neurons as
+    soft-LIF with smoothing ``soft_lif`` (None: plain LIF rates), one step.
+    ``mode="spiking"`` trains the spiking network itself, each example held
+    for ``n_steps`` steps, through surrogate gradients (``surrogate``: a
+    :class:`spikec.surrogate.Surrogate` or its name; default SuperSpike),
+    the loss taken on the output averaged over the steps (what
+    :func:`accuracy_by_steps` reads at ``n_steps``).  It costs about
+    ``n_steps`` times a rate epoch; use it to fine-tune a rate-trained
+    network for a short spiking window, where rate training cannot see
+    that a neuron firing below ``1 / (n_steps dt)`` may not spike at all.
     """
     import jax
     import jax.numpy as jnp
@@ -153,12 +163,22 @@ def fit(net: Netlist, x: np.ndarray, y: np.ndarray, *, loss: str | Callable = "c
     if not _is_feedforward(net):
         raise SpikecError("fit trains feed-forward networks without synapses (rate mode settles in one step); "
                           f"{net.name} has synapses")
+    if mode not in ("rate", "spiking"):
+        raise RunError(f"fit: mode must be 'rate' or 'spiking', got {mode!r}")
+    if mode == "spiking" and rate_noise:
+        raise RunError("fit: rate_noise applies to rate training (mode='rate') only")
+    n_steps = int(n_steps) if mode == "spiking" else 1
+    if n_steps < 1:
+        raise RunError(f"fit: n_steps must be at least 1, got {n_steps}")
     batch_size = min(int(batch_size), len(x))
     n_batches = len(x) // batch_size
     classify = loss in ("crossentropy", "sparse_categorical_crossentropy")
 
     def build():
-        if rate_noise:
+        if mode == "spiking":
+            _, spiking = make_loss_fn(net, "spiking", dt, steps=n_steps, surrogate=surrogate, dtype="float32")
+            apply = lambda tree, xs, key: spiking(tree, xs)
+        elif rate_noise:
             apply = _noisy_rate_forward(net, dt, soft_lif, float(rate_noise), batch_size)
         else:
             _, plain = make_loss_fn(net, "rate", dt, steps=1, soft_lif=soft_lif, dtype="float32")
@@ -169,7 +189,7 @@ def fit(net: Netlist, x: np.ndarray, y: np.ndarray, *, loss: str | Callable = "c
         def objective(theta, xb, yb, key):
             # Every parameter comes in through theta: this step serves every netlist with net's structure_key.
             (out,) = apply(_netlist_tree(net, theta), [xb], key)
-            out = out[:, -1]
+            out = out.mean(axis=1)  # rate mode: the one step
             return loss_fn(out, yb), out
 
         @jax.jit
@@ -181,7 +201,8 @@ def fit(net: Netlist, x: np.ndarray, y: np.ndarray, *, loss: str | Callable = "c
 
         return opt, update
 
-    cache_key = ("fit", structure_key(net), float(dt), soft_lif, float(rate_noise), batch_size, loss, optimizer)
+    cache_key = ("fit", structure_key(net), float(dt), soft_lif, float(rate_noise), batch_size, loss, optimizer,
+                 mode, n_steps, surrogate)
     opt, update = _COMPILED.get(cache_key, build)
     theta = {k: jnp.asarray(v, dtype=jnp.float32) for k, v in read_params(net).items()}
     opt_state = opt.init(theta)

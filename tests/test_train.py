@@ -277,3 +277,67 @@ def test_noise_training_learns_and_jitters_only_active_neurons():
     rates = spikec.LIFRate(amplitude=0.01).rates(np.array([0.5, 2.0, 3.0]))
     assert_allclose(np.asarray(quiet)[0], rates, rtol=1e-6)
     assert_allclose(np.asarray(low)[0], np.where(rates > 0, rates - 0.3, 0.0), rtol=1e-5, atol=1e-7)
+
+
+def faint_bars(n, seed):
+    """Like :func:`toy_data` with fainter bars on more noise: rate training learns it, but a 3-step spiking
+    window (at most one spike per neuron at 100 Hz) loses accuracy."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    x = rng.uniform(0, 0.4, (n, 4, 4, 1))
+    rows = {0: [0], 1: [1, 2], 2: [3]}
+    for i, label in enumerate(y):
+        x[i, rows[label], :, 0] += 0.3
+    return x.astype(np.float32), y
+
+
+def test_spiking_fit_loss_is_the_crossentropy_of_the_spiking_run():
+    """mode='spiking': the training loss is NumPy's cross-entropy of predict's spiking outputs averaged over
+    the n_steps (a zero learning rate keeps the parameters, one batch holds every example)."""
+    import optax
+
+    x, y = faint_bars(40, seed=2)
+    prog = toy_program(seed=1)
+    before = prog.params
+    history = prog.fit(x, y, epochs=1, batch_size=40, mode="spiking", n_steps=7, optimizer=optax.sgd(0.0),
+                       progress=False)
+    for name, value in prog.params.items():
+        assert_allclose(value, before[name], rtol=1e-6)
+    outputs, spikes = prog.predict(x, n_steps=7)
+    assert spikes.min() > 0
+    logits = outputs.mean(axis=1)
+    top = logits.max(axis=1, keepdims=True)
+    log_softmax = logits - top - np.log(np.exp(logits - top).sum(axis=1, keepdims=True))
+    assert_allclose(history.loss[0], -log_softmax[np.arange(len(y)), y].mean(), rtol=1e-4)
+    assert_allclose(history.accuracy[0], np.mean(np.argmax(logits, axis=1) == y))
+
+
+def test_spiking_fine_tuning_recovers_a_short_windows_accuracy():
+    """Rate training, then surrogate-gradient training of the spiking network over the same 3 steps it is
+    evaluated on: held-out spiking accuracy at 3 steps goes up (0.83 -> 0.98 when written)."""
+    import optax
+
+    x, y = faint_bars(240, seed=0)
+    xt, yt = faint_bars(400, seed=1)
+    prog = toy_program(seed=0)
+    prog.fit(x, y, epochs=15, batch_size=40, optimizer=optax.adam(0.02), progress=False)
+    assert prog.evaluate(xt, yt, n_steps=1, mode="rate")["accuracy"][-1] > 0.97
+    rate_trained = prog.evaluate(xt, yt, n_steps=3)["accuracy"][-1]
+    history = prog.fit(x, y, epochs=5, batch_size=40, mode="spiking", n_steps=3, optimizer=optax.adam(0.01),
+                       progress=False)
+    tuned = prog.evaluate(xt, yt, n_steps=3)["accuracy"][-1]
+    assert rate_trained < 0.9 and tuned > 0.95, (rate_trained, tuned)
+    assert history.loss[-1] < 0.5 * history.loss[0]
+
+
+def test_spiking_fit_errors():
+    prog = toy_program()
+    x, y = toy_data(20)
+    with pytest.raises(spikec.SpikecError, match="mode must be 'rate' or 'spiking'"):
+        prog.fit(x, y, mode="surrogate", progress=False)
+    with pytest.raises(spikec.SpikecError, match="rate_noise applies to rate training"):
+        prog.fit(x, y, mode="spiking", rate_noise=10.0, progress=False)
+    with pytest.raises(spikec.SpikecError, match="n_steps must be at least 1"):
+        prog.fit(x, y, mode="spiking", n_steps=0, progress=False)
+    with pytest.raises(spikec.SpikecError, match="needs backend='jax'"):
+        prog.fit(x, y, mode="spiking", backend="nengo_dl")

@@ -37,11 +37,13 @@ def fake_mnist(verbose=True):
 def test_main_trains_evaluates_and_plots(example, monkeypatch, capsys, tmp_path):
     monkeypatch.setattr("spikec.datasets.load_mnist", fake_mnist)
     code = example.main(["--small", "--epochs", "2", "--batch-size", "50", "--n-steps", "20", "--lr", "0.005",
+                         "--spiking-epochs", "1",
                          "--plot", str(tmp_path / "figs"), "--save", str(tmp_path / "p.npz"),
                          "--nengo-check", "1", "--min-accuracy", "0.5", "--no-progress"])
     out = capsys.readouterr().out
     assert code == 0, out
     assert "data: MNIST, 200 training and 40 test images" in out
+    assert "spiking epoch 1: loss" in out and "(20 steps)" in out
     assert "spikes per image over 20 steps" in out and "nengo reference simulator on 1 test images" in out
     final = float(out.strip().splitlines()[-1].split(":")[1].strip().rstrip("%"))
     assert final >= 50.0
@@ -49,8 +51,8 @@ def test_main_trains_evaluates_and_plots(example, monkeypatch, capsys, tmp_path)
         path = tmp_path / "figs" / figure
         assert path.is_file() and path.stat().st_size > 1000
     # the saved parameters load back for evaluation only, and a failing check sets the exit status
-    code = example.main(["--small", "--epochs", "0", "--load", str(tmp_path / "p.npz"), "--n-steps", "5",
-                         "--min-accuracy", "1.01", "--no-progress"])
+    code = example.main(["--small", "--epochs", "0", "--spiking-epochs", "0", "--load", str(tmp_path / "p.npz"),
+                         "--n-steps", "5", "--min-accuracy", "1.01", "--no-progress"])
     assert code == 1
 
 

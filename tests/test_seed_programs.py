@@ -91,6 +91,8 @@ def test_stochastic_computing_learns_target(sc, tmp_path, capsys):
     final = float(re.search(r"\(fresh inputs\): ([0-9.]+)", out).group(1))
     # The loss falls well below the untrained sampler's.
     assert final < 0.5 * first, out
+    teacher = float(re.search(r"the teacher on fresh inputs \(measured as the student\): ([0-9.]+)", out).group(1))
+    assert teacher > 0.0
     fraction = float(re.search(r"refractory fraction ([0-9.]+)", out).group(1))
     assert 0.0 < fraction < 1.0
     assert (tmp_path / "stochastic_computing.png").stat().st_size > 10_000
@@ -198,5 +200,6 @@ def test_full_size_results(sc, ss):
     """The README's full-size figures, spot-checked: seed 1 of stochastic computing, seed 0 of SuperSpike."""
     r = sc.run(seed=1, progress=False)
     assert r["final_kl"] < 0.02
+    assert r["final_kl"] < 1.1 * r["teacher_fresh_kl"]  # as good as the model that made the target
     s = ss.run_single(seed=0, progress=False)
     assert s["matched"] and s["epochs"] < 400

@@ -16,6 +16,23 @@ from spikec.netlist import Netlist, NetlistStats
 from spikec.trace.compile import InputSpec
 
 
+def _check_fit_options(backend: str, options: Mapping[str, Any]) -> None:
+    """A clear error for keyword arguments that the back end's trainer does not take."""
+    import inspect
+
+    if backend == "jax":
+        from spikec.train import fit as trainer
+    else:
+        from spikec.backends.nengo_dl_train import fit_nengo_dl as trainer
+    shared = set(inspect.signature(Program.fit).parameters)
+    accepted = [name for name, p in inspect.signature(trainer).parameters.items()
+                if p.kind is p.KEYWORD_ONLY and name not in shared]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise RunError(f"fit(backend={backend!r}) does not take {', '.join(unknown)}; besides the common arguments "
+                       f"it takes {', '.join(accepted) or 'nothing else'}")
+
+
 class Program:
     """A compiled program, ready to inspect and run.
 
@@ -179,9 +196,16 @@ class Program:
         (see :func:`spikec.train.fit`).
         """
         net = self.netlist
-        if backend == "nengo_dl" and options.get("mode", "rate") != "rate":
-            raise RunError(f"fit(backend='nengo_dl') trains rate networks only; mode={options['mode']!r} "
-                           "(surrogate-gradient training of the spiking network) needs backend='jax'")
+        if backend == "nengo_dl":
+            if options.get("mode", "rate") != "rate":
+                raise RunError(f"fit(backend='nengo_dl') trains rate networks only; mode={options['mode']!r} "
+                               "(surrogate-gradient training of the spiking network) needs backend='jax'")
+            options.pop("mode", None)
+            if validation_data is not None:
+                raise RunError("fit(backend='nengo_dl') does not take validation_data; evaluate afterwards with "
+                               "prog.evaluate, or train with backend='jax'")
+        if backend in ("jax", "nengo_dl"):
+            _check_fit_options(backend, options)
         if backend == "jax":
             from spikec.train import fit
 

@@ -23,14 +23,15 @@ LIF = spikec.LIF(amplitude=0.01)
 GAIN, BIAS = 2.0332447823371273, 1.0  # nengo.LIF().gain_bias(100 Hz, intercept 0)
 
 
-def toy_data(n=240, seed=0):
-    """4x4 one-channel images whose class (0..2) is where the bright bar is (rows 0, 1-2 or 3)."""
+def toy_data(n=240, seed=0, bar=0.8, noise=0.2):
+    """4x4 one-channel images whose class (0..2) is where the bright bar is (rows 0, 1-2 or 3): ``bar`` added
+    to uniform noise in [0, ``noise``)."""
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 3, n)
-    x = rng.uniform(0, 0.2, (n, 4, 4, 1))
+    x = rng.uniform(0, noise, (n, 4, 4, 1))
     rows = {0: [0], 1: [1, 2], 2: [3]}
     for i, label in enumerate(y):
-        x[i, rows[label], :, 0] += 0.8
+        x[i, rows[label], :, 0] += bar
     return x.astype(np.float32), y
 
 
@@ -280,15 +281,9 @@ def test_noise_training_learns_and_jitters_only_active_neurons():
 
 
 def faint_bars(n, seed):
-    """Like :func:`toy_data` with fainter bars on more noise: rate training learns it, but a 3-step spiking
+    """:func:`toy_data` with fainter bars on more noise: rate training learns it, but a 3-step spiking
     window (at most one spike per neuron at 100 Hz) loses accuracy."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, n)
-    x = rng.uniform(0, 0.4, (n, 4, 4, 1))
-    rows = {0: [0], 1: [1, 2], 2: [3]}
-    for i, label in enumerate(y):
-        x[i, rows[label], :, 0] += 0.3
-    return x.astype(np.float32), y
+    return toy_data(n, seed, bar=0.3, noise=0.4)
 
 
 def test_spiking_fit_loss_is_the_crossentropy_of_the_spiking_run():
@@ -341,3 +336,16 @@ def test_spiking_fit_errors():
         prog.fit(x, y, mode="spiking", n_steps=0, progress=False)
     with pytest.raises(spikec.SpikecError, match="needs backend='jax'"):
         prog.fit(x, y, mode="spiking", backend="nengo_dl")
+
+
+def test_fit_refuses_options_its_backend_does_not_take():
+    """Each back end's own options are named in the error, instead of a TypeError from inside (or, for
+    validation_data on nengo_dl, silently no validation)."""
+    prog = toy_program()
+    x, y = toy_data(20)
+    with pytest.raises(spikec.SpikecError, match=r"backend='nengo_dl'\) does not take augment; .* lif_smoothing"):
+        prog.fit(x, y, backend="nengo_dl", augment=lambda rng, b: b)
+    with pytest.raises(spikec.SpikecError, match=r"backend='jax'\) does not take lif_smoothing; .*soft_lif"):
+        prog.fit(x, y, lif_smoothing=0.1, progress=False)
+    with pytest.raises(spikec.SpikecError, match="does not take validation_data"):
+        prog.fit(x, y, backend="nengo_dl", validation_data=(x, y))

@@ -57,8 +57,9 @@ def worker(backend: str, n_train: int, epochs: int, small: bool, batch_size: int
     prog = mnist.make_classifier(x.shape[1:], channels)
     _ = prog.netlist
     start = time.perf_counter()
-    options = {"mode": "spiking", "n_steps": 30} if backend == "jax_spiking" else {}
-    history = prog.fit(x, y, epochs=1 + epochs, batch_size=batch_size, backend=backend.split("_spiking")[0],
+    spiking = backend == "jax_spiking"
+    options = {"mode": "spiking", "n_steps": 30} if spiking else {}
+    history = prog.fit(x, y, epochs=1 + epochs, batch_size=batch_size, backend="jax" if spiking else backend,
                        progress=False, **options)
     total = time.perf_counter() - start
     timed = history.epoch_time[1:]

@@ -16,14 +16,10 @@ from spikec.netlist import Netlist, NetlistStats
 from spikec.trace.compile import InputSpec
 
 
-def _check_fit_options(backend: str, options: Mapping[str, Any]) -> None:
-    """A clear error for keyword arguments that the back end's trainer does not take."""
+def _check_fit_options(backend: str, trainer: Callable, options: Mapping[str, Any]) -> None:
+    """A clear error for keyword arguments that the back end's ``trainer`` does not take."""
     import inspect
 
-    if backend == "jax":
-        from spikec.train import fit as trainer
-    else:
-        from spikec.backends.nengo_dl_train import fit_nengo_dl as trainer
     shared = set(inspect.signature(Program.fit).parameters)
     accepted = [name for name, p in inspect.signature(trainer).parameters.items()
                 if p.kind is p.KEYWORD_ONLY and name not in shared]
@@ -195,29 +191,26 @@ class Program:
         rate training recover the accuracy that a short spiking window loses
         (see :func:`spikec.train.fit`).
         """
-        net = self.netlist
-        if backend == "nengo_dl":
-            if options.get("mode", "rate") != "rate":
-                raise RunError(f"fit(backend='nengo_dl') trains rate networks only; mode={options['mode']!r} "
+        if backend == "jax":
+            from spikec.train import fit as trainer
+
+            extra = {"validation_data": validation_data}
+        elif backend == "nengo_dl":
+            from spikec.backends.nengo_dl_train import fit_nengo_dl as trainer
+
+            mode = options.pop("mode", "rate")
+            if mode != "rate":
+                raise RunError(f"fit(backend='nengo_dl') trains rate networks only; mode={mode!r} "
                                "(surrogate-gradient training of the spiking network) needs backend='jax'")
-            options.pop("mode", None)
             if validation_data is not None:
                 raise RunError("fit(backend='nengo_dl') does not take validation_data; evaluate afterwards with "
                                "prog.evaluate, or train with backend='jax'")
-        if backend in ("jax", "nengo_dl"):
-            _check_fit_options(backend, options)
-        if backend == "jax":
-            from spikec.train import fit
-
-            values, history = fit(net, x, y, loss=loss, optimizer=optimizer, epochs=epochs, batch_size=batch_size,
-                                  dt=dt, seed=seed, validation_data=validation_data, progress=progress, **options)
-        elif backend == "nengo_dl":
-            from spikec.backends.nengo_dl_train import fit_nengo_dl
-
-            values, history = fit_nengo_dl(net, x, y, loss=loss, optimizer=optimizer, epochs=epochs,
-                                           batch_size=batch_size, dt=dt, seed=seed, progress=progress, **options)
+            extra = {}
         else:
             raise RunError(f"fit supports backend='jax' and backend='nengo_dl', got {backend!r}")
+        _check_fit_options(backend, trainer, options)
+        values, history = trainer(self.netlist, x, y, loss=loss, optimizer=optimizer, epochs=epochs,
+                                  batch_size=batch_size, dt=dt, seed=seed, progress=progress, **extra, **options)
         self.set_params(values)
         return history
 

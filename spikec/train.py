@@ -175,14 +175,13 @@ def fit(net: Netlist, x: np.ndarray, y: np.ndarray, *, loss: str | Callable = "c
     classify = loss in ("crossentropy", "sparse_categorical_crossentropy")
 
     def build():
-        if mode == "spiking":
-            _, spiking = make_loss_fn(net, "spiking", dt, steps=n_steps, surrogate=surrogate, dtype="float32")
-            apply = lambda tree, xs, key: spiking(tree, xs)
-        elif rate_noise:
+        if rate_noise:
             apply = _noisy_rate_forward(net, dt, soft_lif, float(rate_noise), batch_size)
         else:
-            _, plain = make_loss_fn(net, "rate", dt, steps=1, soft_lif=soft_lif, dtype="float32")
-            apply = lambda tree, xs, key: plain(tree, xs)
+            # soft_lif applies in rate mode only, surrogate in spiking mode only.
+            _, run = make_loss_fn(net, mode, dt, steps=n_steps, soft_lif=soft_lif, surrogate=surrogate,
+                                  dtype="float32")
+            apply = lambda tree, xs, key: run(tree, xs)
         loss_fn = loss_function(loss)
         opt = make_optimizer(optimizer)
 

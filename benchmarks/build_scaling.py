@@ -53,7 +53,7 @@ def stable_gain(A: np.ndarray, sim_dt: float = 1e-3) -> float:
 def measure(n: int, sim_time: float) -> dict:
     import nengo
 
-    from spikec.backends.nengo import build_network, quiet_nengo_build
+    from spikec.backends.nengo.build import build_network, quiet_nengo_build
 
     A = np.random.RandomState(0).randn(n, n)
     row: dict = {"n": n}

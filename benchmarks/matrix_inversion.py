@@ -51,7 +51,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from matrix_inversion import TUNED, inverse, inverse_adam
 
 import spikec
-from spikec.bench import format_count, format_pct, spikes_vs_accuracy
+from spikec.tools.bench import format_count, format_pct, spikes_vs_accuracy
 
 GYRUS_5X5 = {"neurons": 500, "levels": {0.1: 808e3, 0.05: 1.02e6, 0.01: 1.46e6, 0.005: 1.73e6},
              "final": 0.0029, "spikes": 2.37e6, "time": 21 + 5 + 95}
@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.json, "w") as fh:
             json.dump([{k: v for k, v in r.items() if k != "row"} for r in rows], fh, indent=2, default=str)
     if args.plot:
-        from spikec.bench import BenchResult
+        from spikec.tools.bench import BenchResult
 
         res = BenchResult("matrix inversion", "case", [r["row"] for r in rows], LEVELS, {})
         for r in rows:

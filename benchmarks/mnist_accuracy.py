@@ -38,8 +38,8 @@ def evaluate(paths: list[str], n_steps: int, n_test: int | None) -> list[dict]:
     """Accuracy after 1..n_steps steps, rate accuracy and spikes per image for each parameter file."""
     sys.path.insert(0, os.path.join(ROOT, "examples"))
     import mnist
+    from mnist_data import load_mnist
 
-    from spikec.datasets import load_mnist
     from spikec.train import accuracy_by_steps
 
     _, (xt, yt) = load_mnist(verbose=False)

@@ -43,8 +43,7 @@ def worker(backend: str, n_train: int, epochs: int, small: bool, batch_size: int
     sys.path.insert(0, os.path.join(ROOT, "examples"))
     import mnist
     import numpy as np
-
-    from spikec.datasets import load_mnist
+    from mnist_data import load_mnist
 
     if backend == "nengo_dl":
         import tensorflow as tf

@@ -120,9 +120,9 @@ def random_workload(n: int = 10_000, fan_in: int = 100, dims: int = 10, seed: in
     import scipy.sparse
 
     from spikec.ir.attrs import ConstArray
+    from spikec.models.synapses import Lowpass
     from spikec.netlist import Dense, InputSource, Netlist, Output, Population, Projection, SumNode, make_transform
     from spikec.neurons import LIF
-    from spikec.synapses import Lowpass
 
     rng = np.random.default_rng(seed)
     rows = np.repeat(np.arange(n), fan_in)

@@ -64,7 +64,7 @@ import time
 import numpy as np
 
 import spikec
-from spikec.metrics import nrmse, spikes_to_reach
+from spikec.tools.metrics import nrmse, spikes_to_reach
 
 TAU = 1e-3  # the integrator's time scale in the compiled function (seconds)
 RATE = 0.05  # ``dt`` of the compiled function: the gradient step per TAU

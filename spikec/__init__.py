@@ -16,7 +16,7 @@ Quick start::
     out = prog.run(t=1.0, backend="numpy")
 
 The pipeline is trace -> ir -> passes -> lower -> netlist -> backends; see
-DESIGN.md for the map.
+docs/design.md for the map.
 
 Neurons: ``spikec.neurons`` is the module of neuron models (``spikec.neurons.LIF``,
 ``from spikec.neurons import as_neuron_type``) *and*, called, the explicit
@@ -25,10 +25,11 @@ bias=0.0)`` (also available as :func:`spikec.neuron_layer`).  The neuron
 classes are re-exported here: ``spikec.LIF``, ``spikec.Parabola``...
 """
 
-import types as _types
-
-from spikec import ir  # noqa: F401  (fills the op registry before anything traces)
-from spikec import neurons as _neurons_module
+from spikec import (
+    ir,  # noqa: F401  (fills the op registry before anything traces)
+    neurons,
+)
+from spikec.api import CompiledFunction, compile
 from spikec.backends import RunResult, available_backends
 from spikec.errors import (
     BackendError,
@@ -42,7 +43,7 @@ from spikec.errors import (
     UnsupportedOperationError,
 )
 from spikec.ir import Graph
-from spikec.neurons import (
+from spikec.models.neurons import (
     LIF,
     AdaptiveLIF,
     AdaptiveLIFRate,
@@ -58,8 +59,7 @@ from spikec.neurons import (
     SoftLIFRate,
     SpikingRectifiedLinear,
 )
-from spikec.program import Program
-from spikec.synapses import (
+from spikec.models.synapses import (
     Adam,
     Alpha,
     DoubleExp,
@@ -68,12 +68,11 @@ from spikec.synapses import (
     Lowpass,
     Synapse,
 )
+from spikec.program import Program
 from spikec.trace import (
-    CompiledFunction,
     Input,
     Param,
     avg_pool2d,
-    compile,
     configure,
     const,
     conv2d,
@@ -84,23 +83,6 @@ from spikec.trace import (
     param,
 )
 from spikec.trace import neurons as neuron_layer
-
-
-class _NeuronsModule(_types.ModuleType):
-    """``spikec.neurons``: the module of neuron models, callable as the explicit neuron layer.
-
-    One name serves both spellings users write: ``spikec.neurons.LIF`` (and
-    ``import spikec.neurons``) keep working because this *is* the module,
-    and ``spikec.neurons(x, spikec.LIF())`` calls :func:`spikec.neuron_layer`.
-    """
-
-    def __call__(self, x, neuron_type, gain=1.0, bias=0.0):
-        return neuron_layer(x, neuron_type, gain, bias)
-
-    __call__.__doc__ = neuron_layer.__doc__
-
-
-_neurons_module.__class__ = _NeuronsModule
 
 __version__ = "0.1.0"
 

@@ -1,8 +1,8 @@
-"""``python -m spikec``: the same as the ``spikec`` command (see :mod:`spikec.cli`)."""
+"""``python -m spikec``: the same as the ``spikec`` command (see :mod:`spikec.tools.cli`)."""
 
 import sys
 
-from spikec.cli import main
+from spikec.tools.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

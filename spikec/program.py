@@ -129,15 +129,15 @@ class Program:
         if not self._trained:
             return self._netlists[opts]
         if opts not in self._trained_netlists:
-            from spikec.params import write_params
+            from spikec.netlist.params import write_params
 
             self._trained_netlists[opts] = write_params(self._netlists[opts], self._trained)
         return self._trained_netlists[opts]
 
     def to_nir(self, **options: Any):
         """This program's netlist (with its current parameters) as a ``nir.NIRGraph`` (LIF networks
-        without synapses; see :mod:`spikec.nir_export`).  ``nir.write(path, prog.to_nir())`` saves it."""
-        from spikec.nir_export import export_nir
+        without synapses; see :mod:`spikec.export.nir`).  ``nir.write(path, prog.to_nir())`` saves it."""
+        from spikec.export.nir import export_nir
 
         return export_nir(self.lower(**options))
 
@@ -145,13 +145,13 @@ class Program:
     @property
     def params(self) -> dict[str, np.ndarray]:
         """Current value of every :func:`spikec.param` (trained or loaded values, else the initial ones)."""
-        from spikec.params import read_params
+        from spikec.netlist.params import read_params
 
         return read_params(self.netlist)
 
     def set_params(self, values: Mapping[str, Any]) -> None:
         """Replace parameter values (name -> array); every later run and lowering uses them."""
-        from spikec.params import write_params
+        from spikec.netlist.params import write_params
 
         write_params(self._netlists.get(self.lower_options()) or self.netlist, values)  # checks names and shapes
         self._trained = {**self._trained, **{k: np.asarray(v, dtype=np.float64) for k, v in values.items()}}
@@ -159,13 +159,13 @@ class Program:
 
     def save_params(self, path: Any) -> None:
         """Save the current parameter values to an ``.npz`` file."""
-        from spikec.params import save_params
+        from spikec.netlist.params import save_params
 
         save_params(path, self.params)
 
     def load_params(self, path: Any) -> None:
         """Load parameter values saved by :meth:`save_params` (checked against this program's parameters)."""
-        from spikec.params import load_params
+        from spikec.netlist.params import load_params
 
         self.set_params(load_params(path))
 
@@ -196,7 +196,7 @@ class Program:
 
             extra = {"validation_data": validation_data}
         elif backend == "nengo_dl":
-            from spikec.backends.nengo_dl_train import fit_nengo_dl as trainer
+            from spikec.train.nengo_dl import fit_nengo_dl as trainer
 
             mode = options.pop("mode", "rate")
             if mode != "rate":
@@ -284,7 +284,7 @@ class Program:
 
     def to_nengo(self, mode: str = "spiking", seed: int = 0, dt: float = 1e-3, **options: Any):
         """A ``nengo.Network`` of this program, for embedding in your own nengo models."""
-        from spikec.backends.nengo import to_nengo
+        from spikec.backends.nengo.build import to_nengo
 
         return to_nengo(self.lower(dt=dt, seed=seed, **self.mode_options(mode, options)), mode=mode, seed=seed)
 
@@ -368,7 +368,7 @@ def filter_outputs(result: RunResult, synapse: Any) -> RunResult:
     Sample ``k`` of the filtered output includes raw sample ``k`` (nengo's
     ``Synapse.filt`` convention).  Only linear synapses make sense here.
     """
-    from spikec.synapses import as_synapse
+    from spikec.models.synapses import as_synapse
 
     syn = as_synapse(synapse)
     if not syn.is_linear:

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import spikec
-from spikec.backends.reference import simulate_graph
+from spikec.ir.interpret import simulate_graph
 
 DT = 1e-3
 

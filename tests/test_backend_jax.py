@@ -41,11 +41,12 @@ from test_backend_nengo import (
 )
 
 import spikec
-from spikec import surrogate as sg
+from spikec.train import surrogate as sg
 from spikec.backends import available_backends, get_backend
-from spikec.backends import jax_backend as jb
+from spikec.backends.jax import backend as jb
 from spikec.errors import BackendError, RunError
 from spikec.ir.attrs import ConstArray
+from spikec.models.synapses import Alpha, DoubleExp, Lowpass
 from spikec.netlist import (
     Dense,
     InputSource,
@@ -56,7 +57,7 @@ from spikec.netlist import (
     Sparse,
     SumNode,
 )
-from spikec.neurons import (
+from spikec.models.neurons import (
     LIF,
     AdaptiveLIF,
     AdEx,
@@ -67,7 +68,6 @@ from spikec.neurons import (
     RegularSpiking,
     SpikingRectifiedLinear,
 )
-from spikec.synapses import Alpha, DoubleExp, Lowpass
 
 DT = 1e-3
 

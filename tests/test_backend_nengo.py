@@ -32,7 +32,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 nengo = pytest.importorskip("nengo")
 
 from spikec.backends import get_backend
-from spikec.backends.nengo import (
+from spikec.backends.nengo.build import (
     NengoModel,
     SpikecSynapse,
     build_network,
@@ -41,6 +41,7 @@ from spikec.backends.nengo import (
 )
 from spikec.errors import BackendError, RunError
 from spikec.ir.attrs import ConstArray
+from spikec.models.synapses import Adam, Alpha, DoubleExp, Integrator, LinearFilter, Lowpass
 from spikec.netlist import (
     Dense,
     InputSource,
@@ -51,7 +52,7 @@ from spikec.netlist import (
     Sparse,
     SumNode,
 )
-from spikec.neurons import (
+from spikec.models.neurons import (
     LIF,
     AdaptiveLIFRate,
     Izhikevich,
@@ -61,7 +62,6 @@ from spikec.neurons import (
     RectifiedLinear,
     RegularSpiking,
 )
-from spikec.synapses import Adam, Alpha, DoubleExp, Integrator, LinearFilter, Lowpass
 
 DT = 1e-3
 
@@ -527,7 +527,7 @@ def test_clear_errors():
 
 
 def test_nengo_dl_unavailable_is_a_backend_error(monkeypatch):
-    import spikec.backends.nengo_dl_compat as compat
+    import spikec.backends.nengo_dl.compat as compat
 
     def unavailable():
         raise BackendError("The nengo_dl back end needs NengoDL, which is not installed.")
@@ -539,7 +539,7 @@ def test_nengo_dl_unavailable_is_a_backend_error(monkeypatch):
 
 
 def test_importing_the_back_ends_does_not_import_tensorflow():
-    code = ("import sys, spikec.backends.nengo, spikec.backends.nengo_dl, spikec.backends as b; "
+    code = ("import sys, spikec.backends.nengo.build, spikec.backends.nengo_dl.backend, spikec.backends as b; "
             "b.get_backend('nengo_dl'); assert 'tensorflow' not in sys.modules, 'tensorflow imported'")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
@@ -553,7 +553,7 @@ needs_nengo_dl = pytest.mark.skipif(bool(_missing) and not os.environ.get("CI"),
 
 @pytest.fixture(scope="module")
 def dl():
-    from spikec.backends.nengo_dl_compat import import_nengo_dl
+    from spikec.backends.nengo_dl.compat import import_nengo_dl
 
     return import_nengo_dl()
 
@@ -607,7 +607,7 @@ def test_nengo_dl_parabola_builder(dl):
         p_rate, p_spk = nengo.Probe(rate.neurons), nengo.Probe(spk.neurons)
     with nengo.Simulator(net, progress_bar=False) as ref:
         ref.run_steps(100)
-    from spikec.backends.nengo_dl import register_spikec_builders
+    from spikec.backends.nengo_dl.backend import register_spikec_builders
 
     register_spikec_builders(dl)
     with warnings.catch_warnings():

@@ -1,4 +1,4 @@
-"""spikec.bench.spikes_vs_accuracy and the `spikec bench` command."""
+"""spikec.tools.bench.spikes_vs_accuracy and the `spikec bench` command."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import spikec
-from spikec.bench import BenchResult, parse_sweep, spikes_vs_accuracy
-from spikec.cli import main
+from spikec.tools.bench import BenchResult, parse_sweep, spikes_vs_accuracy
+from spikec.tools.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "matrix_inversion.py"

@@ -1,4 +1,4 @@
-"""The ``spikec`` command: in-process through ``spikec.cli.main`` and once as real subprocesses."""
+"""The ``spikec`` command: in-process through ``spikec.tools.cli.main`` and once as real subprocesses."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import spikec
-from spikec.cli import main, parse_shape
+from spikec.tools.cli import main, parse_shape
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "matrix_inversion.py"

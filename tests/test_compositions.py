@@ -13,7 +13,7 @@ from hypothesis import given
 from programs import RandomProgram, programs, random_program
 
 import spikec
-from spikec.backends.reference import simulate_graph
+from spikec.ir.interpret import simulate_graph
 from spikec.trace import trace_function
 
 

@@ -14,8 +14,8 @@ import scipy.signal
 from numpy.testing import assert_allclose, assert_array_equal
 
 import spikec
+from spikec.ir.linear_map import linear_map
 from spikec.netlist import AvgPool, Convolution
-from spikec.passes.linear_map import linear_map
 
 
 def scipy_conv(x, k, strides=(1, 1), padding="valid"):
@@ -187,7 +187,7 @@ def test_jax_convolution_gradients_equal_jax_autodiff(xshape, kshape, strides, p
     equal JAX's autodiff of ``lax.conv_general_dilated``, input gradient included."""
     jax = pytest.importorskip("jax")
     from spikec.backends.netsim import _lax_conv, _lax_conv_impl
-    from spikec.netlist import conv_padding
+    from spikec.ir.conv import conv_padding
 
     pads = conv_padding(xshape, kshape, strides, padding)
     rng = np.random.default_rng(5)

@@ -17,7 +17,7 @@ import pytest
 import spikec
 from spikec.errors import SpikecError
 from spikec.lower.tuning import balanced_product, parabola_square, parabola_square_pairs
-from spikec.neurons import Parabola
+from spikec.models.neurons import Parabola
 
 RNG = np.random.RandomState(7)
 

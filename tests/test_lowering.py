@@ -40,9 +40,9 @@ import spikec
 from spikec.backends.netsim import make_simulator
 from spikec.errors import ShapeError, UnsupportedOperationError
 from spikec.lower import LoweringError
-from spikec.metrics import nrmse
 from spikec.netlist import Netlist
 from spikec.program import filter_outputs
+from spikec.tools.metrics import nrmse
 
 DT = 1e-3
 EXACT = {"rtol": 1e-9, "atol": 1e-9}

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import spikec
-from spikec.metrics import nrmse, spikes_to_reach
+from spikec.tools.metrics import nrmse, spikes_to_reach
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples"))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "mnist.py"
+sys.path.insert(0, str(EXAMPLE.parent))  # the example imports its data loader, examples/mnist_data.py
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +37,7 @@ def fake_mnist(verbose=True):
 
 
 def test_main_trains_evaluates_and_plots(example, monkeypatch, capsys, tmp_path):
-    monkeypatch.setattr("spikec.datasets.load_mnist", fake_mnist)
+    monkeypatch.setattr("mnist_data.load_mnist", fake_mnist)
     code = example.main(["--small", "--epochs", "2", "--batch-size", "50", "--n-steps", "20", "--lr", "0.005",
                          "--spiking-epochs", "1",
                          "--plot", str(tmp_path / "figs"), "--save", str(tmp_path / "p.npz"),

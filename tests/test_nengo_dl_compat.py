@@ -25,7 +25,7 @@ import pytest
 
 nengo = pytest.importorskip("nengo")
 
-from spikec.backends.nengo_dl_compat import import_nengo_dl
+from spikec.backends.nengo_dl.compat import import_nengo_dl
 from spikec.errors import BackendError
 
 # Without TensorFlow / NengoDL installed these tests skip, except on CI,
@@ -185,7 +185,7 @@ def test_tensorflow_imported_first_with_keras3_in_use_gives_backend_error():
         """
         import tensorflow as tf
         tf.keras.layers.Dense  # resolves tf.keras to Keras 3
-        from spikec.backends.nengo_dl_compat import import_nengo_dl
+        from spikec.backends.nengo_dl.compat import import_nengo_dl
         from spikec.errors import BackendError
         try:
             import_nengo_dl()
@@ -205,7 +205,7 @@ def test_tensorflow_imported_first_but_keras_untouched_still_works():
     result = _python(
         """
         import tensorflow as tf
-        from spikec.backends.nengo_dl_compat import import_nengo_dl
+        from spikec.backends.nengo_dl.compat import import_nengo_dl
         import nengo, numpy as np
         dl = import_nengo_dl()
         with nengo.Network(seed=0) as net:

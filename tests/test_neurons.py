@@ -23,7 +23,7 @@ import scipy.special
 import scipy.stats
 
 from spikec.errors import ConstantError, RunError, SpikecError
-from spikec.neurons import (
+from spikec.models.neurons import (
     LIF,
     AdaptiveLIF,
     AdaptiveLIFRate,
@@ -222,7 +222,7 @@ def test_soft_lif_rate_matches_nengo_dl(sigma):
 @pytest.mark.slow
 def test_soft_lif_rate_to_nengo_dl():
     # Imports NengoDL and TensorFlow (10+ s), hence slow.
-    from spikec.backends.nengo_dl_compat import import_nengo_dl
+    from spikec.backends.nengo_dl.compat import import_nengo_dl
     from spikec.errors import BackendError
 
     try:

@@ -14,7 +14,7 @@ import scipy.signal
 from numpy.testing import assert_allclose, assert_array_equal
 
 import spikec
-from spikec.nir_export import NIRExportError, import_nir
+from spikec.export.nir import NIRExportError, import_nir
 
 nir = pytest.importorskip("nir")
 
@@ -52,7 +52,7 @@ def test_round_trip_through_a_file_simulates_the_same(program, tmp_path):
     for a, b in zip(net.projections, back.projections):
         assert (a.pre, a.post, type(a.transform)) == (b.pre, b.post, type(b.transform))
         assert_allclose(b.transform.to_dense(), a.transform.to_dense(), atol=1e-12)
-    from spikec.backends.netlist_runner import run_netlist
+    from spikec.backends.numpy.runner import run_netlist
 
     for mode in ("rate", "spiking"):
         ref = prog.run(x, t=0.05, backend="numpy", mode=mode)
@@ -136,8 +136,8 @@ def _synaptic_netlist(seed=3):
 
 def test_synapses_and_states_round_trip(tmp_path):
     """Lowpass synapses become NIR LI nodes, an integrator an I node; read back, the network spikes the same."""
-    from spikec.backends.netlist_runner import run_netlist
-    from spikec.nir_export import export_nir
+    from spikec.backends.numpy.runner import run_netlist
+    from spikec.export.nir import export_nir
 
     net = _synaptic_netlist()
     graph = export_nir(net)

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from programs import BINARY, UNARY, programs, random_program
 
 import spikec
-from spikec.backends.reference import simulate_graph
 from spikec.ir import Attrs, ConstArray, GraphBuilder, get_op
+from spikec.ir.interpret import simulate_graph
 from spikec.ir.node import Node
 from spikec.ir.sparse import SparseConst
 from spikec.passes import (

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import spikec
-from spikec.neurons import LIF, NengoRefractoryLIF, RefractoryLIF, as_neuron_type
+from spikec.models.neurons import LIF, NengoRefractoryLIF, RefractoryLIF, as_neuron_type
 
 DT = 1e-3
 
@@ -96,7 +96,7 @@ def test_backends_agree_on_refractory_outputs():
 
 def test_surrogate_forward_exact_and_gradient_flows():
     jax = pytest.importorskip("jax")
-    from spikec.backends.jax_backend import make_loss_fn, simulate
+    from spikec.backends.jax.backend import make_loss_fn, simulate
 
     table = _spike_table(200)
     W = np.random.RandomState(1).randn(4, 20) * 5

@@ -18,7 +18,7 @@ import pytest
 jax = pytest.importorskip("jax")
 import jax.numpy as jnp
 
-from spikec.metrics import (
+from spikec.tools.metrics import (
     kl_divergence,
     spike_times_match,
     van_rossum,

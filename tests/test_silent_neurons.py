@@ -3,7 +3,7 @@
 Two ways a silent neuron loses its gradient, and the options that give it back:
 
 * the KL loss: a state the samples never show has ``p = 0``, where the floor of
-  :func:`spikec.metrics.kl_divergence` passes no gradient, so only the states
+  :func:`spikec.tools.metrics.kl_divergence` passes no gradient, so only the states
   that do occur pull, and they pull the silent neuron further down;
   ``pseudocount`` gives the missing states their pull (the value stays the same);
 * the LIF voltage floor ``max(v, min_voltage)``: no gradient from one step's
@@ -25,10 +25,10 @@ jax = pytest.importorskip("jax")
 import jax.numpy as jnp
 import optax
 
-import spikec.surrogate as sg
+import spikec.train.surrogate as sg
 from spikec.errors import ConstantError
-from spikec.metrics import kl_divergence
-from spikec.neurons import LIF, RefractoryLIF
+from spikec.models.neurons import LIF, RefractoryLIF
+from spikec.tools.metrics import kl_divergence
 
 DT = 1e-3
 

@@ -1,4 +1,4 @@
-"""Strided views instead of gathers (spikec.backends.strided) and the JAX plan built on them.
+"""Strided views instead of gathers (spikec.backends.jax.strided) and the JAX plan built on them.
 
 Oracle: NumPy fancy indexing ``x[..., index]`` and ``(x[..., cols] * data).sum(-1)``; for the
 back end, the NumPy netlist simulator and the same run with plain ELL gathers.
@@ -14,12 +14,12 @@ from numpy.testing import assert_allclose
 jax = pytest.importorskip("jax")
 import jax.numpy as jnp
 
-from spikec.backends import jax_backend as jb
-from spikec.backends.strided import StridedRowSum, strided_layout, strided_view
+from spikec.backends.jax import backend as jb
+from spikec.backends.jax.strided import StridedRowSum, strided_layout, strided_view
 from spikec.ir.attrs import ConstArray
+from spikec.models.synapses import Lowpass
 from spikec.netlist import InputSource, Netlist, Output, Population, Projection, Sparse, SumNode
-from spikec.neurons import LIF
-from spikec.synapses import Lowpass
+from spikec.models.neurons import LIF
 
 
 def _index(base, dims, strides):

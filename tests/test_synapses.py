@@ -1,4 +1,4 @@
-"""Tests for spikec.synapses, with Nengo's own synapse simulation as the oracle.
+"""Tests for spikec.models.synapses, with Nengo's own synapse simulation as the oracle.
 
 Timing convention (what these tests pin down, and what every spikec back end
 must reproduce):
@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from spikec.errors import BackendError, ConstantError, SpikecError
-from spikec.synapses import (
+from spikec.models.synapses import (
     Adam,
     Alpha,
     DoubleExp,

@@ -10,14 +10,18 @@ the same data and initial weights; nengo's spiking simulation against JAX's
 from __future__ import annotations
 
 import io
+import sys
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 import spikec
-from spikec import datasets
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+import mnist_data as datasets  # the MNIST loader lives with the example that uses it
 
 LIF = spikec.LIF(amplitude=0.01)
 GAIN, BIAS = 2.0332447823371273, 1.0  # nengo.LIF().gain_bias(100 Hz, intercept 0)
@@ -78,8 +82,8 @@ def test_fit_step_is_one_optax_adam_step():
     import jax.numpy as jnp
     import optax
 
-    from spikec.backends.jax_backend import make_loss_fn
-    from spikec.train import _netlist_tree
+    from spikec.backends.jax.backend import make_loss_fn
+    from spikec.train.loop import _netlist_tree
 
     x, y = toy_data(20)
     prog = toy_program(seed=3)
@@ -106,7 +110,7 @@ def test_fit_and_predict_reuse_their_compilation_with_the_current_values():
     results equal those of a fresh compilation, so no stale weights are baked into the reused step."""
     import optax
 
-    from spikec import train
+    from spikec.train import loop as train
 
     x, y = toy_data(40)
     adam = optax.adam(0.05)
@@ -264,7 +268,7 @@ def test_load_mnist_says_where_it_looked(tmp_path, monkeypatch):
 def test_noise_training_learns_and_jitters_only_active_neurons():
     import jax.numpy as jnp
 
-    from spikec.train import _NoisyRate
+    from spikec.train.loop import _NoisyRate
 
     x, y = toy_data(120)
     prog = toy_program(seed=4)

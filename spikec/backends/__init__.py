@@ -15,10 +15,10 @@ from spikec.errors import BackendError
 
 # name -> "module:attribute"; the attribute is a Backend.
 _BACKENDS: dict[str, str] = {
-    "numpy": "spikec.backends.reference:NumpyBackend",
-    "nengo": "spikec.backends.nengo:NengoBackend",
-    "nengo_dl": "spikec.backends.nengo_dl:NengoDLBackend",
-    "jax": "spikec.backends.jax_backend:JaxBackend",
+    "numpy": "spikec.backends.numpy.backend:NumpyBackend",
+    "nengo": "spikec.backends.nengo.build:NengoBackend",
+    "nengo_dl": "spikec.backends.nengo_dl.backend:NengoDLBackend",
+    "jax": "spikec.backends.jax.backend:JaxBackend",
 }
 
 

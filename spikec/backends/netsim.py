@@ -44,8 +44,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from spikec.models.neurons import bind_parameters, neuron_parameters
 from spikec.netlist import AvgPool, Convolution, Dense, InputSource, Netlist, Population, Sparse, SumNode
-from spikec.neurons import bind_parameters, neuron_parameters
 
 
 class TransformPlan(Protocol):
@@ -186,7 +186,7 @@ class LaxConvolutionPlan:
     kind = "conv"
 
     def __init__(self, transform: Convolution, xp, dtype=None):
-        from spikec.netlist import conv_padding
+        from spikec.ir.conv import conv_padding
 
         self.transform, self.xp, self.dtype = transform, xp, dtype
         self.padding = conv_padding(transform.input_shape, transform.kernel.shape, transform.strides,
@@ -362,9 +362,9 @@ def make_simulator(net: Netlist, mode: str, dt: float, batch: int = 1, xp=np, se
     neuron_params
         Also carry each population's neuron parameters as data:
         ``params["neuron"][population]`` maps the names of
-        :func:`spikec.neurons.neuron_parameters` of the population's type
+        :func:`spikec.models.neurons.neuron_parameters` of the population's type
         (in this mode, before ``neuron_map``) to scalars; the step binds them
-        with :func:`spikec.neurons.bind_parameters`, so they may be traced
+        with :func:`spikec.models.neurons.bind_parameters`, so they may be traced
         (differentiated) or per-neuron arrays.
     """
     if mode not in ("rate", "spiking"):

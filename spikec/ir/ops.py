@@ -394,7 +394,7 @@ register(OpDef(
     "explicit neuron layer: one neuron per element with current J = gain * x + bias; the value is the "
     "neurons' activity (steady-state rate of neuron_type in the reference; spikes amplitude/dt when spiking)",
     reference=_neurons, shape_rule=_neurons_shape, format_attrs=_fmt("neuron_type", "gain", "bias"),
-    numpy_names=("spikec.neurons",),
+    numpy_names=("spikec.models.neurons",),
 ))
 
 
@@ -412,7 +412,7 @@ def _conv2d(attrs: Attrs, x: np.ndarray) -> np.ndarray:
     """Cross-correlation of ``x`` (h, w, c) with ``kernel`` (kh, kw, c, f), channels last (TensorFlow's)."""
     from numpy.lib.stride_tricks import sliding_window_view
 
-    from spikec.netlist import conv_padding
+    from spikec.ir.conv import conv_padding
 
     kernel = attrs["kernel"].value
     (top, bottom), (left, right) = conv_padding(x.shape, kernel.shape, attrs["strides"], attrs["padding"])
@@ -424,7 +424,7 @@ def _conv2d(attrs: Attrs, x: np.ndarray) -> np.ndarray:
 
 
 def _conv2d_shape(attrs: Attrs, shape: tuple[int, ...]) -> tuple[int, ...]:
-    from spikec.netlist import conv_output_shape
+    from spikec.ir.conv import conv_output_shape
 
     kernel = attrs["kernel"].shape
     if len(shape) != 3 or len(kernel) != 4 or kernel[2] != shape[2]:

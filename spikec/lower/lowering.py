@@ -20,6 +20,7 @@ import scipy.sparse as sp
 
 from spikec.ir.attrs import ConstArray
 from spikec.ir.graph import Graph
+from spikec.ir.linear_map import is_identity, linear_map
 from spikec.ir.node import Node
 from spikec.ir.ops import PROJECTION_OPS, _lti_discrete
 from spikec.ir.registry import get_op
@@ -40,7 +41,6 @@ from spikec.netlist import (
     SumNode,
     make_transform,
 )
-from spikec.passes.linear_map import is_identity, linear_map
 
 # Ops that lowering cannot take directly: the expand_bilinear pass rewrites them.
 NEEDS_EXPANSION = {"matmul", "einsum_bilinear", "div"}
@@ -109,7 +109,7 @@ class _Lowering:
         return self.options.updated(**overrides) if overrides else self.options
 
     def unit_synapse(self, node: Node):
-        from spikec.synapses import as_synapse
+        from spikec.models.synapses import as_synapse
 
         return as_synapse(self.opts(node).unit_synapse)
 
@@ -159,13 +159,13 @@ class _Lowering:
 
     @staticmethod
     def spiking_parabola(o: LowerOptions):
-        from spikec.neurons import Parabola, PoissonSpiking, RegularSpiking
+        from spikec.models.neurons import Parabola, PoissonSpiking, RegularSpiking
 
         return (RegularSpiking if o.spiking == "regular" else PoissonSpiking)(Parabola())
 
     @staticmethod
     def nef_type(o: LowerOptions):
-        from spikec.neurons import LIF, as_neuron_type
+        from spikec.models.neurons import LIF, as_neuron_type
 
         return as_neuron_type(o.neuron_type or LIF()).as_spiking()
 
@@ -456,7 +456,7 @@ class _Lowering:
                     self.params[name] = dataclasses.replace(b, target=b.target - 1)
 
     def lower_state(self, node: Node) -> None:
-        from spikec.synapses import Integrator
+        from spikec.models.synapses import Integrator
 
         name = f"state{node.id}"
         operand = self.exprs[node.inputs[0]].pruned()
@@ -479,7 +479,7 @@ class _Lowering:
         if synapse.is_linear:
             into = None
         elif self.opts(node).state_synapse is not None:
-            from spikec.synapses import as_synapse
+            from spikec.models.synapses import as_synapse
 
             into = as_synapse(self.opts(node).state_synapse)
         else:

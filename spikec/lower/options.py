@@ -26,7 +26,7 @@ class LowerOptions:
         ``"poisson"`` (PoissonSpiking).
     neuron_type
         Neuron type of NEF ensembles (elementwise functions, NEF products);
-        default :class:`spikec.neurons.LIF`.
+        default :class:`spikec.models.neurons.LIF`.
     n_neurons
         Neurons per element of an NEF-lowered op.
     max_rates, intercepts

@@ -12,9 +12,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from spikec.backends.reference import simulate_graph
 from spikec.errors import SpikecError
 from spikec.ir.graph import Graph
+from spikec.ir.interpret import simulate_graph
 from spikec.ir.registry import get_op
 
 

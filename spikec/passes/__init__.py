@@ -18,17 +18,17 @@ fuse_linear         trees of linear ops -> one ``affine`` op
 budget              neurons and rates per nonlinear unit (``attrs["tuning"]``)
 ==================  ==============================================================
 
-:func:`spikec.passes.linear_map.linear_map` gives the matrix form of any
+:func:`spikec.ir.linear_map.linear_map` gives the matrix form of any
 linear op; the lowering uses it to fold linear maps into weights.
 """
 
+from spikec.ir.linear_map import linear_map
 from spikec.passes.budget import budget
 from spikec.passes.cse import eliminate_common_subexpressions
 from spikec.passes.dce import eliminate_dead_code
 from spikec.passes.expand_bilinear import expand_bilinear
 from spikec.passes.fold_constants import fold_constants
 from spikec.passes.fuse_linear import fuse_linear
-from spikec.passes.linear_map import linear_map
 from spikec.passes.manager import (
     DEFAULT_PIPELINE,
     LOWERING_PIPELINE,

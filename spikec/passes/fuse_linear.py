@@ -8,10 +8,10 @@ import numpy as np
 
 from spikec.ir.attrs import ConstArray
 from spikec.ir.graph import Graph
+from spikec.ir.linear_map import is_identity, linear_map
 from spikec.ir.ops import PROJECTION_OPS
 from spikec.ir.registry import get_op
 from spikec.ir.sparse import SparseConst
-from spikec.passes.linear_map import is_identity, linear_map
 from spikec.passes.rewrite import Rewriter, consumers_map
 
 
@@ -22,7 +22,7 @@ def fuse_linear(graph: Graph) -> Graph:
     is neither an output nor named.  Visiting nodes in evaluation order,
     every linear node's matrix form is composed with the composed forms of
     its absorbable operands (matrix products from
-    :func:`spikec.passes.linear_map.linear_map`, summed where paths from the
+    :func:`spikec.ir.linear_map.linear_map`, summed where paths from the
     same leaf join; ``const`` operands fold into the bias).  The leaves are
     the values a tree reads from outside: nonlinear, stateful and input
     nodes, and linear values kept on their own.  Each node that absorbed at

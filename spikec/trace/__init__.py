@@ -1,6 +1,6 @@
 """The tracing front end: NumPy code in, :class:`~spikec.ir.Graph` out."""
 
-from spikec.trace.compile import CompiledFunction, Input, InputSpec, compile, const, trace_function
+from spikec.trace.compile import Input, InputSpec, const, trace_function
 from spikec.trace.context import configure, current
 from spikec.trace.layers import neurons
 from spikec.trace.numpy_dispatch import supported_function_names
@@ -9,13 +9,11 @@ from spikec.trace.time import filter, integrate, lti
 from spikec.trace.tracer import Tracer
 
 __all__ = [
-    "CompiledFunction",
     "Input",
     "InputSpec",
     "Param",
     "Tracer",
     "avg_pool2d",
-    "compile",
     "configure",
     "const",
     "conv2d",

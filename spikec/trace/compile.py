@@ -1,13 +1,13 @@
-"""``@spikec.compile``: turn a NumPy function into a traced program."""
+"""Tracing a function: its arguments become input signals (:class:`Input`, :class:`const`) and
+:func:`trace_function` records what it computes as a :class:`~spikec.ir.Graph`."""
 
 from __future__ import annotations
 
-import functools
 import inspect
 import linecache
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -15,9 +15,6 @@ from spikec.errors import RunError, TraceError
 from spikec.ir.source import SourceLoc, capture
 from spikec.trace.context import TraceContext, _escaped_error, as_constant
 from spikec.trace.tracer import Tracer
-
-if TYPE_CHECKING:  # pragma: no cover - the program module imports this one
-    from spikec.program import Program
 
 
 @dataclass(frozen=True)
@@ -98,57 +95,6 @@ class InputSpec:
             return out
 
         return checked
-
-
-class CompiledFunction:
-    """A user function wrapped by :func:`compile`; ``.trace(*args)`` gives a :class:`Program`."""
-
-    def __init__(self, fn: Callable, *, static: Sequence[str] = (), name: str | None = None, **options: Any):
-        self.fn = fn
-        self.static = frozenset(static)
-        self.name = name or fn.__name__
-        self.options = options
-        self.signature = inspect.signature(fn)
-        unknown = self.static - set(self.signature.parameters)
-        if unknown:
-            raise TypeError(f"static={sorted(unknown)} names no parameter of {self.name}")
-        functools.update_wrapper(self, fn)
-
-    def __repr__(self) -> str:
-        return f"<spikec.compile {self.name}{self.signature}>"
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Program:
-        """Same as :meth:`trace`."""
-        return self.trace(*args, **kwargs)
-
-    def trace(self, *args: Any, **kwargs: Any) -> Program:
-        """Trace the function with example arguments and return the compiled :class:`Program`.
-
-        NumPy arrays and :class:`Input` arguments become input signals (their
-        shapes are fixed by the examples); :class:`const`-wrapped values and
-        arguments named in ``static=`` stay compile-time constants; Python
-        scalars (Python or NumPy) and other objects are passed through unchanged.
-        """
-        from spikec.program import Program
-
-        graph, specs, structure = trace_function(self.fn, args, kwargs, self.static, self.name)
-        return Program(graph, specs, structure, name=self.name, options=self.options)
-
-    def run(self, *args: Any, t: float = 1.0, **run_options: Any):
-        """Trace with ``args`` and run at once: ``f.run(A, t=1.0, backend="numpy")``."""
-        return self.trace(*args).run(t=t, **run_options)
-
-
-def compile(fn: Callable | None = None, *, static: Sequence[str] = (), name: str | None = None,
-            **options: Any):
-    """Decorator: compile a NumPy-style function into a spiking-network program.
-
-    Use bare (``@spikec.compile``) or with options
-    (``@spikec.compile(static=("n",))``).  See :class:`CompiledFunction`.
-    """
-    if fn is None:
-        return lambda f: CompiledFunction(f, static=static, name=name, **options)
-    return CompiledFunction(fn, static=static, name=name, **options)
 
 
 def _is_signal_argument(value: Any) -> bool:
@@ -245,4 +191,4 @@ def _output_id(ctx: TraceContext, value: Any, name: str, loc: SourceLoc | None =
     return ctx.node_id(value)
 
 
-__all__ = ["CompiledFunction", "Input", "InputSpec", "compile", "const", "trace_function"]
+__all__ = ["Input", "InputSpec", "const", "trace_function"]

@@ -1,4 +1,4 @@
-"""Explicit neuron layers: ``spikec.neurons(x, neuron_type, gain, bias)``.
+"""Explicit neuron layers: ``spikec.models.neurons(x, neuron_type, gain, bias)``.
 
 Every other nonlinear op leaves the choice of neurons to the lowering; a
 neuron layer fixes it: one neuron of ``neuron_type`` per element of ``x``,
@@ -32,7 +32,7 @@ def neurons(x: Any, neuron_type: Any, gain: Any = 1.0, bias: Any = 0.0) -> Any:
     neuron_type
         A spikec neuron type (``spikec.LIF(amplitude=0.01)``,
         ``spikec.RectifiedLinear()``...) or a nengo one (``nengo.LIF()``),
-        converted with :func:`spikec.neurons.as_neuron_type`.  In rate mode
+        converted with :func:`spikec.models.neurons.as_neuron_type`.  In rate mode
         the layer runs its rate counterpart, in spiking mode its spiking
         counterpart (a rate type is wrapped in ``RegularSpiking``).
     gain, bias
@@ -50,9 +50,9 @@ def neurons(x: Any, neuron_type: Any, gain: Any = 1.0, bias: Any = 0.0) -> Any:
 
     Examples
     --------
-    >>> h = spikec.neurons(W @ x, spikec.LIF(amplitude=0.01), gain=2.0, bias=1.0)
+    >>> h = spikec.models.neurons(W @ x, spikec.LIF(amplitude=0.01), gain=2.0, bias=1.0)
     """
-    from spikec.neurons import as_neuron_type
+    from spikec.models.neurons import as_neuron_type
     from spikec.trace.params import Param
 
     ntype = as_neuron_type(neuron_type)
@@ -66,7 +66,7 @@ def neurons(x: Any, neuron_type: Any, gain: Any = 1.0, bias: Any = 0.0) -> Any:
     for what, value in (("gain", gain), ("bias", bias)):
         if isinstance(value, Tracer):
             raise UnsupportedOperationError(
-                f"spikec.neurons: the {what} must be a constant, not a signal",
+                f"spikec.models.neurons: the {what} must be a constant, not a signal",
                 op="neurons", shapes=[value.shape], loc=capture(),
                 hint=f"fold the signal into x instead (x * {what} or x + {what})",
             )
@@ -80,7 +80,7 @@ def neurons(x: Any, neuron_type: Any, gain: Any = 1.0, bias: Any = 0.0) -> Any:
         shape = None
     if shape != x.shape:
         raise ShapeError(
-            "spikec.neurons: gain and bias must broadcast to the shape of x (one neuron per element of x)",
+            "spikec.models.neurons: gain and bias must broadcast to the shape of x (one neuron per element of x)",
             op="neurons", shapes=[x.shape, g.shape, b.shape], loc=capture(),
         )
     attrs = {"neuron_type": ntype, "gain": ConstArray(g), "bias": ConstArray(b)}

@@ -3,7 +3,7 @@
 A parameter is a named constant that training may change::
 
     k1 = spikec.param("conv1", rng.normal(0, 0.3, (3, 3, 1, 32)))
-    h = spikec.neurons(spikec.conv2d(img, k1), spikec.LIF(amplitude=0.01), gain, bias)
+    h = spikec.models.neurons(spikec.conv2d(img, k1), spikec.LIF(amplitude=0.01), gain, bias)
 
 It is not a signal: it enters the graph as an attribute of the op that uses
 it (the kernel of a ``conv2d``, the weights of a ``dense``, the gain or bias
@@ -52,7 +52,7 @@ def param(name: str, init: Any) -> Param:
 
     Use it where a layer takes constant weights: ``spikec.conv2d(x,
     spikec.param("conv1", k0))``, ``spikec.dense(x, spikec.param("out",
-    w0))``, ``spikec.neurons(x, lif, gain, bias=spikec.param("b1", b0))``.
+    w0))``, ``spikec.models.neurons(x, lif, gain, bias=spikec.param("b1", b0))``.
     Names must be unique within a program (one name used twice means shared
     weights only if the two uses agree on the value; the lowering checks).
     """

@@ -52,7 +52,7 @@ def integrate(f: Callable[[Any], Any], x0: Any, synapse: Any = None) -> Tracer:
     --------
     >>> x = spikec.integrate(lambda x: -x, x0=np.ones(3))   # exponential decay
     """
-    from spikec.synapses import Integrator, as_synapse
+    from spikec.models.synapses import Integrator, as_synapse
 
     ctx = require("spikec.integrate")
     start = _initial_value(x0, "integrate")
@@ -83,7 +83,7 @@ def filter(x: Any, synapse: Any = 0.005, x0: Any = None) -> Any:
     ``synapse=None`` returns ``x`` unchanged.  The output starts at ``x0``
     (zero by default).
     """
-    from spikec.synapses import as_synapse
+    from spikec.models.synapses import as_synapse
 
     syn = as_synapse(synapse, default=None)
     if syn is None:

@@ -92,7 +92,7 @@ def _lif_params(pop: Population) -> tuple[float, float, float]:
 
 def _synapse_node(nir, synapse: Any, shape: tuple[int, ...], metadata: dict, where: str) -> Any:
     """``Lowpass(tau)`` as ``LI(tau, r=1, v_leak=0)``, ``Integrator`` as ``I(r=1)``."""
-    from spikec.synapses import Integrator, Lowpass
+    from spikec.models.synapses import Integrator, Lowpass
 
     if type(synapse) is Lowpass:
         return nir.LI(tau=np.full(shape, synapse.tau), r=np.ones(shape), v_leak=np.zeros(shape), metadata=metadata)
@@ -103,7 +103,7 @@ def _synapse_node(nir, synapse: Any, shape: tuple[int, ...], metadata: dict, whe
 
 def _synapse_of(node: Any) -> Any:
     """Inverse of :func:`_synapse_node`."""
-    from spikec.synapses import Integrator, Lowpass
+    from spikec.models.synapses import Integrator, Lowpass
 
     if type(node).__name__ == "LI":
         return Lowpass(float(np.ravel(node.tau)[0]))
@@ -224,7 +224,7 @@ def _meta(node: Any, key: str) -> Any:
 
 def import_nir(graph: Any) -> Netlist:
     """The netlist of a graph written by :func:`export_nir` (also after ``nir.write``/``nir.read``)."""
-    from spikec.neurons import LIF
+    from spikec.models.neurons import LIF
 
     inputs, pops, sums, outputs = [], [], [], []
     chains: dict[int, list[tuple[str, Any]]] = {}

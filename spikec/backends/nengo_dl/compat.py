@@ -234,7 +234,7 @@ def _keras2_behind_tf_keras(tf: ModuleType, tf_was_imported: bool, has_tf_keras:
         )
         hint = (
             f"set {_LEGACY}=1 in the environment before starting Python, or "
-            "call spikec.backends.nengo_dl_compat.import_nengo_dl() before "
+            "call spikec.backends.nengo_dl.compat.import_nengo_dl() before "
             "anything uses tf.keras."
         )
     else:  # pragma: no cover - would mean TensorFlow ignored the variable

@@ -1,7 +1,8 @@
-"""The NumPy reference back end: ideal (non-neural) simulation of a graph.
+"""The ideal interpreter: a graph run step by step with every op's NumPy reference.
 
-Every op is evaluated with its registry reference, so this back end gives
-what NumPy gives: it is the oracle that neural back ends are tested against.
+Every op is evaluated with its registry reference, so this gives what NumPy
+gives: it is the oracle that neural back ends are tested against, and what
+lowering reads value ranges from.
 
 Timing follows nengo's simulator exactly, so that a synapse here and the
 same synapse in a nengo network produce the same samples:
@@ -27,11 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from spikec.backends.result import RunResult
 from spikec.errors import RunError
 from spikec.ir.graph import Graph
 from spikec.ir.registry import OpKind, get_op
-from spikec.progress import progress_bar
+from spikec.util.progress import progress_bar
 
 
 def simulate_graph(
@@ -99,35 +99,3 @@ def simulate_graph(
             rule = get_op(node.op).stateful
             states[node.id] = rule.step(node.attrs, states[node.id], values[node.inputs[0]], dt, np)
     return out_buffers
-
-
-class NumpyBackend:
-    """``backend="numpy"``: the ideal reference (``mode="ideal"``), or the
-    netlist's neurons simulated in NumPy (``mode="rate"`` or ``"spiking"``)."""
-
-    name = "numpy"
-    modes = ("ideal", "rate", "spiking")
-    default_mode = "ideal"
-
-    def run(self, program, inputs, *, t: float, dt: float, mode: str, seed: int | None,
-            progress: bool | None, batch_size: int | None = None, **options) -> RunResult:
-        steps = int(round(t / dt))
-        if mode != "ideal":
-            from spikec.backends.netlist_runner import run_netlist
-
-            net = program.lower(dt=dt, seed=seed, **options)
-            return run_netlist(net, inputs, steps, dt, mode, batch_size=batch_size, seed=seed, progress=progress)
-        if options:
-            raise RunError(f"backend 'numpy' in ideal mode takes no options; got {', '.join(sorted(options))}")
-        graph = program.graph
-        if batch_size is None:
-            outputs = simulate_graph(graph, inputs, steps, dt, progress)
-        else:
-            runs = [simulate_graph(graph, [fns[b] for fns in inputs], steps, dt, progress)
-                    for b in range(batch_size)]
-            outputs = [np.stack([run[i] for run in runs]) for i in range(len(graph.outputs))]
-        shape = (steps,) if batch_size is None else (batch_size, steps)
-        return RunResult(
-            t=dt * np.arange(1, steps + 1), outputs=tuple(outputs), backend=self.name, mode=mode, dt=dt,
-            spikes=np.zeros(shape, dtype=np.int64), batched=batch_size is not None,
-        )

@@ -24,7 +24,7 @@ What it does
   matrix product reads its operands that way: each ``(i, k)`` entry by every
   ``j``, sums over every 40th unit), without any gather: slices, reshapes
   and broadcasts that XLA fuses into the consumer, rows summed as one
-  ``einsum`` (:mod:`spikec.backends.strided`; the 20x20 inverse runs 1.7x
+  ``einsum`` (:mod:`spikec.backends.jax.strided`; the 20x20 inverse runs 1.7x
   faster than with gathers).
   With ``optimize=True`` (the default for runs) a sparse matrix whose rows
   (or columns) are scaled copies of a few distinct rows (columns) is
@@ -39,7 +39,7 @@ What it does
   so that XLA computes it once instead of fusing it into every consumer
   (it would otherwise recompute a neuron step for every synapse reading
   it: 5x slower for a random LIF network; see :func:`_gather`).
-* **Noise** for :class:`~spikec.neurons.PoissonSpiking` comes from
+* **Noise** for :class:`~spikec.models.neurons.PoissonSpiking` comes from
   ``jax.random`` inside the scan: ``fold_in(PRNGKey(seed), step)`` per step,
   then one key per noisy population, uniform on [0, 1).  So Poisson spike
   trains are reproducible per seed but are not the NumPy back end's (nor
@@ -70,7 +70,7 @@ projection, gain and bias per population) and returns a pure
 ``apply(params, inputs)`` that runs the network and returns its outputs;
 ``jax.grad`` goes through it.  Rate mode is differentiable as it is
 (optionally with LIF rates smoothed into soft-LIF); spiking mode uses
-surrogate gradients (:mod:`spikec.surrogate`).  :func:`with_params` writes
+surrogate gradients (:mod:`spikec.train.surrogate`).  :func:`with_params` writes
 trained parameters back into a netlist that every back end runs.
 """
 
@@ -87,13 +87,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from spikec._cache import LruCache
+from spikec.backends.jax.strided import StridedRowSum, strided_layout, strided_view
 from spikec.backends.netsim import DensePlan, LaxAvgPoolPlan, LaxConvolutionPlan, Simulator, make_simulator
 from spikec.backends.result import RunResult
-from spikec.backends.strided import StridedRowSum, strided_layout, strided_view
 from spikec.errors import BackendError, RunError
 from spikec.ir.attrs import ConstArray
 from spikec.netlist import AvgPool, Convolution, Dense, Netlist, Sparse
+from spikec.util.cache import LruCache
 
 __all__ = [
     "DTYPES",
@@ -252,7 +252,7 @@ class StridedPlan:
     """Sparse ``x @ W.T`` whose ELL columns form a strided view of ``x``: no gather at all.
 
     The view (slices, reshapes, a transpose, broadcasts; see
-    :mod:`spikec.backends.strided`) fuses into the multiply and row sum.
+    :mod:`spikec.backends.jax.strided`) fuses into the multiply and row sum.
     """
 
     kind = "strided"
@@ -490,7 +490,7 @@ def sample_inputs(net: Netlist, inputs: Sequence[Any], steps: int, dt: float,
     ``inputs[i]`` is program input ``i``: a function of time, or a list of
     them (one per element) when ``batch_size`` is given.
     """
-    from spikec.backends.nengo import InputFeed, input_functions
+    from spikec.backends.nengo.build import InputFeed, input_functions
 
     table = input_functions(net, inputs, batch_size)
     arrays = []
@@ -711,7 +711,7 @@ class JaxBackend:
     def run(self, program, inputs, *, t: float, dt: float, mode: str, seed: int | None,
             progress: bool | None, batch_size: int | None = None, dtype: str = "float32", optimize: bool = True,
             unroll: int = 1, **options) -> RunResult:
-        from spikec.backends.nengo import netlist_of, steps_of
+        from spikec.backends.nengo.build import netlist_of, steps_of
 
         if mode not in self.modes:
             raise RunError(f"backend 'jax' has modes {', '.join(self.modes)}; got mode={mode!r}")
@@ -773,7 +773,7 @@ def make_loss_fn(net: Netlist, mode: str = "rate", dt: float = 1e-3, steps: int 
         netlist's values (so ``{"weights": {...}}`` alone trains weights
         only).  With ``neuron_params=True`` it also holds ``"neuron":
         {population: {name: scalar}}``, the neuron types' parameters
-        (:func:`spikec.neurons.neuron_parameters`: ``tau_rc``, ``tau_ref``,
+        (:func:`spikec.models.neurons.neuron_parameters`: ``tau_rc``, ``tau_ref``,
         AdEx's ``a``, ``b``...), which may be given per neuron as ``(n,)``
         arrays too; a population's missing names keep their values.
     ``apply(params, inputs, key=None, return_spikes=False)``
@@ -790,9 +790,9 @@ def make_loss_fn(net: Netlist, mode: str = "rate", dt: float = 1e-3, steps: int 
         compose with it.
 
     ``mode="rate"`` runs rate neurons (``soft_lif=sigma`` replaces LIF rates
-    by :class:`~spikec.neurons.SoftLIFRate` for smooth gradients near
+    by :class:`~spikec.models.neurons.SoftLIFRate` for smooth gradients near
     threshold); ``mode="spiking"`` runs spiking neurons whose spikes have
-    surrogate gradients (``surrogate``: a :class:`spikec.surrogate.Surrogate`
+    surrogate gradients (``surrogate``: a :class:`spikec.train.surrogate.Surrogate`
     or its name; default SuperSpike with scale 10).  Forward values equal
     :func:`simulate`'s (without ``soft_lif``).
 
@@ -800,8 +800,8 @@ def make_loss_fn(net: Netlist, mode: str = "rate", dt: float = 1e-3, steps: int 
     float32; float64 needs 64-bit mode on while you trace (e.g. inside
     ``with jax.enable_x64(True):``) and raises otherwise.
     """
-    from spikec.surrogate import soft_lif as _soft
-    from spikec.surrogate import surrogate_neuron
+    from spikec.train.surrogate import soft_lif as _soft
+    from spikec.train.surrogate import surrogate_neuron
 
     if mode not in MODES:
         raise RunError(f"make_loss_fn: mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -899,7 +899,7 @@ def _with_neuron_values(neuron_type, values: dict):
     and spiking counterparts (LIF and LIFRate) share parameter names, and a
     spiking wrapper's (``RegularSpiking``) ``base.`` names apply to the type it wraps.
     """
-    from spikec.neurons import bind_parameters, neuron_parameters
+    from spikec.models.neurons import bind_parameters, neuron_parameters
 
     own = neuron_parameters(neuron_type)
     mapped = {}

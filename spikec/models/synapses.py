@@ -39,9 +39,9 @@ import numpy
 import numpy as np
 from nengo.utils.filter_design import cont2discrete, tf2ss
 
-from spikec._checks import check_dt as _check_dt
-from spikec._checks import format_float as _fmt
 from spikec.errors import BackendError, ConstantError
+from spikec.util.checks import check_dt as _check_dt
+from spikec.util.checks import format_float as _fmt
 
 __all__ = [
     "Adam",
@@ -395,8 +395,9 @@ class LinearFilter(Synapse):
         if D == 0:
             # Nengo's NoD: advance with u[k] first, then read out, so there
             # is no needless one-step delay.
-            y = xp.matmul(C_, X2_new).reshape(shape)
-            return (X2_new.reshape(X.shape),), y
+            # Read out exactly as output() does, so y == output(new_state) to the last bit.
+            new_state = (X2_new.reshape(X.shape),)
+            return new_state, self.output(new_state)
         # Nengo's General: read out from the old state plus pass-through.
         y = xp.matmul(C_, X2).reshape(shape) + D * u
         return (X2_new.reshape(X.shape), y), y

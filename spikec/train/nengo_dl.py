@@ -1,7 +1,7 @@
 """``Program.fit(..., backend="nengo_dl")``: the same network trained by ``nengo_dl.Simulator.fit``.
 
 For users of the NengoDL stack: the netlist is built as a ``nengo.Network``
-(:func:`spikec.backends.nengo.build_network`, spiking neurons), NengoDL
+(:func:`spikec.backends.nengo.build.build_network`, spiking neurons), NengoDL
 trains it with its rate counterparts (as :mod:`spikec.train` does with JAX),
 and the trained connection weights and ensemble biases are read back into
 the program's parameters.  NengoDL trains every connection weight and
@@ -18,7 +18,7 @@ import numpy as np
 
 from spikec.errors import SpikecError
 from spikec.netlist import Convolution, Netlist
-from spikec.params import bindings, read_params
+from spikec.netlist.params import bindings, read_params
 
 
 def build_for_training(net: Netlist, seed: int = 0, dt: float = 1e-3, minibatch_size: int = 200,
@@ -28,14 +28,14 @@ def build_for_training(net: Netlist, seed: int = 0, dt: float = 1e-3, minibatch_
     ``connections[i]`` is the ``nengo.Connection`` of projection ``i`` (None
     for empty projections, which are not built).
     """
-    from spikec.backends.nengo import (
+    from spikec.backends.nengo.build import (
         InputFeed,
         _by_index,
         build_network,
         quiet_nengo_build,
     )
-    from spikec.backends.nengo_dl import register_spikec_builders
-    from spikec.backends.nengo_dl_compat import import_nengo_dl
+    from spikec.backends.nengo_dl.backend import register_spikec_builders
+    from spikec.backends.nengo_dl.compat import import_nengo_dl
 
     nengo_dl = import_nengo_dl()
     register_spikec_builders(nengo_dl)
@@ -85,7 +85,7 @@ def fit_nengo_dl(net: Netlist, x: np.ndarray, y: np.ndarray, *, loss: Any = "cro
     """
     import tensorflow as tf
 
-    from spikec.train import History, _check_single_input, _is_feedforward
+    from spikec.train.loop import History, _check_single_input, _is_feedforward
 
     x = _check_single_input(net, x)
     y = np.asarray(y)

@@ -4,13 +4,13 @@
 output through a readout filter, and records the NRMSE against a reference
 answer at every step together with the cumulative spike count.  From those
 two series it reports the spikes needed to reach each NRMSE level *for good*
-(:func:`spikec.metrics.spikes_to_reach`), and it can sweep one parameter
+(:func:`spikec.tools.metrics.spikes_to_reach`), and it can sweep one parameter
 (``max_rate``, ``n_neurons``, ``range_margin``, ``dt``, the readout
 ``synapse``, ``seed``, ``t``, or a static argument of the compiled function
 such as a learning rate) into a table::
 
     import numpy as np, spikec
-    from spikec.bench import spikes_vs_accuracy
+    from spikec.tools.bench import spikes_vs_accuracy
 
     A = np.random.RandomState(0).randn(2, 2)
     res = spikes_vs_accuracy(inverse, (A,), reference=np.linalg.inv, t=1.0,
@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from spikec.errors import SpikecError
-from spikec.metrics import nrmse, spikes_to_reach
+from spikec.tools.metrics import nrmse, spikes_to_reach
 
 LEVELS = (0.1, 0.05, 0.01, 0.005)
 

@@ -1,14 +1,14 @@
 """The nengo_dl back end: the nengo network of a netlist on ``nengo_dl.Simulator``.
 
-The network is exactly the one :func:`spikec.backends.nengo.build_network`
+The network is exactly the one :func:`spikec.backends.nengo.build.build_network`
 makes for ``backend="nengo"``; NengoDL builds it with nengo's own builder and
 runs nengo's operators as TensorFlow ops.  Importing this module does not
 import TensorFlow: that happens on the first run, through
-:func:`spikec.backends.nengo_dl_compat.import_nengo_dl`.
+:func:`spikec.backends.nengo_dl.compat.import_nengo_dl`.
 
 What spikec adds to NengoDL (once, at the first run):
 
-* a TensorFlow implementation of :class:`spikec.neurons.NengoParabola`
+* a TensorFlow implementation of :class:`spikec.models.neurons.NengoParabola`
   (``amplitude * relu(J)**2``), registered in
   ``nengo_dl.neuron_builders.SimNeuronsBuilder.TF_NEURON_IMPL``.  nengo builds
   ``nengo.RegularSpiking(base)`` (and the other rate-to-spikes wrappers) as two
@@ -17,7 +17,7 @@ What spikec adds to NengoDL (once, at the first run):
   base type is all that ``RegularSpiking(NengoParabola())`` needs.  Without
   it NengoDL would fall back to calling nengo's Python step through
   ``tf.numpy_function`` every step (and warn).
-* nothing for :class:`~spikec.backends.nengo.SpikecSynapse` (Adam and other
+* nothing for :class:`~spikec.backends.nengo.build.SpikecSynapse` (Adam and other
   synapses nengo lacks): NengoDL's generic process builder runs its NumPy
   step through ``tf.numpy_function``, which is correct but leaves TensorFlow
   every step.
@@ -39,7 +39,7 @@ import warnings
 
 import numpy as np
 
-from spikec.backends.nengo import (
+from spikec.backends.nengo.build import (
     MODES,
     InputFeed,
     _by_index,
@@ -68,12 +68,12 @@ def register_spikec_builders(nengo_dl) -> None:
     from nengo_dl.neuron_builders import SimNeuronsBuilder, TFNeuronBuilder
 
     try:
-        from spikec.neurons import NengoParabola
-    except ImportError:  # pragma: no cover - spikec.neurons always has it
+        from spikec.models.neurons import NengoParabola
+    except ImportError:  # pragma: no cover - spikec.models.neurons always has it
         NengoParabola = None
 
     class ParabolaBuilder(TFNeuronBuilder):
-        """``amplitude * relu(J)**2``: the rate of :class:`spikec.neurons.NengoParabola`.
+        """``amplitude * relu(J)**2``: the rate of :class:`spikec.models.neurons.NengoParabola`.
 
         ``TFNeuronBuilder.build_pre`` makes ``self.amplitude`` (None when every
         op's amplitude is 1, else a per-neuron constant).
@@ -140,7 +140,7 @@ class NengoDLBackend:
             raise RunError(f"backend 'nengo_dl': dtype must be 'float32' or 'float64', got {dtype!r}")
         if int(unroll) < 1:
             raise RunError(f"backend 'nengo_dl': unroll must be >= 1, got {unroll!r}")
-        from spikec.backends.nengo_dl_compat import import_nengo_dl
+        from spikec.backends.nengo_dl.compat import import_nengo_dl
 
         netlist = netlist_of(program, dt=dt, seed=seed, lower_options=options, backend=self.name)
         steps = steps_of(t, dt)

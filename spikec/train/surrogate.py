@@ -19,27 +19,27 @@ forward- and reverse-mode differentiation both work).
 
 How they plug into neurons
 --------------------------
-:mod:`spikec.neurons` steps stay exactly Nengo's (bit for bit); this module
+:mod:`spikec.models.neurons` steps stay exactly Nengo's (bit for bit); this module
 holds surrogate-aware steps for the spiking types, selected by
 :func:`surrogate_neuron`, which the JAX back end applies to every population
 when it differentiates a spiking network:
 
-* :class:`~spikec.neurons.LIF` and :class:`~spikec.neurons.AdaptiveLIF`: the
+* :class:`~spikec.models.neurons.LIF` and :class:`~spikec.models.neurons.AdaptiveLIF`: the
   spike output is ``heaviside(v - 1)`` (same value as Nengo's ``v > 1``); the
   reset and the sub-step spike time are unchanged, so the voltage after a
   spike carries no gradient through the spike condition.  The voltage floor
   ``max(v, min_voltage)`` passes ``floor_gradient`` (a field of every
   surrogate, 0 by default) of the gradient where ``v`` is below it
   (:func:`leaky_floor`).
-* :class:`~spikec.neurons.RegularSpiking` and
-  :class:`~spikec.neurons.SpikingRectifiedLinear`: the spike count
+* :class:`~spikec.models.neurons.RegularSpiking` and
+  :class:`~spikec.models.neurons.SpikingRectifiedLinear`: the spike count
   ``floor(v)`` becomes :func:`spike_count`, whose derivative is the
   surrogate at the nearest threshold ``max(round(v), 1)``; the reset
   ``v - n`` is detached (no gradient through ``n``), as is usual for
   surrogate-gradient training.
-* :class:`~spikec.neurons.PoissonSpiking`: straight through: the count's
+* :class:`~spikec.models.neurons.PoissonSpiking`: straight through: the count's
   derivative with respect to its mean ``|r| dt`` is 1.
-* :class:`~spikec.neurons.RefractoryLIF`: the output (the refractory
+* :class:`~spikec.models.neurons.RefractoryLIF`: the output (the refractory
   indicator, exact forward) takes its gradient from an exponential trace
   of the surrogate spikes, ``trace = exp(-dt/tau_ref) trace + spike``, an
   extra state variable ``refractory_trace``: the indicator is the sum of
@@ -68,7 +68,7 @@ import jax
 import jax.numpy as jnp
 
 from spikec.errors import ConstantError
-from spikec.neurons import (
+from spikec.models.neurons import (
     LIF,
     AdaptiveLIF,
     AdEx,
@@ -254,7 +254,7 @@ def leaky_floor(voltage, floor, leak: float):
 
 
 def _lif_step(voltage, refractory_time, J, dt, tau_rc, tau_ref, min_voltage, amplitude, surrogate):
-    """:func:`spikec.neurons._lif_step` with the spike output through :func:`heaviside` and the
+    """:func:`spikec.models.neurons._lif_step` with the spike output through :func:`heaviside` and the
     voltage floor through :func:`leaky_floor` (``surrogate.floor_gradient``).
 
     Same operations in the same order, so the forward values are identical.
@@ -297,7 +297,7 @@ class SurrogateNeuron:
         return f"{self.base.label()} [surrogate {self.surrogate.label()}]"
 
     def init_state(self, n, rng=None):
-        """The base type's state (plus ``refractory_trace`` for :class:`~spikec.neurons.RefractoryLIF`)."""
+        """The base type's state (plus ``refractory_trace`` for :class:`~spikec.models.neurons.RefractoryLIF`)."""
         state = self.base.init_state(n, rng)
         if type(self.base) is RefractoryLIF:
             state["refractory_trace"] = state["voltage"] * 0.0
@@ -360,7 +360,7 @@ class SurrogateNeuron:
 
 def surrogate_neuron(neuron_type: Any, surrogate: Any = None) -> Any:
     """``neuron_type`` stepped with surrogate gradients when it spikes (or is a
-    :class:`~spikec.neurons.RefractoryLIF`); rate types as they are."""
+    :class:`~spikec.models.neurons.RefractoryLIF`); rate types as they are."""
     if isinstance(neuron_type, SurrogateNeuron):
         return neuron_type
     if not (getattr(neuron_type, "spiking", False) or type(neuron_type) is RefractoryLIF):
@@ -369,7 +369,7 @@ def surrogate_neuron(neuron_type: Any, surrogate: Any = None) -> Any:
 
 
 def soft_lif(neuron_type: Any, sigma: float) -> Any:
-    """LIF rate types as :class:`~spikec.neurons.SoftLIFRate` with smoothing ``sigma`` (others unchanged).
+    """LIF rate types as :class:`~spikec.models.neurons.SoftLIFRate` with smoothing ``sigma`` (others unchanged).
 
     ``LIFRate`` becomes ``SoftLIFRate(sigma, tau_rc, tau_ref, amplitude)``;
     adaptive and other types are returned as they are.

@@ -6,7 +6,7 @@ smoothed rate curve has useful gradients at threshold), then run the trained
 weights with *spiking* neurons and read the output over ``n_steps`` time steps.
 
 :func:`fit` trains the parameters declared with :func:`spikec.param`; the
-forward pass is :func:`spikec.backends.jax_backend.make_loss_fn` in rate
+forward pass is :func:`spikec.backends.jax.backend.make_loss_fn` in rate
 mode (one time step: a network without synapses settles instantly in rate
 mode), and one jitted function does forward, backward and the optimizer
 update for a whole batch.  :func:`predict` runs the network in spiking (or
@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from spikec._cache import LruCache
 from spikec.errors import RunError, SpikecError
 from spikec.netlist import Netlist
-from spikec.params import bindings, read_params, structure_key, write_params
+from spikec.netlist.params import bindings, read_params, structure_key, write_params
+from spikec.util.cache import LruCache
 
 
 @dataclasses.dataclass
@@ -115,7 +115,7 @@ _COMPILED = LruCache(8)
 
 
 def _progress(total: int, desc: str, enable: bool | None):
-    from spikec.progress import progress_bar
+    from spikec.util.progress import progress_bar
 
     if enable is None:
         enable = sys.stderr.isatty()
@@ -141,7 +141,7 @@ def fit(net: Netlist, x: np.ndarray, y: np.ndarray, *, loss: str | Callable = "c
     soft-LIF with smoothing ``soft_lif`` (None: plain LIF rates), one step.
     ``mode="spiking"`` trains the spiking network itself, each example held
     for ``n_steps`` steps, through surrogate gradients (``surrogate``: a
-    :class:`spikec.surrogate.Surrogate` or its name; default SuperSpike),
+    :class:`spikec.train.surrogate.Surrogate` or its name; default SuperSpike),
     the loss taken on the output averaged over the steps (what
     :func:`accuracy_by_steps` reads at ``n_steps``).  It costs about
     ``n_steps`` times a rate epoch; use it to fine-tune a rate-trained
@@ -152,7 +152,7 @@ def fit(net: Netlist, x: np.ndarray, y: np.ndarray, *, loss: str | Callable = "c
     import jax.numpy as jnp
     import optax
 
-    from spikec.backends.jax_backend import make_loss_fn
+    from spikec.backends.jax.backend import make_loss_fn
 
     x = _check_single_input(net, x)
     y = np.asarray(y)
@@ -279,13 +279,13 @@ def minimize(loss: Callable, params: Any, epochs: int, *, lr: float = 1e-2, key:
     including compilation) and ``history["epochs"]`` (epochs run).
 
     This is the loop for losses written by hand around
-    :func:`spikec.backends.jax_backend.make_loss_fn` (the seed programs);
+    :func:`spikec.backends.jax.backend.make_loss_fn` (the seed programs);
     :func:`fit` is the one for classifiers declared with :func:`spikec.param`.
     """
     import jax
     import optax
 
-    from spikec.progress import progress_bar
+    from spikec.util.progress import progress_bar
 
     optimizer = optax.adam(lr) if optimizer is None else optimizer
     opt_state = optimizer.init(params)
@@ -322,9 +322,9 @@ def _noisy_rate_forward(net: Netlist, dt: float, soft_lif: float | None, hz: flo
     import jax
     import jax.numpy as jnp
 
-    from spikec.backends.jax_backend import choose_plan
+    from spikec.backends.jax.backend import choose_plan
     from spikec.backends.netsim import make_simulator
-    from spikec.surrogate import soft_lif as _soft
+    from spikec.train.surrogate import soft_lif as _soft
 
     f32 = jnp.float32
 
@@ -358,7 +358,7 @@ def predict(net: Netlist, x: np.ndarray, *, n_steps: int = 30, mode: str = "spik
     """
     import jax.numpy as jnp
 
-    from spikec.backends.jax_backend import make_loss_fn
+    from spikec.backends.jax.backend import make_loss_fn
 
     x = _check_single_input(net, x)
     _, apply = _COMPILED.get(("predict", structure_key(net), mode, float(dt), int(n_steps), seed),

@@ -11,7 +11,7 @@ from spikec.backends.netsim import make_simulator
 from spikec.backends.result import RunResult
 from spikec.errors import RunError
 from spikec.netlist import Netlist
-from spikec.progress import progress_bar
+from spikec.util.progress import progress_bar
 
 
 def run_netlist(net: Netlist, inputs: Sequence, steps: int, dt: float, mode: str, *,

@@ -2,7 +2,7 @@
 
 :func:`build_network` maps a :class:`~spikec.netlist.Netlist` one to one onto
 nengo objects; :class:`NengoBackend` (``backend="nengo"``) runs it and
-:mod:`spikec.backends.nengo_dl` (``backend="nengo_dl"``) runs the very same
+:mod:`spikec.backends.nengo_dl.backend` (``backend="nengo_dl"``) runs the very same
 network on NengoDL.  :func:`to_nengo` hands the network to users who embed it
 in models of their own.
 
@@ -67,7 +67,7 @@ import numpy as np
 from spikec.backends.result import RunResult
 from spikec.errors import BackendError, RunError
 from spikec.netlist import AvgPool, Convolution, Dense, InputSource, Netlist, Population, Sparse
-from spikec.progress import MIN_STEPS_FOR_BAR
+from spikec.util.progress import MIN_STEPS_FOR_BAR
 
 __all__ = [
     "MODES", "InputFeed", "NengoBackend", "NengoModel", "SpikecSynapse", "build_network",
@@ -120,7 +120,7 @@ class InputFeed:
 class SpikecSynapse(nengo.synapses.Synapse):
     """A spikec synapse run as a nengo synapse (numpy step, any nengo simulator).
 
-    Used where nengo has no equivalent (:class:`~spikec.synapses.Adam`, or a
+    Used where nengo has no equivalent (:class:`~spikec.models.synapses.Adam`, or a
     linear filter started at an ``x0`` that nengo cannot express).  It emits
     ``output(state) - x0``, so that with the usual zero initial output of a
     nengo synapse plus a constant ``x0`` added downstream, consumers see
@@ -252,7 +252,7 @@ def _nengo_neuron_type(pop: Population, mode: str):
         raise BackendError(
             f"population {pop.name}: neuron type {_label(ntype)} cannot run in {mode} mode on nengo "
             f"({type(exc).__name__}: {exc})",
-            hint="use a neuron type from spikec.neurons that has a nengo form, or another mode or back end",
+            hint="use a neuron type from spikec.models.neurons that has a nengo form, or another mode or back end",
         ) from exc
     if not isinstance(nengo_type, nengo.neurons.NeuronType):
         raise BackendError(

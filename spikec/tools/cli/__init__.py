@@ -130,7 +130,7 @@ def load_module(path: str):
 
 def compiled_functions(module) -> dict[str, Any]:
     """Every ``@spikec.compile`` function in a module, by the first name it is bound to."""
-    from spikec.trace import CompiledFunction
+    from spikec.api import CompiledFunction
 
     found: dict[str, Any] = {}
     seen: set[int] = set()
@@ -144,7 +144,7 @@ def compiled_functions(module) -> dict[str, Any]:
 def find_function(module, target: Target):
     """The compiled function a target names (or the file's only one)."""
     import spikec
-    from spikec.trace import CompiledFunction
+    from spikec.api import CompiledFunction
 
     candidates = compiled_functions(module)
     listing = ", ".join(candidates) or "none"
@@ -618,7 +618,7 @@ def _load_reference(text: str):
 def cmd_bench(ns: argparse.Namespace) -> int:
     import json
 
-    from spikec.bench import parse_sweep, spikes_vs_accuracy
+    from spikec.tools.bench import parse_sweep, spikes_vs_accuracy
 
     target = parse_target(ns.target)
     module = load_module(target.path)

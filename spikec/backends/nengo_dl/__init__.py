@@ -1,0 +1,1 @@
+"""``backend="nengo_dl"``: the nengo network on NengoDL (TensorFlow)."""

@@ -1,0 +1,1 @@
+"""Exchange formats: NIR (:mod:`~spikec.export.nir`)."""

@@ -1,0 +1,1 @@
+"""Tools around the compiler: the command line, spikes-versus-accuracy benchmarks, metrics."""

@@ -1,0 +1,1 @@
+"""Small helpers every layer may use: progress bars, an LRU memo, argument checks."""

@@ -41,22 +41,10 @@ from test_backend_nengo import (
 )
 
 import spikec
-from spikec.train import surrogate as sg
 from spikec.backends import available_backends, get_backend
 from spikec.backends.jax import backend as jb
 from spikec.errors import BackendError, RunError
 from spikec.ir.attrs import ConstArray
-from spikec.models.synapses import Alpha, DoubleExp, Lowpass
-from spikec.netlist import (
-    Dense,
-    InputSource,
-    Netlist,
-    Output,
-    Population,
-    Projection,
-    Sparse,
-    SumNode,
-)
 from spikec.models.neurons import (
     LIF,
     AdaptiveLIF,
@@ -68,6 +56,18 @@ from spikec.models.neurons import (
     RegularSpiking,
     SpikingRectifiedLinear,
 )
+from spikec.models.synapses import Alpha, DoubleExp, Lowpass
+from spikec.netlist import (
+    Dense,
+    InputSource,
+    Netlist,
+    Output,
+    Population,
+    Projection,
+    Sparse,
+    SumNode,
+)
+from spikec.train import surrogate as sg
 
 DT = 1e-3
 

@@ -41,6 +41,16 @@ from spikec.backends.nengo.build import (
 )
 from spikec.errors import BackendError, RunError
 from spikec.ir.attrs import ConstArray
+from spikec.models.neurons import (
+    LIF,
+    AdaptiveLIFRate,
+    Izhikevich,
+    LIFRate,
+    NengoParabola,
+    Parabola,
+    RectifiedLinear,
+    RegularSpiking,
+)
 from spikec.models.synapses import Adam, Alpha, DoubleExp, Integrator, LinearFilter, Lowpass
 from spikec.netlist import (
     Dense,
@@ -51,16 +61,6 @@ from spikec.netlist import (
     Projection,
     Sparse,
     SumNode,
-)
-from spikec.models.neurons import (
-    LIF,
-    AdaptiveLIFRate,
-    Izhikevich,
-    LIFRate,
-    NengoParabola,
-    Parabola,
-    RectifiedLinear,
-    RegularSpiking,
 )
 
 DT = 1e-3

@@ -17,9 +17,9 @@ import jax.numpy as jnp
 from spikec.backends.jax import backend as jb
 from spikec.backends.jax.strided import StridedRowSum, strided_layout, strided_view
 from spikec.ir.attrs import ConstArray
+from spikec.models.neurons import LIF
 from spikec.models.synapses import Lowpass
 from spikec.netlist import InputSource, Netlist, Output, Population, Projection, Sparse, SumNode
-from spikec.models.neurons import LIF
 
 
 def _index(base, dims, strides):

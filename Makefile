@@ -93,13 +93,20 @@ test-slow: install  ## install, then run only the tests marked slow
 test-all: install  ## install, then run every test, slow ones included
 	@$(call run_pytest,-m "slow or not slow")
 
-# The lint rules live in pyproject.toml ([tool.ruff]); ruff is pinned here, not in an extra,
-# because neither the package nor its tests need it.
+# The lint rules live in pyproject.toml: [tool.ruff] for ruff, [tool.importlinter] for the
+# package layering that lint-imports checks.  Both tools are pinned here, not in an extra,
+# because neither the package nor its tests need them.  Both checks run even when the first
+# fails, so one `make lint` shows every problem.
 RUFF_VERSION := 0.17.6
-lint: install  ## install, then check the code with ruff (the rules are in pyproject.toml)
+IMPORT_LINTER_VERSION := 2.17
+lint: install  ## install, then check the code with ruff and the layering with lint-imports
 	@"$(PY)" -m ruff --version 2>/dev/null | grep -q "$(RUFF_VERSION)" || \
 		"$(PY)" -m pip install $(PIP_FLAGS) -q ruff==$(RUFF_VERSION)
-	@"$(PY)" -m ruff check .
+	@"$(VENV)/bin/lint-imports" --version 2>/dev/null | grep -qx "import-linter $(IMPORT_LINTER_VERSION)" || \
+		"$(PY)" -m pip install $(PIP_FLAGS) -q import-linter==$(IMPORT_LINTER_VERSION)
+	@rc=0; "$(PY)" -m ruff check . || rc=$$?; \
+	"$(VENV)/bin/lint-imports" --no-cache --no-logo || rc=$$?; \
+	exit $$rc
 
 clean:  ## remove caches and build output, and the install stamp (forces a reinstall)
 	rm -rf build dist *.egg-info .pytest_cache .hypothesis "$(STAMP)"

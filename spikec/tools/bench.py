@@ -65,18 +65,22 @@ class BenchRow:
 
     @property
     def total_spikes(self) -> int:
+        """Spikes over the whole run (0 when nothing spikes)."""
         return int(self.spikes[-1]) if self.spikes.size else 0
 
     @property
     def final_nrmse(self) -> float:
+        """The NRMSE through the readout filter at the last step."""
         return float(self.errors[-1])
 
     @property
     def final_raw_nrmse(self) -> float:
+        """The NRMSE of the unfiltered output at the last step."""
         return float(self.raw_errors[-1])
 
     @property
     def best_nrmse(self) -> float:
+        """The lowest filtered NRMSE over the run."""
         return float(np.nanmin(self.errors))
 
     def spikes_to(self, level: float) -> float:
@@ -88,6 +92,7 @@ class BenchRow:
         return spikes_to_reach(self.errors, self.t, level)
 
     def as_dict(self) -> dict[str, Any]:
+        """The row's numbers as plain JSON-ready values (what ``spikec bench --json`` prints)."""
         out = {"label": self.label, "value": _plain(self.value), "neurons": self.neurons,
                "spikes": self.total_spikes, "final_nrmse": self.final_nrmse,
                "final_raw_nrmse": self.final_raw_nrmse, "best_nrmse": self.best_nrmse,
@@ -115,9 +120,11 @@ class BenchResult:
         return len(self.rows)
 
     def as_dicts(self) -> list[dict[str, Any]]:
+        """Every row as :meth:`BenchRow.as_dict`."""
         return [row.as_dict() for row in self.rows]
 
     def table(self) -> str:
+        """The rows as an aligned text table, one column per NRMSE level."""
         head = [self.parameter or "run", "neurons"] + [f"spikes to {100 * lv:g}%" for lv in self.levels] + [
             "final", "final raw", "spikes", "build s", "run s"]
         body = []
@@ -170,6 +177,7 @@ class BenchResult:
 
 
 def format_count(x: float) -> str:
+    """A spike count for a table: 1234, 56.7k, 1.2M; '-' when never reached (nan) or overflowed (< 0)."""
     if x is None or not np.isfinite(x) or x < 0:  # nan: never reached; < 0: the count overflowed
         return "-"
     x = float(x)
@@ -181,6 +189,7 @@ def format_count(x: float) -> str:
 
 
 def format_pct(x: float) -> str:
+    """A fraction as a percentage with three significant digits ('nan' when not finite)."""
     if x is None or not np.isfinite(x):
         return "nan"
     return f"{100 * x:.3g}%"

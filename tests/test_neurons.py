@@ -477,7 +477,7 @@ class _NengoLIFSubclass(nengo.LIF):
 
 
 @pytest.mark.parametrize("bad", [
-    nengo.Sigmoid(), nengo.Tanh(), _NengoLIFSubclass(), nengo.Direct(), nengo.StochasticSpiking(nengo.LIFRate()),
+    nengo.Sigmoid(), _NengoLIFSubclass(), nengo.Direct(), nengo.StochasticSpiking(nengo.LIFRate()),
     "LIF", 0.02, None, LIF, nengo.LIF, nengo.LIF(initial_state={"voltage": nengo.dists.Choice([0])}),
 ])
 def test_as_neuron_type_rejects(bad):

@@ -38,6 +38,7 @@ from spikec.models.neurons import (
     RegularSpiking,
     SoftLIFRate,
     SpikingRectifiedLinear,
+    Tanh,
 )
 from spikec.models.neurons.conversion import from_nengo
 from spikec.util.typetable import TypeTable
@@ -97,6 +98,11 @@ def _rectified_linear(t: RectifiedLinear):
 @nengo_adapter.register(SpikingRectifiedLinear)
 def _spiking_rectified_linear(t: SpikingRectifiedLinear):
     return nengo.SpikingRectifiedLinear(amplitude=t.amplitude)
+
+
+@nengo_adapter.register(Tanh)
+def _tanh(t: Tanh):
+    return nengo.Tanh(tau_ref=t.tau_ref)
 
 
 @nengo_adapter.register(Izhikevich)

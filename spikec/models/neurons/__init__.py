@@ -23,6 +23,7 @@ spikec                                 Nengo
 :class:`Izhikevich`                    ``nengo.Izhikevich``
 :class:`RegularSpiking`,               ``nengo.RegularSpiking``,
 :class:`PoissonSpiking`                ``nengo.PoissonSpiking`` (statistically)
+:class:`Tanh`                          ``nengo.Tanh``
 :class:`SoftLIFRate`                   ``nengo_dl.SoftLIFRate``
 :class:`Parabola`                      ``NengoParabola`` (nengo back end)
 :class:`AdEx`                          ``NengoAdEx`` (nengo back end)
@@ -53,7 +54,7 @@ Layout
 ------
 One file per family (a new type is one new file): :mod:`.base`
 (:class:`NeuronType`, parameters as data), :mod:`.lif`, :mod:`.rectified`,
-:mod:`.biophysical`, :mod:`.wrappers` (rate-to-spike) and
+:mod:`.tanh`, :mod:`.biophysical`, :mod:`.wrappers` (rate-to-spike) and
 :mod:`.conversion` (:func:`as_neuron_type` and its table ``from_nengo``).
 The nengo forms of the types are not here: they are a table in the nengo
 back end (:mod:`spikec.backends.nengo.neurons`), so the models never import
@@ -73,6 +74,7 @@ from spikec.models.neurons.lif import (
     is_refractory,
 )
 from spikec.models.neurons.rectified import Parabola, RectifiedLinear, SpikingRectifiedLinear
+from spikec.models.neurons.tanh import Tanh
 from spikec.models.neurons.wrappers import PoissonSpiking, RatesToSpikes, RegularSpiking
 
 __all__ = [
@@ -91,6 +93,7 @@ __all__ = [
     "RegularSpiking",
     "SoftLIFRate",
     "SpikingRectifiedLinear",
+    "Tanh",
     "as_neuron_type",
     "bind_parameters",
     "is_refractory",

@@ -39,6 +39,7 @@ from spikec.backends.nengo.build import (
     netlist_of,
     to_nengo,
 )
+from spikec.backends.nengo.neurons import NengoParabola
 from spikec.errors import BackendError, RunError
 from spikec.ir.attrs import ConstArray
 from spikec.models.neurons import (
@@ -46,7 +47,6 @@ from spikec.models.neurons import (
     AdaptiveLIFRate,
     Izhikevich,
     LIFRate,
-    NengoParabola,
     Parabola,
     RectifiedLinear,
     RegularSpiking,

@@ -22,6 +22,7 @@ import pytest
 import scipy.special
 import scipy.stats
 
+from spikec.backends.nengo.neurons import NengoAdEx, NengoParabola, nengo_adapter
 from spikec.errors import ConstantError, RunError, SpikecError
 from spikec.models.neurons import (
     LIF,
@@ -30,8 +31,6 @@ from spikec.models.neurons import (
     AdEx,
     Izhikevich,
     LIFRate,
-    NengoAdEx,
-    NengoParabola,
     NeuronType,
     Parabola,
     PoissonSpiking,
@@ -39,11 +38,10 @@ from spikec.models.neurons import (
     RegularSpiking,
     SoftLIFRate,
     SpikingRectifiedLinear,
-    _normal_quantile,
-    _poisson_counts,
     as_neuron_type,
     is_refractory,
 )
+from spikec.models.neurons.wrappers import _normal_quantile, _poisson_counts
 
 DT = 1e-3
 STEPS = 1000  # 1 s
@@ -229,7 +227,7 @@ def test_soft_lif_rate_to_nengo_dl():
         nengo_dl = import_nengo_dl()
     except BackendError as exc:
         pytest.skip(f"NengoDL unavailable: {exc}")
-    theirs = SoftLIFRate(sigma=0.5, tau_rc=0.03).to_nengo()
+    theirs = nengo_adapter(SoftLIFRate(sigma=0.5, tau_rc=0.03))
     assert type(theirs) is nengo_dl.SoftLIFRate and theirs.sigma == 0.5 and theirs.tau_rc == 0.03
     assert as_neuron_type(theirs) == SoftLIFRate(sigma=0.5, tau_rc=0.03)
 
@@ -356,13 +354,13 @@ def test_parabola_runs_in_nengo_simulator():
     ours = Parabola()
     gain, bias = ours.gain_bias(np.array([100.0, 200.0, 300.0]), np.array([-0.5, 0.0, 0.5]))
     x = 0.6
-    net, ens, probe = _parabola_ensemble_net(ours.to_nengo(), x, gain, bias)
+    net, ens, probe = _parabola_ensemble_net(nengo_adapter(ours), x, gain, bias)
     with nengo.Simulator(net, progress_bar=False) as sim:
         sim.run_steps(10)
     np.testing.assert_allclose(sim.data[probe][-1], ours.rates(gain * x + bias), rtol=1e-12)
     np.testing.assert_allclose(sim.data[ens].max_rates, [100.0, 200.0, 300.0])
 
-    spiking = RegularSpiking(ours).to_nengo()
+    spiking = nengo_adapter(RegularSpiking(ours))
     assert isinstance(spiking, nengo.RegularSpiking) and isinstance(spiking.base_type, NengoParabola)
     net, ens, probe = _parabola_ensemble_net(spiking, x, gain, bias)
     with nengo.Simulator(net, progress_bar=False) as sim:
@@ -470,12 +468,16 @@ def test_as_neuron_type_converts_nengo(theirs, ours):
     assert as_neuron_type(theirs) == ours
     assert as_neuron_type(ours) is ours
     if not isinstance(ours, (SoftLIFRate,)):
-        back = ours.to_nengo()
+        back = nengo_adapter(ours)
         assert type(back) is type(theirs) and back == theirs
 
 
+class _NengoLIFSubclass(nengo.LIF):
+    """A subclass may change the model, so conversion (by exact class) refuses it."""
+
+
 @pytest.mark.parametrize("bad", [
-    nengo.Sigmoid(), nengo.Tanh(), nengo.Direct(), nengo.StochasticSpiking(nengo.LIFRate()),
+    nengo.Sigmoid(), _NengoLIFSubclass(), nengo.Direct(), nengo.StochasticSpiking(nengo.LIFRate()),
     "LIF", 0.02, None, LIF, nengo.LIF, nengo.LIF(initial_state={"voltage": nengo.dists.Choice([0])}),
 ])
 def test_as_neuron_type_rejects(bad):
@@ -551,7 +553,7 @@ def test_adex_runs_in_nengo_simulator():
     ours = AdEx()
     gain, bias = np.array([1.0, 1.0]), np.array([0.8, 1.5])
     with nengo.Network(seed=0) as net:
-        ens = nengo.Ensemble(2, 1, neuron_type=ours.to_nengo(), gain=gain, bias=bias)
+        ens = nengo.Ensemble(2, 1, neuron_type=nengo_adapter(ours), gain=gain, bias=bias)
         probe = nengo.Probe(ens.neurons, synapse=None)
         v_probe = nengo.Probe(ens.neurons, "voltage", synapse=None)
         w_probe = nengo.Probe(ens.neurons, "adaptation", synapse=None)

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import spikec
-from spikec.models.neurons import LIF, NengoRefractoryLIF, RefractoryLIF, as_neuron_type
+from spikec.backends.nengo.neurons import NengoRefractoryLIF, nengo_adapter
+from spikec.models.neurons import LIF, RefractoryLIF, as_neuron_type
 
 DT = 1e-3
 
@@ -51,7 +52,7 @@ def test_step_matches_nengo_lif_refractory_time():
 
 def test_nengo_type_and_conversions():
     ntype = RefractoryLIF(tau_rc=0.01, tau_ref=0.01, amplitude=2.0)
-    theirs = ntype.to_nengo()
+    theirs = nengo_adapter(ntype)
     assert isinstance(theirs, NengoRefractoryLIF) and not theirs.spiking
     assert as_neuron_type(theirs) == ntype
     J = np.linspace(0, 5, 6)

@@ -20,9 +20,12 @@ forward- and reverse-mode differentiation both work).
 How they plug into neurons
 --------------------------
 :mod:`spikec.models.neurons` steps stay exactly Nengo's (bit for bit); this module
-holds surrogate-aware steps for the spiking types, selected by
-:func:`surrogate_neuron`, which the JAX back end applies to every population
-when it differentiates a spiking network:
+holds surrogate-aware steps for the spiking types, a table
+(:data:`surrogate_step`, filled with ``@surrogate_step.register(LIF)``,
+exact class) that :func:`surrogate_neuron` reads; the JAX back end applies it
+to every population when it differentiates a spiking network.  The LIF
+rules reuse the models' own step, passing it the spike function and the
+voltage floor:
 
 * :class:`~spikec.models.neurons.LIF` and :class:`~spikec.models.neurons.AdaptiveLIF`: the
   spike output is ``heaviside(v - 1)`` (same value as Nengo's ``v > 1``); the
@@ -79,8 +82,10 @@ from spikec.models.neurons import (
     RegularSpiking,
     SoftLIFRate,
     SpikingRectifiedLinear,
-    _poisson_counts,
 )
+from spikec.models.neurons.lif import lif_step
+from spikec.models.neurons.wrappers import _poisson_counts
+from spikec.util.typetable import TypeTable
 
 __all__ = [
     "ArcTan",
@@ -94,6 +99,8 @@ __all__ = [
     "soft_lif",
     "spike_count",
     "surrogate_neuron",
+    "surrogate_state",
+    "surrogate_step",
 ]
 
 
@@ -253,31 +260,110 @@ def leaky_floor(voltage, floor, leak: float):
     return clipped + jnp.where(voltage < floor, leak * (voltage - jax.lax.stop_gradient(voltage)), 0.0)
 
 
-def _lif_step(voltage, refractory_time, J, dt, tau_rc, tau_ref, min_voltage, amplitude, surrogate):
-    """:func:`spikec.models.neurons._lif_step` with the spike output through :func:`heaviside` and the
-    voltage floor through :func:`leaky_floor` (``surrogate.floor_gradient``).
+def _lif_step(state, J, dt, base, amplitude, sg):
+    """The models' own :func:`~spikec.models.neurons.lif.lif_step` with the spike output through
+    :func:`heaviside` and the voltage floor through :func:`leaky_floor` (``surrogate.floor_gradient``).
 
     Same operations in the same order, so the forward values are identical.
     """
-    refractory_time = refractory_time - dt
-    delta_t = jnp.clip(dt - refractory_time, 0.0, dt)
-    voltage = voltage - (J - voltage) * jnp.expm1(-delta_t / tau_rc)
-    spiked = voltage > 1
-    output = heaviside(surrogate, voltage - 1) * (amplitude / dt)
-    ratio = jnp.where(spiked, (voltage - 1) / jnp.where(spiked, J - 1, 1.0), 0.0)
-    t_spike = dt + tau_rc * jnp.log1p(-ratio)
-    voltage = jnp.where(spiked, 0.0, leaky_floor(voltage, min_voltage, surrogate.floor_gradient))
-    refractory_time = jnp.where(spiked, tau_ref + t_spike, refractory_time)
-    return voltage, refractory_time, output
+    return lif_step(state["voltage"], state["refractory_time"], J, dt, base.tau_rc, base.tau_ref,
+                    base.min_voltage, amplitude, jnp,
+                    spikes=functools.partial(heaviside, sg),
+                    floor=lambda v, low: leaky_floor(v, low, sg.floor_gradient))
+
+
+# The rules below match their class exactly (exact=True): a subclass may change the model
+# (its own step), so it is stepped as it is, without surrogate, unless it registers a rule.
+
+#: neuron type -> ``fn(base, surrogate, state, J, dt, noise) -> (new_state, output)``.
+surrogate_step = TypeTable("surrogate step", exact=True)
+
+#: neuron type -> ``fn(base, state) -> state`` adding the variables its surrogate step carries.
+surrogate_state = TypeTable("surrogate state", exact=True)
+
+
+@surrogate_step.register(RefractoryLIF)
+def _refractory_lif(base, sg, state, J, dt, noise):
+    v, r, out = _lif_step(state, J, dt, base, 1.0, sg)
+    trace = math.exp(-dt / base.tau_ref) * state["refractory_trace"] + out * dt
+    indicator = (jax.lax.stop_gradient(r) > dt).astype(trace.dtype)
+    # Forward: the exact indicator; backward: the trace's gradient.
+    output = (indicator + (trace - jax.lax.stop_gradient(trace))) * base.amplitude
+    return {"voltage": v, "refractory_time": r, "refractory_trace": trace}, output
+
+
+@surrogate_state.register(RefractoryLIF)
+def _refractory_lif_state(base, state):
+    state["refractory_trace"] = state["voltage"] * 0.0
+    return state
+
+
+@surrogate_step.register(LIF)
+def _lif(base, sg, state, J, dt, noise):
+    v, r, out = _lif_step(state, J, dt, base, base.amplitude, sg)
+    return {"voltage": v, "refractory_time": r}, out
+
+
+@surrogate_step.register(AdaptiveLIF)
+def _adaptive_lif(base, sg, state, J, dt, noise):
+    n = state["adaptation"]
+    v, r, out = _lif_step(state, J - n, dt, base, base.amplitude, sg)
+    n = n + (dt / base.tau_n) * (base.inc_n * out - n)
+    return {"voltage": v, "refractory_time": r, "adaptation": n}, out
+
+
+@surrogate_step.register(SpikingRectifiedLinear)
+def _spiking_rectified_linear(base, sg, state, J, dt, noise):
+    voltage = state["voltage"] + jnp.maximum(J, 0) * dt
+    n_spikes = spike_count(sg, voltage)
+    return {"voltage": voltage - jax.lax.stop_gradient(n_spikes)}, (base.amplitude / dt) * n_spikes
+
+
+@surrogate_step.register(RegularSpiking)
+def _regular_spiking(base, sg, state, J, dt, noise):
+    inner = base.base
+    base_state, rate = inner.step({k: state[k] for k in inner.state_names}, J, dt, jnp)
+    voltage = state["voltage"] + dt * rate
+    n_spikes = spike_count(sg, voltage)
+    return ({"voltage": voltage - jax.lax.stop_gradient(n_spikes), **base_state},
+            (base.amplitude / dt) * n_spikes)
+
+
+@surrogate_step.register(AdEx)
+def _adex(base, sg, state, J, dt, noise):
+    # AdEx.step with the threshold crossing through the surrogate (distance in units of
+    # V_peak - V_T) and the reset of v detached, as SuperSpike does.  Above V_T the exponential
+    # runs away (the spike itself): its slope, up to e^35 per mV, would blow up every gradient
+    # that passes through a spike, so only the threshold crossing carries one there.
+    def upswing(v, term):
+        return jnp.where(v > base.V_T, jax.lax.stop_gradient(term), term)
+
+    v, w = base.integrate(state["voltage"], state["adaptation"], J, dt, jnp, upswing=upswing)
+    s = _exact_spikes(sg, v > base.V_peak, (v - base.V_peak) / (base.V_peak - base.V_T), v.dtype)
+    v = jnp.where(jax.lax.stop_gradient(s) > 0, base.V_reset, v)
+    return {"voltage": v, "adaptation": w + base.b * s}, s * (base.amplitude / dt)
+
+
+@surrogate_step.register(PoissonSpiking)
+def _poisson_spiking(base, sg, state, J, dt, noise):
+    if noise is None:
+        return base.step(state, J, dt, jnp, noise)  # raises the neuron type's error
+    base_state, rate = base.base.step(state, J, dt, jnp)
+    lam = jnp.abs(rate) * dt
+    counts = _poisson_counts(lam, jnp.asarray(noise), jnp)
+    counts = counts + (lam - jax.lax.stop_gradient(lam))  # straight through
+    return base_state, (base.amplitude / dt) * counts * jnp.sign(rate)
 
 
 @dataclass(frozen=True)
 class SurrogateNeuron:
     """A spiking neuron type stepped with surrogate gradients (JAX only).
 
-    Steps like ``base`` (same state, same forward values) and exposes the
-    attributes a simulator reads (``spiking``, ``amplitude``,
-    ``needs_noise``, ``init_state``...) from it.
+    Steps like ``base`` (same state, same forward values) with the rule
+    :data:`surrogate_step` registers for its exact type (its own step
+    where there is none, e.g. Izhikevich), and exposes the attributes a
+    simulator reads (``spiking``, ``amplitude``, ``needs_noise``,
+    ``init_state``...) from it.
     """
 
     base: NeuronType
@@ -297,65 +383,18 @@ class SurrogateNeuron:
         return f"{self.base.label()} [surrogate {self.surrogate.label()}]"
 
     def init_state(self, n, rng=None):
-        """The base type's state (plus ``refractory_trace`` for :class:`~spikec.models.neurons.RefractoryLIF`)."""
+        """The base type's state, plus what :data:`surrogate_state` adds (``refractory_trace`` for
+        :class:`~spikec.models.neurons.RefractoryLIF`)."""
         state = self.base.init_state(n, rng)
-        if type(self.base) is RefractoryLIF:
-            state["refractory_trace"] = state["voltage"] * 0.0
-        return state
+        extend = surrogate_state.lookup(type(self.base))
+        return state if extend is None else extend(self.base, state)
 
     def step(self, state, J, dt, xp=jnp, noise=None):
-        base, sg = self.base, self.surrogate
         J = jnp.asarray(J)
-        if type(base) is RefractoryLIF:
-            v, r, out = _lif_step(state["voltage"], state["refractory_time"], J, dt, base.tau_rc, base.tau_ref,
-                                  base.min_voltage, 1.0, sg)
-            trace = math.exp(-dt / base.tau_ref) * state["refractory_trace"] + out * dt
-            indicator = (jax.lax.stop_gradient(r) > dt).astype(trace.dtype)
-            # Forward: the exact indicator; backward: the trace's gradient.
-            output = (indicator + (trace - jax.lax.stop_gradient(trace))) * base.amplitude
-            return {"voltage": v, "refractory_time": r, "refractory_trace": trace}, output
-        if type(base) is LIF:
-            v, r, out = _lif_step(state["voltage"], state["refractory_time"], J, dt, base.tau_rc, base.tau_ref,
-                                  base.min_voltage, base.amplitude, sg)
-            return {"voltage": v, "refractory_time": r}, out
-        if type(base) is AdaptiveLIF:
-            n = state["adaptation"]
-            v, r, out = _lif_step(state["voltage"], state["refractory_time"], J - n, dt, base.tau_rc,
-                                  base.tau_ref, base.min_voltage, base.amplitude, sg)
-            n = n + (dt / base.tau_n) * (base.inc_n * out - n)
-            return {"voltage": v, "refractory_time": r, "adaptation": n}, out
-        if type(base) is SpikingRectifiedLinear:
-            voltage = state["voltage"] + jnp.maximum(J, 0) * dt
-            n_spikes = spike_count(sg, voltage)
-            return {"voltage": voltage - jax.lax.stop_gradient(n_spikes)}, (base.amplitude / dt) * n_spikes
-        if type(base) is RegularSpiking:
-            inner = base.base
-            base_state, rate = inner.step({k: state[k] for k in inner.state_names}, J, dt, jnp)
-            voltage = state["voltage"] + dt * rate
-            n_spikes = spike_count(sg, voltage)
-            return ({"voltage": voltage - jax.lax.stop_gradient(n_spikes), **base_state},
-                    (base.amplitude / dt) * n_spikes)
-        if type(base) is AdEx:
-            # AdEx.step with the threshold crossing through the surrogate (distance in units of
-            # V_peak - V_T) and the reset of v detached, as SuperSpike does.  Above V_T the exponential
-            # runs away (the spike itself): its slope, up to e^35 per mV, would blow up every gradient
-            # that passes through a spike, so only the threshold crossing carries one there.
-            def upswing(v, term):
-                return jnp.where(v > base.V_T, jax.lax.stop_gradient(term), term)
-
-            v, w = base.integrate(state["voltage"], state["adaptation"], J, dt, jnp, upswing=upswing)
-            s = _exact_spikes(sg, v > base.V_peak, (v - base.V_peak) / (base.V_peak - base.V_T), v.dtype)
-            v = jnp.where(jax.lax.stop_gradient(s) > 0, base.V_reset, v)
-            return {"voltage": v, "adaptation": w + base.b * s}, s * (base.amplitude / dt)
-        if type(base) is PoissonSpiking:
-            if noise is None:
-                return base.step(state, J, dt, jnp, noise)  # raises the neuron type's error
-            base_state, rate = base.base.step(state, J, dt, jnp)
-            lam = jnp.abs(rate) * dt
-            counts = _poisson_counts(lam, jnp.asarray(noise), jnp)
-            counts = counts + (lam - jax.lax.stop_gradient(lam))  # straight through
-            return base_state, (base.amplitude / dt) * counts * jnp.sign(rate)
-        return base.step(state, J, dt, jnp, noise)
+        rule = surrogate_step.lookup(type(self.base))
+        if rule is None:
+            return self.base.step(state, J, dt, jnp, noise)
+        return rule(self.base, self.surrogate, state, J, dt, noise)
 
 
 def surrogate_neuron(neuron_type: Any, surrogate: Any = None) -> Any:
@@ -363,7 +402,8 @@ def surrogate_neuron(neuron_type: Any, surrogate: Any = None) -> Any:
     :class:`~spikec.models.neurons.RefractoryLIF`); rate types as they are."""
     if isinstance(neuron_type, SurrogateNeuron):
         return neuron_type
-    if not (getattr(neuron_type, "spiking", False) or type(neuron_type) is RefractoryLIF):
+    # Rate types pass as they are, unless a rule steps them (RefractoryLIF: a rate type whose state spikes).
+    if not (getattr(neuron_type, "spiking", False) or type(neuron_type) in surrogate_step):
         return neuron_type
     return SurrogateNeuron(neuron_type, as_surrogate(surrogate))
 

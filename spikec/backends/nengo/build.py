@@ -64,6 +64,7 @@ import nengo
 import nengo.synapses
 import numpy as np
 
+from spikec.backends.nengo.neurons import nengo_adapter
 from spikec.backends.result import RunResult
 from spikec.errors import BackendError, RunError
 from spikec.netlist import AvgPool, Convolution, Dense, InputSource, Netlist, Population, Sparse
@@ -245,7 +246,7 @@ def _nengo_neuron_type(pop: Population, mode: str):
     ntype = pop.neuron_type
     try:
         spikec_type = ntype.as_spiking() if mode == "spiking" else ntype.as_rate()
-        nengo_type = spikec_type.to_nengo()
+        nengo_type = nengo_adapter(spikec_type)
     except BackendError:
         raise
     except Exception as exc:
@@ -256,7 +257,7 @@ def _nengo_neuron_type(pop: Population, mode: str):
         ) from exc
     if not isinstance(nengo_type, nengo.neurons.NeuronType):
         raise BackendError(
-            f"population {pop.name}: {_label(spikec_type)}.to_nengo() returned {nengo_type!r}, "
+            f"population {pop.name}: nengo_adapter({_label(spikec_type)}) returned {nengo_type!r}, "
             "not a nengo NeuronType")
     given = pop.state0()
     try:

@@ -8,7 +8,7 @@ import TensorFlow: that happens on the first run, through
 
 What spikec adds to NengoDL (once, at the first run):
 
-* a TensorFlow implementation of :class:`spikec.models.neurons.NengoParabola`
+* a TensorFlow implementation of :class:`spikec.backends.nengo.neurons.NengoParabola`
   (``amplitude * relu(J)**2``), registered in
   ``nengo_dl.neuron_builders.SimNeuronsBuilder.TF_NEURON_IMPL``.  nengo builds
   ``nengo.RegularSpiking(base)`` (and the other rate-to-spikes wrappers) as two
@@ -67,13 +67,10 @@ def register_spikec_builders(nengo_dl) -> None:
     import tensorflow as tf
     from nengo_dl.neuron_builders import SimNeuronsBuilder, TFNeuronBuilder
 
-    try:
-        from spikec.models.neurons import NengoParabola
-    except ImportError:  # pragma: no cover - spikec.models.neurons always has it
-        NengoParabola = None
+    from spikec.backends.nengo.neurons import NengoParabola
 
     class ParabolaBuilder(TFNeuronBuilder):
-        """``amplitude * relu(J)**2``: the rate of :class:`spikec.models.neurons.NengoParabola`.
+        """``amplitude * relu(J)**2``: the rate of :class:`spikec.backends.nengo.neurons.NengoParabola`.
 
         ``TFNeuronBuilder.build_pre`` makes ``self.amplitude`` (None when every
         op's amplitude is 1, else a per-neuron constant).
@@ -86,8 +83,7 @@ def register_spikec_builders(nengo_dl) -> None:
                 out *= self.amplitude
             return out
 
-    if NengoParabola is not None:
-        SimNeuronsBuilder.TF_NEURON_IMPL.setdefault(NengoParabola, ParabolaBuilder)
+    SimNeuronsBuilder.TF_NEURON_IMPL.setdefault(NengoParabola, ParabolaBuilder)
     _REGISTERED = True
 
 

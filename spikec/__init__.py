@@ -58,6 +58,7 @@ from spikec.models.neurons import (
     RegularSpiking,
     SoftLIFRate,
     SpikingRectifiedLinear,
+    Tanh,
 )
 from spikec.models.synapses import (
     Adam,
@@ -120,6 +121,7 @@ __all__ = [
     "SpikecError",
     "SpikingRectifiedLinear",
     "Synapse",
+    "Tanh",
     "TraceError",
     "TracedControlFlowError",
     "UnsupportedOperationError",

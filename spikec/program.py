@@ -18,7 +18,11 @@ from spikec.trace.compile import InputSpec
 
 
 def _check_fit_options(backend: str, trainer: Callable, options: Mapping[str, Any]) -> None:
-    """A clear error for keyword arguments that the back end's ``trainer`` does not take."""
+    """A clear error for keyword arguments that the back end's ``trainer`` does not take.
+
+    A trainer (:mod:`spikec.train.registry`) declares its options as the
+    keyword-only parameters of its signature.
+    """
     import inspect
 
     shared = set(inspect.signature(Program.fit).parameters)
@@ -332,8 +336,11 @@ class Program:
             outputs are read through it.  Applied the same way on every back
             end; ``None`` records raw values.
         **options
-            Lowering options for neural modes (``max_rate``, ``n_neurons``...;
-            see :class:`spikec.lower.LowerOptions`).
+            The back end's own options (its ``options`` table: ``dtype`` for
+            ``jax``...) and lowering options for neural modes (``max_rate``,
+            ``n_neurons``...; see :class:`spikec.lower.LowerOptions`).  The
+            program lowers itself once with the lowering options and hands the
+            back end the netlist; ``mode="ideal"`` runs the graph itself.
         """
         if not (t > 0 and dt > 0) or not np.isfinite(t) or not np.isfinite(dt):
             raise RunError(f"run needs t > 0 and dt > 0, got t={t}, dt={dt}")

@@ -154,16 +154,6 @@ def random_workload(n: int = 10_000, fan_in: int = 100, dims: int = 10, seed: in
 # ----------------------------------------------------------------------------------- runs
 
 
-class _Lowered:
-    """What the numpy back end asks of a program: ``lower()`` gives the netlist."""
-
-    def __init__(self, netlist):
-        self.netlist = netlist
-
-    def lower(self, **options):
-        return self.netlist
-
-
 def run_one(backend: str, net, inputs, t: float, dtype: str, batch: int | None, threads: int) -> dict:
     from spikec.backends import get_backend
 
@@ -174,12 +164,11 @@ def run_one(backend: str, net, inputs, t: float, dtype: str, batch: int | None, 
         options.update(dtype=dtype, threads=threads)
     fns = inputs
     engine = get_backend(backend)
-    program = _Lowered(net) if backend == "numpy" else net
-    res = engine.run(program, fns, t=t, dt=1e-3, mode="spiking", seed=0, progress=False, batch_size=batch,
+    res = engine.run(net, fns, t=t, dt=1e-3, mode="spiking", seed=0, progress=False, batch_size=batch,
                      **options)
     build_time = res.info.get("build_time", float("nan"))
     if backend == "jax":  # the first run compiled; time the best of two more, which reuse it
-        runs = [engine.run(program, fns, t=t, dt=1e-3, mode="spiking", seed=0, progress=False, batch_size=batch,
+        runs = [engine.run(net, fns, t=t, dt=1e-3, mode="spiking", seed=0, progress=False, batch_size=batch,
                            **options) for _ in range(2)]
         res = min(runs, key=lambda r: r.info["run_time"])
     steps = len(res.t)

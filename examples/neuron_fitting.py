@@ -236,7 +236,7 @@ def _program_netlist(model: str, best: dict):
 
 def program_spike_times(model: str, best: dict, duration: float = DURATION) -> np.ndarray:
     """The fitted neuron as a compiled spikec program on the JAX back end: its spike times."""
-    from spikec.backends.jax.backend import simulate as jax_simulate
+    from spikec.backends.jax.scan import simulate as jax_simulate
 
     net = _program_netlist(model, best)
     steps = int(round(duration / DT))
@@ -262,8 +262,8 @@ def refine_with_gradients(best: dict, *, duration: float = DURATION, steps: int 
     """
     import optax
 
-    from spikec.backends.jax.backend import make_loss_fn
     from spikec.tools.metrics import van_rossum
+    from spikec.train.loss import make_loss_fn
     from spikec.train.surrogate import SuperSpike
 
     _, space, current_bounds = MODELS["adex"]

@@ -49,9 +49,9 @@ import numpy as np
 import optax
 
 import spikec
-from spikec.backends.jax.backend import make_loss_fn, with_params
 from spikec.tools.metrics import kl_divergence
 from spikec.train import minimize
+from spikec.train.loss import make_loss_fn, with_params
 from spikec.train.surrogate import SuperSpike
 
 DT = 1e-3

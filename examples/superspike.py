@@ -40,9 +40,9 @@ import jax.numpy as jnp
 import numpy as np
 
 import spikec
-from spikec.backends.jax.backend import make_loss_fn
 from spikec.tools.metrics import spike_times_match, van_rossum
 from spikec.train import minimize
+from spikec.train.loss import make_loss_fn
 from spikec.train.surrogate import SuperSpike
 
 DT = 1e-3

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from spikec.backends import RunResult, get_backend
+from spikec.backends.common import check_options, steps_of
 from spikec.errors import RunError, SpikecError
 from spikec.ir.graph import Graph, GraphStats
 from spikec.lower import LowerOptions, lower
@@ -17,7 +18,11 @@ from spikec.trace.compile import InputSpec
 
 
 def _check_fit_options(backend: str, trainer: Callable, options: Mapping[str, Any]) -> None:
-    """A clear error for keyword arguments that the back end's ``trainer`` does not take."""
+    """A clear error for keyword arguments that the back end's ``trainer`` does not take.
+
+    A trainer (:mod:`spikec.train.registry`) declares its options as the
+    keyword-only parameters of its signature.
+    """
     import inspect
 
     shared = set(inspect.signature(Program.fit).parameters)
@@ -191,26 +196,13 @@ class Program:
         rate training recover the accuracy that a short spiking window loses
         (see :func:`spikec.train.fit`).
         """
-        if backend == "jax":
-            from spikec.train import fit as trainer
+        from spikec.train.registry import get_trainer
 
-            extra = {"validation_data": validation_data}
-        elif backend == "nengo_dl":
-            from spikec.train.nengo_dl import fit_nengo_dl as trainer
-
-            mode = options.pop("mode", "rate")
-            if mode != "rate":
-                raise RunError(f"fit(backend='nengo_dl') trains rate networks only; mode={mode!r} "
-                               "(surrogate-gradient training of the spiking network) needs backend='jax'")
-            if validation_data is not None:
-                raise RunError("fit(backend='nengo_dl') does not take validation_data; evaluate afterwards with "
-                               "prog.evaluate, or train with backend='jax'")
-            extra = {}
-        else:
-            raise RunError(f"fit supports backend='jax' and backend='nengo_dl', got {backend!r}")
+        trainer = get_trainer(backend)
         _check_fit_options(backend, trainer, options)
         values, history = trainer(self.netlist, x, y, loss=loss, optimizer=optimizer, epochs=epochs,
-                                  batch_size=batch_size, dt=dt, seed=seed, progress=progress, **extra, **options)
+                                  batch_size=batch_size, dt=dt, seed=seed, progress=progress,
+                                  validation_data=validation_data, **options)
         self.set_params(values)
         return history
 
@@ -344,8 +336,11 @@ class Program:
             outputs are read through it.  Applied the same way on every back
             end; ``None`` records raw values.
         **options
-            Lowering options for neural modes (``max_rate``, ``n_neurons``...;
-            see :class:`spikec.lower.LowerOptions`).
+            The back end's own options (its ``options`` table: ``dtype`` for
+            ``jax``...) and lowering options for neural modes (``max_rate``,
+            ``n_neurons``...; see :class:`spikec.lower.LowerOptions`).  The
+            program lowers itself once with the lowering options and hands the
+            back end the netlist; ``mode="ideal"`` runs the graph itself.
         """
         if not (t > 0 and dt > 0) or not np.isfinite(t) or not np.isfinite(dt):
             raise RunError(f"run needs t > 0 and dt > 0, got t={t}, dt={dt}")
@@ -353,13 +348,43 @@ class Program:
             raise RunError(f"t={t} is shorter than one time step dt={dt}")
         engine = get_backend(backend)
         mode = mode or engine.default_mode
-        if mode not in engine.modes:
-            raise RunError(f"backend {backend!r} has modes {', '.join(engine.modes)}; got mode={mode!r}")
+        engine.check_mode(mode)
         providers, batch_size = self.input_providers(args, dict(inputs or {}), batch=batch)
         options = self.mode_options(mode, options)
-        result = engine.run(self, providers, t=t, dt=dt, mode=mode, seed=seed, progress=progress,
-                            batch_size=batch_size, **options)
+        if mode in engine.graph_modes:
+            if options:
+                raise RunError(f"backend {backend!r} in {mode} mode takes no options; got {', '.join(sorted(options))}")
+            result = run_graph(self.graph, providers, steps_of(t, dt), dt, mode=mode, backend=engine.name,
+                               batch_size=batch_size, progress=progress)
+        else:
+            # Options the back end does not declare are lowering options; check_options refuses the rest.
+            own = {k: v for k, v in options.items() if k in engine.options}
+            lowering = {k: v for k, v in options.items() if k not in engine.options}
+            check_options(engine.name, lowering, engine.options, LowerOptions.names())
+            spec = engine.spec(t=t, dt=dt, mode=mode, seed=seed, progress=progress, batch_size=batch_size,
+                               options=own)
+            result = engine.execute(self.lower(dt=dt, seed=seed, **lowering), providers, spec)
         return filter_outputs(result, synapse) if synapse is not None else result
+
+
+def run_graph(graph: Graph, inputs: Sequence[Any], steps: int, dt: float, *, mode: str, backend: str,
+              batch_size: int | None = None, progress: bool | None = None) -> RunResult:
+    """The ideal reference: ``graph`` interpreted step by step (:func:`spikec.ir.interpret.simulate_graph`).
+
+    It needs the program's graph, not a netlist, so the program runs it for
+    the back ends that offer it (their ``graph_modes``).  No neurons: the
+    spike counts are zeros.
+    """
+    from spikec.ir.interpret import simulate_graph
+
+    if batch_size is None:
+        outputs = simulate_graph(graph, inputs, steps, dt, progress)
+    else:
+        runs = [simulate_graph(graph, [fns[b] for fns in inputs], steps, dt, progress) for b in range(batch_size)]
+        outputs = [np.stack([run[i] for run in runs]) for i in range(len(graph.outputs))]
+    shape = (steps,) if batch_size is None else (batch_size, steps)
+    return RunResult(t=dt * np.arange(1, steps + 1), outputs=tuple(outputs), backend=backend, mode=mode, dt=dt,
+                     spikes=np.zeros(shape, dtype=np.int64), batched=batch_size is not None)
 
 
 def filter_outputs(result: RunResult, synapse: Any) -> RunResult:

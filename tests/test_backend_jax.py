@@ -31,7 +31,6 @@ jax = pytest.importorskip("jax")
 import jax.numpy as jnp
 from test_backend_nengo import (
     STATEFUL_CASES,
-    _Lowered,
     dense,
     encoder_decoder_net,
     mixed_net,
@@ -42,7 +41,8 @@ from test_backend_nengo import (
 
 import spikec
 from spikec.backends import available_backends, get_backend
-from spikec.backends.jax import backend as jb
+from spikec.backends.jax import plans as jplans
+from spikec.backends.jax import scan as jscan
 from spikec.errors import BackendError, RunError
 from spikec.ir.attrs import ConstArray
 from spikec.models.neurons import (
@@ -67,6 +67,7 @@ from spikec.netlist import (
     Sparse,
     SumNode,
 )
+from spikec.train import loss as tloss
 from spikec.train import surrogate as sg
 
 DT = 1e-3
@@ -77,7 +78,7 @@ def C(a) -> ConstArray:
 
 
 def run(net, inputs=(), *, backend="jax", mode="spiking", t=0.1, **options):
-    return get_backend(backend).run(_Lowered(net), list(inputs), t=t, dt=DT, mode=mode, seed=0, progress=False,
+    return get_backend(backend).run(net, list(inputs), t=t, dt=DT, mode=mode, seed=0, progress=False,
                                     **options)
 
 
@@ -332,15 +333,15 @@ def _factorable_netlist():
 
 def test_plans_are_chosen_by_structure_and_agree():
     net = _factorable_netlist()
-    kinds = [jb.choose_plan(p.transform, np.float64).kind for p in net.projections]
+    kinds = [jplans.choose_plan(p.transform, np.float64).kind for p in net.projections]
     assert kinds == ["rows_factored", "columns_factored", "segment_sum"]
-    assert [jb.choose_plan(p.transform, np.float64, factor=False).kind for p in net.projections] == \
+    assert [jplans.choose_plan(p.transform, np.float64, factor=False).kind for p in net.projections] == \
         ["dense", "dense", "segment_sum"]
-    assert jb.choose_plan(Sparse.from_scipy(scipy.sparse.eye(20).tocoo()), np.float64).kind == "strided"
+    assert jplans.choose_plan(Sparse.from_scipy(scipy.sparse.eye(20).tocoo()), np.float64).kind == "strided"
     shuffled = scipy.sparse.eye(20).tocsr()[np.random.default_rng(0).permutation(20)].tocoo()
-    assert jb.choose_plan(Sparse.from_scipy(shuffled), np.float64).kind == "ell"
+    assert jplans.choose_plan(Sparse.from_scipy(shuffled), np.float64).kind == "ell"
     small = Sparse.from_scipy(scipy.sparse.random(20, 20, density=0.2, random_state=1))
-    assert jb.choose_plan(small, np.float64).kind == "dense"
+    assert jplans.choose_plan(small, np.float64).kind == "dense"
     x = lambda t: np.sin(np.arange(30) + 20 * t)
     ref = run(net, [x], backend="numpy", t=0.3)
     optimized = run(net, [x], t=0.3, dtype="float64")
@@ -363,10 +364,10 @@ def test_errors():
     with pytest.raises(RunError, match="unknown options: colour"):
         get_backend("jax").run(net, [], t=0.01, dt=DT, mode="spiking", seed=0, progress=False, colour="red")
     with pytest.raises(RunError, match="expected shape"):
-        jb.simulate(_factorable_netlist(), [np.zeros((10, 1, 3))])
+        jscan.simulate(_factorable_netlist(), [np.zeros((10, 1, 3))])
     if not jax.config.jax_enable_x64:
         with pytest.raises(BackendError, match="64-bit mode"):
-            jb.make_loss_fn(net, dtype="float64")
+            tloss.make_loss_fn(net, dtype="float64")
 
 
 # ----------------------------------------------------------------------------- surrogates
@@ -489,7 +490,7 @@ def _tracking_loss(apply):
 @pytest.mark.parametrize("soft", [None, 0.05], ids=["lif-rate", "soft-lif"])
 def test_rate_gradients_match_finite_differences(x64, soft):
     net = _grad_netlist()
-    params, apply = jb.make_loss_fn(net, "rate", DT, STEPS, dtype="float64", soft_lif=soft)
+    params, apply = tloss.make_loss_fn(net, "rate", DT, STEPS, dtype="float64", soft_lif=soft)
     loss = _tracking_loss(apply)
     grads = jax.grad(loss)(params)
     # Entries of every kind: dense and sparse weights, gains and biases, both populations.
@@ -518,19 +519,19 @@ def test_forward_equals_simulate_and_with_params_round_trips(x64):
     net = _grad_netlist()
     xs = _inputs()
     for mode in ("rate", "spiking"):
-        params, apply = jb.make_loss_fn(net, mode, DT, STEPS, dtype="float64")
+        params, apply = tloss.make_loss_fn(net, mode, DT, STEPS, dtype="float64")
         outs = apply(params, [xs])
-        ref = jb.simulate(net, [np.swapaxes(xs, 0, 1)], mode=mode, dt=DT, dtype="float64")
+        ref = jscan.simulate(net, [np.swapaxes(xs, 0, 1)], mode=mode, dt=DT, dtype="float64")
         for o, r in zip(outs, ref["outputs"]):
             assert_allclose(np.asarray(o), np.swapaxes(r, 0, 1), rtol=0, atol=1e-12)
     # Change every parameter; the netlist written back runs the same on NumPy.
-    params, apply = jb.make_loss_fn(net, "rate", DT, STEPS, dtype="float64")
+    params, apply = tloss.make_loss_fn(net, "rate", DT, STEPS, dtype="float64")
     assert set(params) == {"weights", "gain", "bias"} and len(params["weights"]) == len(net.projections)
     changed = jax.tree_util.tree_map(lambda a: a * 1.1, params)
-    new_net = jb.with_params(net, changed)
-    assert jb.with_params(net, params) == net
+    new_net = tloss.with_params(net, changed)
+    assert tloss.with_params(net, params) == net
     outs = apply(changed, [xs])
-    ref = get_backend("numpy").run(_Lowered(new_net), [[(lambda t, b=b: xs[b, round(t / DT) - 1])
+    ref = get_backend("numpy").run(new_net, [[(lambda t, b=b: xs[b, round(t / DT) - 1])
                                                         for b in range(2)]],
                                    t=STEPS * DT, dt=DT, mode="rate", seed=0, progress=False, batch_size=2)
     assert_allclose(np.asarray(outs[0]), ref.outputs[0], rtol=0, atol=1e-12)
@@ -549,7 +550,7 @@ def test_spiking_surrogate_gradients_train():
     a few Adam steps lower the loss (the spike count toward a target)."""
 
     net = _grad_netlist()
-    params, apply = jb.make_loss_fn(net, "spiking", DT, STEPS, surrogate=sg.SuperSpike(10.0))
+    params, apply = tloss.make_loss_fn(net, "spiking", DT, STEPS, surrogate=sg.SuperSpike(10.0))
     assert params["gain"]["a"].dtype == jnp.float32
     xs = jnp.asarray(_inputs(), dtype=jnp.float32)
 
@@ -587,7 +588,7 @@ def _adam_steps(value_and_grad, params, learning_rate, steps):
 def test_neuron_parameter_gradients_match_finite_differences(x64, soft):
     """d loss / d tau_rc, tau_ref (rate mode, float64) against central differences."""
     net = _grad_netlist()
-    params, apply = jb.make_loss_fn(net, "rate", DT, STEPS, dtype="float64", soft_lif=soft, neuron_params=True)
+    params, apply = tloss.make_loss_fn(net, "rate", DT, STEPS, dtype="float64", soft_lif=soft, neuron_params=True)
     assert set(params["neuron"]["a"]) == {"tau_rc", "tau_ref"}  # amplitude is not offered
     loss = _tracking_loss(apply)
     grads = jax.grad(loss)(params)
@@ -610,31 +611,31 @@ def test_neuron_parameters_per_neuron_and_written_back(x64):
     written-back netlist runs the same on the NumPy back end."""
     net = _grad_netlist()
     xs = _inputs()
-    params, apply = jb.make_loss_fn(net, "spiking", DT, STEPS, dtype="float64", neuron_params=True)
+    params, apply = tloss.make_loss_fn(net, "spiking", DT, STEPS, dtype="float64", neuron_params=True)
     base = apply(params, [xs])
     same = apply({"neuron": {"a": {"tau_rc": jnp.full(12, 0.02)}}}, [xs])
     assert_allclose(np.asarray(same[0]), np.asarray(base[0]), rtol=0, atol=1e-12)
     changed = {"neuron": {"a": {"tau_rc": jnp.asarray(0.03)}, "b": {"tau_ref": jnp.asarray(0.004)}}}
     outs = apply(changed, [xs])
     assert not np.allclose(np.asarray(outs[0]), np.asarray(base[0]))
-    new_net = jb.with_params(net, changed)
+    new_net = tloss.with_params(net, changed)
     assert new_net.objects["a"].neuron_type == LIF(tau_rc=0.03)
     assert new_net.objects["b"].neuron_type == LIF(tau_ref=0.004)
-    ref = get_backend("numpy").run(_Lowered(new_net), [[(lambda t, b=b: xs[b, round(t / DT) - 1])
+    ref = get_backend("numpy").run(new_net, [[(lambda t, b=b: xs[b, round(t / DT) - 1])
                                                         for b in range(2)]],
                                    t=STEPS * DT, dt=DT, mode="spiking", seed=0, progress=False, batch_size=2)
     assert_allclose(np.asarray(outs[0]), ref.outputs[0], rtol=0, atol=1e-12)
     with pytest.raises(Exception, match="one value per population"):
-        jb.with_params(net, {"neuron": {"a": {"tau_rc": np.full(12, 0.02)}}})
+        tloss.with_params(net, {"neuron": {"a": {"tau_rc": np.full(12, 0.02)}}})
     with pytest.raises(RunError, match="neuron_params=True"):
-        jb.make_loss_fn(net, "rate", DT, STEPS, dtype="float64")[1]({"neuron": {}}, [xs])
+        tloss.make_loss_fn(net, "rate", DT, STEPS, dtype="float64")[1]({"neuron": {}}, [xs])
 
 
 def test_spiking_neuron_parameter_surrogate_gradient_trains():
     """Spiking LIF through SuperSpike: tau_rc alone is trained to move the spike count to a target."""
 
     net = _grad_netlist()
-    _, apply = jb.make_loss_fn(net, "spiking", DT, STEPS, surrogate=sg.SuperSpike(10.0), neuron_params=True)
+    _, apply = tloss.make_loss_fn(net, "spiking", DT, STEPS, surrogate=sg.SuperSpike(10.0), neuron_params=True)
     xs = jnp.asarray(_inputs(), dtype=jnp.float32)
 
     def loss(tau):

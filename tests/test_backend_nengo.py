@@ -36,7 +36,6 @@ from spikec.backends.nengo.build import (
     NengoModel,
     SpikecSynapse,
     build_network,
-    netlist_of,
     to_nengo,
 )
 from spikec.backends.nengo.neurons import NengoParabola
@@ -468,22 +467,12 @@ def test_program_run_on_nengo_matches_the_reference():
         prog.run(t=0.01, backend="nengo", colour="red")
 
 
-class _Lowered:
-    """A stand-in program: ``lower()`` gives a fixed netlist (what the back ends ask a program for)."""
-
-    def __init__(self, netlist):
-        self.netlist = netlist
-
-    def lower(self, **options):
-        return self.netlist
-
-
 @pytest.mark.parametrize("mode", ["rate", "spiking"])
 def test_nengo_and_the_numpy_netlist_simulator_agree(mode):
     """The same netlist gives the same answer on nengo and on spikec's own NumPy simulator."""
     net = mixed_net()
-    ref = get_backend("numpy").run(_Lowered(net), [wave], t=0.3, dt=DT, mode=mode, seed=0, progress=False)
-    res = run(_Lowered(net), [wave], mode=mode, t=0.3)
+    ref = get_backend("numpy").run(net, [wave], t=0.3, dt=DT, mode=mode, seed=0, progress=False)
+    res = run(net, [wave], mode=mode, t=0.3)
     for a, b in zip(ref.outputs, res.outputs):
         assert_allclose(b, a, rtol=1e-9, atol=1e-9)
     assert_array_equal(res.spikes, ref.spikes)
@@ -513,7 +502,7 @@ def test_clear_errors():
     with pytest.raises(BackendError, match="invalid netlist"):
         build_network(wrong)
     with pytest.raises(BackendError, match="no netlist"):
-        netlist_of(object())
+        run(object())
     with pytest.raises(RunError, match="unknown options: colour"):
         run(one_pop(LIF()), colour="red")
     bad_state = Netlist("bad", inputs=(), nodes=(), projections=(), outputs=(), populations=(

@@ -97,7 +97,8 @@ def test_backends_agree_on_refractory_outputs():
 
 def test_surrogate_forward_exact_and_gradient_flows():
     jax = pytest.importorskip("jax")
-    from spikec.backends.jax.backend import make_loss_fn, simulate
+    from spikec.backends.jax.scan import simulate
+    from spikec.train.loss import make_loss_fn
 
     table = _spike_table(200)
     W = np.random.RandomState(1).randn(4, 20) * 5

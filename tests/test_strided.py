@@ -14,12 +14,14 @@ from numpy.testing import assert_allclose
 jax = pytest.importorskip("jax")
 import jax.numpy as jnp
 
-from spikec.backends.jax import backend as jb
+from spikec.backends.jax import plans as jplans
+from spikec.backends.jax import scan as jscan
 from spikec.backends.jax.strided import StridedRowSum, strided_layout, strided_view
 from spikec.ir.attrs import ConstArray
 from spikec.models.neurons import LIF
 from spikec.models.synapses import Lowpass
 from spikec.netlist import InputSource, Netlist, Output, Population, Projection, Sparse, SumNode
+from spikec.train import loss as tloss
 
 
 def _index(base, dims, strides):
@@ -111,36 +113,36 @@ def _product_like_netlist(n=12, seed=3):
 @pytest.fixture
 def small_sums(monkeypatch):
     """Strided row sums for these small test netlists too (by default they start at 1,024 elements)."""
-    monkeypatch.setattr(jb, "STRIDED_MIN_SUM", 0)
+    monkeypatch.setattr(jplans, "STRIDED_MIN_SUM", 0)
 
 
 def test_tiny_row_sums_stay_gathers():
     net = _product_like_netlist()
     # 12 rows of 12 stay gathers; 144 rows of 12 (1,728 elements) do not
-    assert [jb.choose_plan(p.transform, np.float64).kind for p in net.projections] == ["strided", "ell", "strided"]
+    assert [jplans.choose_plan(p.transform, np.float64).kind for p in net.projections] == ["strided", "ell", "strided"]
     big = _product_like_netlist(n=32)
-    assert [jb.choose_plan(p.transform, np.float64).kind for p in big.projections] == ["strided"] * 3
+    assert [jplans.choose_plan(p.transform, np.float64).kind for p in big.projections] == ["strided"] * 3
 
 
 def _gathers_instead(monkeypatch) -> list[str]:
     """Make the JAX planner pick ELL gathers where it would pick strided views; returns the kinds it would
     have picked (filled as plans are chosen).  Compiled simulators are forgotten, now and after the test."""
-    original, kinds = jb.choose_plan, []
+    original, kinds = jplans.choose_plan, []
 
     def ell_only(transform, dtype, *, factor=True):
         plan = original(transform, dtype, factor=factor)
         kinds.append(plan.kind)
-        return jb.EllPlan(transform, dtype) if plan.kind == "strided" else plan
+        return jplans.EllPlan(transform, dtype) if plan.kind == "strided" else plan
 
-    monkeypatch.setattr(jb, "choose_plan", ell_only)
-    monkeypatch.setattr(jb, "_CACHE", type(jb._CACHE)())
+    monkeypatch.setattr(jplans, "choose_plan", ell_only)
+    monkeypatch.setattr(jscan, "_CACHE", type(jscan._CACHE)())
     return kinds
 
 
 def test_strided_plans_run_like_the_numpy_simulator(small_sums):
     net = _product_like_netlist()
     x = [np.sin(np.arange(12) + 20 * np.arange(1, 301)[:, None] * 1e-3)[:, None, :]]
-    ref_net = jb.simulate(net, x, dtype="float64", optimize=False)
+    ref_net = jscan.simulate(net, x, dtype="float64", optimize=False)
     assert list(ref_net["plans"].values()) == ["strided", "strided", "strided"]
     from spikec.backends.netsim import make_simulator
 
@@ -160,7 +162,7 @@ def test_strided_plans_differentiate_like_gathers(monkeypatch, small_sums):
 
     def grads():
         with jax.enable_x64(True):
-            params, apply = jb.make_loss_fn(net, "rate", 1e-3, 40, dtype="float64")
+            params, apply = tloss.make_loss_fn(net, "rate", 1e-3, 40, dtype="float64")
             loss = lambda p: sum(jnp.mean(o ** 2) for o in apply(p, [jnp.asarray(xs)]))
             return jax.tree_util.tree_map(np.asarray, jax.grad(loss)(params))
 
@@ -178,10 +180,10 @@ def test_batched_strided_runs_equal_gathered_runs(monkeypatch, small_sums):
     net = _product_like_netlist()
     t = np.arange(1, 201)[:, None] * 1e-3
     x = [np.stack([np.sin(np.arange(12) * (b + 1) + 20 * t) for b in range(3)], axis=1)]  # (steps, batch, size)
-    strided = jb.simulate(net, x, dtype="float64")
+    strided = jscan.simulate(net, x, dtype="float64")
     assert set(strided["plans"].values()) == {"strided"}
     _gathers_instead(monkeypatch)
-    gathered = jb.simulate(net, x, dtype="float64")
+    gathered = jscan.simulate(net, x, dtype="float64")
     assert set(gathered["plans"].values()) == {"ell"}
     for a, b in zip(strided["outputs"], gathered["outputs"]):
         assert a.shape[1] == 3 and np.abs(a[:, 0] - a[:, 2]).max() > 1e-3  # the elements differ

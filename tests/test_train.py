@@ -82,8 +82,8 @@ def test_fit_step_is_one_optax_adam_step():
     import jax.numpy as jnp
     import optax
 
-    from spikec.backends.jax.backend import make_loss_fn
     from spikec.train.loop import _netlist_tree
+    from spikec.train.loss import make_loss_fn
 
     x, y = toy_data(20)
     prog = toy_program(seed=3)

@@ -1,5 +1,9 @@
-"""Back ends: where a compiled program runs.
+"""Back ends: where a lowered program (a :class:`~spikec.netlist.Netlist`) runs.
 
+A back end's ``run(netlist, inputs, t=..., dt=..., mode=..., **options)``
+checks its settings into a :class:`~spikec.backends.common.RunSpec` and
+``execute(netlist, inputs, spec)`` runs it (see
+:class:`~spikec.backends.common.NetlistBackend`); it never sees the program.
 Back ends register under a name; :func:`get_backend` imports a back end's
 module only when it is asked for, so that using the NumPy reference never
 imports TensorFlow or JAX.
@@ -8,15 +12,17 @@ imports TensorFlow or JAX.
 from __future__ import annotations
 
 import importlib
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
+from spikec.backends.common import RunSpec
 from spikec.backends.result import RunResult
 from spikec.errors import BackendError
 
 # name -> "module:attribute"; the attribute is a Backend.
 _BACKENDS: dict[str, str] = {
     "numpy": "spikec.backends.numpy.backend:NumpyBackend",
-    "nengo": "spikec.backends.nengo.build:NengoBackend",
+    "nengo": "spikec.backends.nengo.run:NengoBackend",
     "nengo_dl": "spikec.backends.nengo_dl.backend:NengoDLBackend",
     "jax": "spikec.backends.jax.backend:JaxBackend",
 }
@@ -28,9 +34,18 @@ class Backend(Protocol):
     name: str
     modes: tuple[str, ...]
     default_mode: str
+    graph_modes: tuple[str, ...]  # modes that run the program's graph (the program runs those itself)
+    options: Mapping[str, Any]  # the back end's own run options and their defaults
 
-    def run(self, program, inputs, *, t: float, dt: float, mode: str, seed: int | None,
-            progress: bool | None, **options) -> RunResult: ...
+    def spec(self, *, t: float, dt: float, mode: str | None = None, seed: int | None = 0,
+             progress: bool | None = None, batch_size: int | None = None,
+             options: Mapping[str, Any] | None = None) -> RunSpec: ...
+
+    def execute(self, netlist, inputs: Sequence[Any], spec: RunSpec) -> RunResult: ...
+
+    def run(self, netlist, inputs: Sequence[Any], *, t: float, dt: float, mode: str | None = None,
+            seed: int | None = 0, progress: bool | None = None, batch_size: int | None = None,
+            **options: Any) -> RunResult: ...
 
 
 def register_backend(name: str, target: str) -> None:
@@ -52,4 +67,4 @@ def get_backend(name: str) -> Backend:
     return getattr(importlib.import_module(module), attr)()
 
 
-__all__ = ["Backend", "RunResult", "available_backends", "get_backend", "register_backend"]
+__all__ = ["Backend", "RunResult", "RunSpec", "available_backends", "get_backend", "register_backend"]

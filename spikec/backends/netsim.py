@@ -44,6 +44,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from spikec.backends.common import fan_out
 from spikec.models.neurons import bind_parameters, neuron_parameters
 from spikec.netlist import AvgPool, Convolution, Dense, InputSource, Netlist, Population, Sparse, SumNode
 
@@ -390,7 +391,7 @@ def make_simulator(net: Netlist, mode: str, dt: float, batch: int = 1, xp=np, se
              if not isinstance(objects[name], InputSource)
              and not (isinstance(objects[name], SumNode) and objects[name].synapse is not None)]
     input_index = {inp.name: inp.index for inp in net.inputs}
-    fanout = _fanouts(net)
+    fanout = fan_out(net)  # nonzero outgoing weights per neuron: each spike is that many synaptic events
     asarr = lambda value: _asarray(xp, value, dtype)
 
     # ---- initial state
@@ -506,15 +507,3 @@ def make_simulator(net: Netlist, mode: str, dt: float, batch: int = 1, xp=np, se
         return new_state, report
 
     return Simulator(net, mode, dt, batch, xp, init, step, types, noisy, params, prepare, plans, fanout)
-
-
-def _fanouts(net: Netlist) -> dict[str, np.ndarray]:
-    """Nonzero outgoing weights per neuron: each spike is that many synaptic events."""
-    out = {p.name: np.zeros(p.n) for p in net.populations}
-    for proj in net.projections:
-        if proj.pre in out and isinstance(proj.transform, (Convolution, AvgPool)):
-            out[proj.pre] += proj.transform.fan_out()
-        elif proj.pre in out:
-            matrix = proj.transform.to_scipy()
-            out[proj.pre] += np.asarray((matrix != 0).sum(axis=0)).ravel()
-    return out

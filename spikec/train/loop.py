@@ -6,7 +6,7 @@ smoothed rate curve has useful gradients at threshold), then run the trained
 weights with *spiking* neurons and read the output over ``n_steps`` time steps.
 
 :func:`fit` trains the parameters declared with :func:`spikec.param`; the
-forward pass is :func:`spikec.backends.jax.backend.make_loss_fn` in rate
+forward pass is :func:`spikec.train.loss.make_loss_fn` in rate
 mode (one time step: a network without synapses settles instantly in rate
 mode), and one jitted function does forward, backward and the optimizer
 update for a whole batch.  :func:`predict` runs the network in spiking (or
@@ -15,7 +15,6 @@ rate) mode over ``n_steps``, batch by batch.
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -26,31 +25,8 @@ import numpy as np
 from spikec.errors import RunError, SpikecError
 from spikec.netlist import Netlist
 from spikec.netlist.params import bindings, read_params, structure_key, write_params
+from spikec.train.common import History, check_single_input, is_feedforward
 from spikec.util.cache import LruCache
-
-
-@dataclasses.dataclass
-class History:
-    """What :meth:`spikec.Program.fit` did, one entry per epoch.
-
-    ``loss`` is the mean training loss over the epoch's batches,
-    ``accuracy`` the training accuracy of the network being trained (rate or spiking) on those batches
-    (classification only: integer labels), ``val_accuracy`` the rate
-    accuracy on ``validation_data`` when given, ``epoch_time`` the seconds
-    each epoch took (the first one includes compiling).
-    """
-
-    loss: list[float] = dataclasses.field(default_factory=list)
-    accuracy: list[float] = dataclasses.field(default_factory=list)
-    val_accuracy: list[float] = dataclasses.field(default_factory=list)
-    epoch_time: list[float] = dataclasses.field(default_factory=list)
-    backend: str = "jax"
-
-    @property
-    def history(self) -> dict[str, list[float]]:
-        """Keras-style dict of the per-epoch lists that were recorded."""
-        return {k: v for k, v in dataclasses.asdict(self).items() if isinstance(v, list) and v}
-
 
 LOSSES = ("crossentropy", "mse")
 
@@ -82,21 +58,6 @@ def make_optimizer(optimizer: Any):
         except AttributeError:
             raise SpikecError(f"optax has no optimizer {optimizer!r}") from None
     return optimizer
-
-
-def _is_feedforward(net: Netlist) -> bool:
-    return all(p.synapse is None for p in net.projections) and all(n.synapse is None for n in net.nodes)
-
-
-def _check_single_input(net: Netlist, x: np.ndarray) -> np.ndarray:
-    if len(net.inputs) != 1 or len(net.outputs) != 1:
-        raise RunError(f"fit/predict need a program with one input and one output; {net.name} has "
-                       f"{len(net.inputs)} inputs and {len(net.outputs)} outputs")
-    shape = net.inputs[0].shape
-    x = np.asarray(x, dtype=np.float32)
-    if x.shape[1:] != tuple(shape):
-        raise RunError(f"input data of shape {x.shape}: expected (n_examples, *{tuple(shape)})")
-    return x
 
 
 def _netlist_tree(net: Netlist, theta: Mapping[str, Any]) -> dict:
@@ -152,15 +113,15 @@ def fit(net: Netlist, x: np.ndarray, y: np.ndarray, *, loss: str | Callable = "c
     import jax.numpy as jnp
     import optax
 
-    from spikec.backends.jax.backend import make_loss_fn
+    from spikec.train.loss import make_loss_fn
 
-    x = _check_single_input(net, x)
+    x = check_single_input(net, x)
     y = np.asarray(y)
     if len(y) != len(x):
         raise RunError(f"fit: {len(x)} inputs but {len(y)} targets")
     if not bindings(net):
         raise SpikecError(f"{net.name} has no trainable parameters: declare them with spikec.param(name, init)")
-    if not _is_feedforward(net):
+    if not is_feedforward(net):
         raise SpikecError("fit trains feed-forward networks without synapses (rate mode settles in one step); "
                           f"{net.name} has synapses")
     if mode not in ("rate", "spiking"):
@@ -279,7 +240,7 @@ def minimize(loss: Callable, params: Any, epochs: int, *, lr: float = 1e-2, key:
     including compilation) and ``history["epochs"]`` (epochs run).
 
     This is the loop for losses written by hand around
-    :func:`spikec.backends.jax.backend.make_loss_fn` (the seed programs);
+    :func:`spikec.train.loss.make_loss_fn` (the seed programs);
     :func:`fit` is the one for classifiers declared with :func:`spikec.param`.
     """
     import jax
@@ -322,7 +283,7 @@ def _noisy_rate_forward(net: Netlist, dt: float, soft_lif: float | None, hz: flo
     import jax
     import jax.numpy as jnp
 
-    from spikec.backends.jax.backend import choose_plan
+    from spikec.backends.jax.plans import choose_plan
     from spikec.backends.netsim import make_simulator
     from spikec.train.surrogate import soft_lif as _soft
 
@@ -358,9 +319,9 @@ def predict(net: Netlist, x: np.ndarray, *, n_steps: int = 30, mode: str = "spik
     """
     import jax.numpy as jnp
 
-    from spikec.backends.jax.backend import make_loss_fn
+    from spikec.train.loss import make_loss_fn
 
-    x = _check_single_input(net, x)
+    x = check_single_input(net, x)
     _, apply = _COMPILED.get(("predict", structure_key(net), mode, float(dt), int(n_steps), seed),
                              lambda: make_loss_fn(net, mode, dt, steps=int(n_steps), dtype="float32", seed=seed))
     values = _netlist_tree(net, {k: jnp.asarray(v, dtype=jnp.float32) for k, v in read_params(net).items()})

@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from spikec.errors import SpikecError
+from spikec.errors import RunError, SpikecError
 from spikec.netlist import Convolution, Netlist
 from spikec.netlist.params import bindings, read_params
+from spikec.train.common import History, check_single_input, is_feedforward
 
 
 def build_for_training(net: Netlist, seed: int = 0, dt: float = 1e-3, minibatch_size: int = 200,
@@ -28,12 +29,9 @@ def build_for_training(net: Netlist, seed: int = 0, dt: float = 1e-3, minibatch_
     ``connections[i]`` is the ``nengo.Connection`` of projection ``i`` (None
     for empty projections, which are not built).
     """
-    from spikec.backends.nengo.build import (
-        InputFeed,
-        _by_index,
-        build_network,
-        quiet_nengo_build,
-    )
+    from spikec.backends.common import InputFeed
+    from spikec.backends.nengo.build import build_network, quiet_nengo_build
+    from spikec.backends.nengo.run import by_index
     from spikec.backends.nengo_dl.backend import register_spikec_builders
     from spikec.backends.nengo_dl.compat import import_nengo_dl
 
@@ -41,7 +39,7 @@ def build_for_training(net: Netlist, seed: int = 0, dt: float = 1e-3, minibatch_
     register_spikec_builders(nengo_dl)
     # Input nodes with an output (size_in 0), so that NengoDL feeds them data.
     feeds = [InputFeed(src) for src in net.inputs]
-    model = build_network(net, "spiking", seed, inputs=_by_index(net, feeds), count_spikes=False)
+    model = build_network(net, "spiking", seed, inputs=by_index(net, feeds), count_spikes=False)
     with model.network:
         settings = {"stateful": False, "dtype": dtype}
         if lif_smoothing is not None:
@@ -75,23 +73,30 @@ def _read_back(net: Netlist, model, sim, connections) -> dict[str, np.ndarray]:
 
 def fit_nengo_dl(net: Netlist, x: np.ndarray, y: np.ndarray, *, loss: Any = "crossentropy", optimizer: Any = None,
                  epochs: int = 1, batch_size: int = 200, dt: float = 1e-3, seed: int = 0,
-                 progress: bool | None = None, lif_smoothing: float | None = 0.01, dtype: str = "float32"):
+                 progress: bool | None = None, lif_smoothing: float | None = 0.01, dtype: str = "float32",
+                 mode: str = "rate", validation_data: Any = None):
     """Train ``net``'s parameters with ``nengo_dl.Simulator.fit``; returns ``(values, History)``.
 
     ``loss``: ``"crossentropy"`` (integer labels; softmax cross-entropy on
     the output) or ``"mse"``, or a Keras loss; ``optimizer``: a Keras
     optimizer (default Adam, learning rate 1e-3).  Each example is one time
     step in rate mode (the network must be feed-forward without synapses).
+    Only rate training (``mode="rate"``) and no ``validation_data``: both are
+    refused with what to do instead.
     """
+    if mode != "rate":
+        raise RunError(f"fit(backend='nengo_dl') trains rate networks only; mode={mode!r} "
+                       "(surrogate-gradient training of the spiking network) needs backend='jax'")
+    if validation_data is not None:
+        raise RunError("fit(backend='nengo_dl') does not take validation_data; evaluate afterwards with "
+                       "prog.evaluate, or train with backend='jax'")
     import tensorflow as tf
 
-    from spikec.train.loop import History, _check_single_input, _is_feedforward
-
-    x = _check_single_input(net, x)
+    x = check_single_input(net, x)
     y = np.asarray(y)
     if not bindings(net):
         raise SpikecError(f"{net.name} has no trainable parameters: declare them with spikec.param(name, init)")
-    if not _is_feedforward(net):
+    if not is_feedforward(net):
         raise SpikecError("fit trains feed-forward networks without synapses; this network has synapses")
     batch_size = min(int(batch_size), len(x))
     n = (len(x) // batch_size) * batch_size  # NengoDL needs whole minibatches

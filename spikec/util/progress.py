@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from typing import TypeVar
 
@@ -11,6 +12,13 @@ T = TypeVar("T")
 
 # Runs shorter than this many steps finish too fast for a bar to help.
 MIN_STEPS_FOR_BAR = 2000
+
+
+def show_progress(enable: bool | None, total: int, min_steps: int = MIN_STEPS_FOR_BAR) -> bool:
+    """Whether to show a bar: ``enable=None`` shows one only for runs of ``min_steps`` or more on a terminal."""
+    if enable is None:
+        return total >= min_steps and sys.stderr.isatty()
+    return bool(enable)
 
 
 def progress_bar(iterable: Iterable[T], total: int, desc: str, enable: bool | None = None) -> Iterable[T]:

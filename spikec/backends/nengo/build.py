@@ -1,7 +1,7 @@
 """The nengo back end: a netlist as a ``nengo.Network``, run by ``nengo.Simulator``.
 
 :func:`build_network` maps a :class:`~spikec.netlist.Netlist` one to one onto
-nengo objects; :class:`NengoBackend` (``backend="nengo"``) runs it and
+nengo objects; :class:`~spikec.backends.nengo.run.NengoBackend` (``backend="nengo"``) runs it and
 :mod:`spikec.backends.nengo_dl.backend` (``backend="nengo_dl"``) runs the very same
 network on NengoDL.  :func:`to_nengo` hands the network to users who embed it
 in models of their own.
@@ -53,8 +53,6 @@ Mapping (nothing is grouped here: the netlist already is)
 from __future__ import annotations
 
 import contextlib
-import sys
-import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -64,55 +62,14 @@ import nengo
 import nengo.synapses
 import numpy as np
 
+from spikec.backends.common import InputFeed, fan_out
 from spikec.backends.nengo.neurons import nengo_adapter
-from spikec.backends.result import RunResult
 from spikec.errors import BackendError, RunError
-from spikec.netlist import AvgPool, Convolution, Dense, InputSource, Netlist, Population, Sparse
-from spikec.util.progress import MIN_STEPS_FOR_BAR
+from spikec.netlist import AvgPool, Convolution, Dense, Netlist, Population, Sparse
 
-__all__ = [
-    "MODES", "InputFeed", "NengoBackend", "NengoModel", "SpikecSynapse", "build_network",
-    "collect_result", "netlist_of", "to_nengo",
-]
+__all__ = ["MODES", "NengoModel", "SpikecSynapse", "build_network", "quiet_nengo_build", "to_nengo"]
 
 MODES = ("spiking", "rate")
-
-
-# ----------------------------------------------------------------------------- inputs
-
-
-class InputFeed:
-    """The output function of an input node: the flattened program input at ``t``.
-
-    Its function can be swapped between runs (:attr:`fn`), so one built
-    simulator serves every element of a batch.  Without a function it gives
-    zeros.
-    """
-
-    def __init__(self, source: InputSource, fn: Callable[[float], Any] | None = None):
-        self.name = source.name
-        self.size = source.size
-        self.fn = fn
-
-    def __call__(self, t: float) -> np.ndarray:
-        if self.fn is None:
-            return np.zeros(self.size)
-        value = np.asarray(self.fn(t), dtype=np.float64).reshape(-1)
-        if value.size != self.size:
-            if value.size == 1:
-                return np.full(self.size, value[0])
-            raise RunError(f"input {self.name!r} gave {value.size} values at t={t:g}, expected {self.size}")
-        return value
-
-    def sample(self, steps: int, dt: float) -> np.ndarray:
-        """The input at ``t = dt, 2 dt, ... steps * dt``: ``(steps, size)``."""
-        out = np.empty((steps, self.size))
-        for k in range(steps):
-            out[k] = self((k + 1) * dt)
-        return out
-
-    def __repr__(self) -> str:
-        return f"<InputFeed {self.name}[{self.size}]>"
 
 
 # --------------------------------------------------------------------------- synapses
@@ -302,21 +259,6 @@ def _label(obj) -> str:
     return label() if callable(label) else type(obj).__name__
 
 
-def _fan_out(netlist: Netlist, pop: Population) -> np.ndarray:
-    """Nonzero outgoing weights of each neuron, over all its projections."""
-    fan = np.zeros(pop.n, dtype=np.int64)
-    for p in netlist.outgoing(pop.name):
-        tr = p.transform
-        if isinstance(tr, Dense):
-            fan += np.count_nonzero(tr.weights.value, axis=0)
-        elif isinstance(tr, (Convolution, AvgPool)):
-            fan += tr.fan_out()
-        else:
-            cols = tr.cols.value[tr.data.value != 0]
-            fan += np.bincount(cols, minlength=pop.n)
-    return fan
-
-
 # ---------------------------------------------------------------------------- network
 
 
@@ -476,14 +418,13 @@ def build_network(netlist: Netlist, mode: str = "spiking", seed: int | None = 0,
         output_probes = tuple(nengo.Probe(objects[out.source], synapse=None, label=out.name)
                               for out in netlist.outputs)
 
-        counter_probe, counted, fan_out = None, [], {}
+        counter_probe, counted, fans = None, [], fan_out(netlist)
         if mode == "spiking" and count_spikes:
             spiking = [pop for pop in netlist.populations if ensembles[pop.name].neuron_type.spiking]
             if spiking:
                 counter = nengo.Node(size_in=2 * len(spiking), label="spike counter")
                 for i, pop in enumerate(spiking):
-                    fan = _fan_out(netlist, pop)
-                    fan_out[pop.name] = fan
+                    fan = fans[pop.name]
                     amplitude = float(getattr(ensembles[pop.name].neuron_type, "amplitude", 1.0))
                     rows = np.vstack([np.ones(pop.n), fan]) / amplitude
                     nengo.Connection(ensembles[pop.name].neurons, counter[2 * i:2 * i + 2], transform=rows,
@@ -495,7 +436,7 @@ def build_network(netlist: Netlist, mode: str = "spiking", seed: int | None = 0,
         network=net, netlist=netlist, mode=mode, objects=objects, ensembles=ensembles,
         inputs=tuple(input_nodes), feeds=tuple(feeds), state_inputs=state_inputs,
         connections=tuple(connections), output_probes=output_probes, counter_probe=counter_probe,
-        counted=tuple(counted), fan_out=fan_out,
+        counted=tuple(counted), fan_out=fans,
     )
 
 
@@ -565,171 +506,3 @@ def to_nengo(netlist: Netlist, mode: str = "spiking", seed: int | None = 0) -> n
     No spike counter is added.
     """
     return build_network(netlist, mode, seed, inputs=None, count_spikes=False).network
-
-
-# -------------------------------------------------------------------------------- runs
-
-
-def netlist_of(program: Any, *, dt: float | None = None, seed: int | None = None,
-               lower_options: dict[str, Any] | None = None, backend: str = "nengo") -> Netlist:
-    """The netlist to run.
-
-    ``program`` is a :class:`~spikec.netlist.Netlist` (then ``lower_options``
-    must be empty), or a program whose ``lower(dt=, seed=, **lower_options)``
-    gives one (as the numpy back end does: run options that the back end does
-    not take itself are lowering options), or anything with a ``netlist``.
-    """
-    lower_options = dict(lower_options or {})
-    if isinstance(program, Netlist):
-        netlist = program
-    elif callable(getattr(program, "lower", None)):
-        netlist = program.lower(dt=dt, seed=seed, **lower_options)
-        lower_options = {}
-    else:
-        try:
-            netlist = program.netlist
-        except AttributeError:
-            raise BackendError(f"{program!r} has no netlist: the nengo back ends need a lowered program") from None
-    if lower_options:
-        raise RunError(f"backend {backend!r} got unknown options: {', '.join(sorted(lower_options))}")
-    if not isinstance(netlist, Netlist):
-        raise BackendError(f"{program!r} gave a {type(netlist).__name__}, not a Netlist")
-    return netlist
-
-
-def steps_of(t: float, dt: float) -> int:
-    steps = int(round(t / dt))
-    if steps < 1:
-        raise RunError(f"t={t} is shorter than one time step dt={dt}")
-    return steps
-
-
-def show_progress(progress: bool | None, steps: int) -> bool:
-    """``progress=None``: a bar only for long runs on a terminal."""
-    if progress is None:
-        return steps >= MIN_STEPS_FOR_BAR and sys.stderr.isatty()
-    return bool(progress)
-
-
-def input_functions(netlist: Netlist, inputs: Sequence[Any], batch_size: int | None) -> list[list]:
-    """``[element][netlist input]`` functions of time; one element unless batched."""
-    elements = 1 if batch_size is None else batch_size
-    table = []
-    for b in range(elements):
-        row = []
-        for src in netlist.inputs:
-            if src.index >= len(inputs):
-                raise RunError(f"netlist input {src.name} is program input {src.index}, "
-                               f"but only {len(inputs)} inputs were given")
-            fn = inputs[src.index]
-            row.append(fn if batch_size is None else fn[b])
-        table.append(row)
-    return table
-
-
-def collect_result(model: NengoModel, outputs: list[np.ndarray], counter: np.ndarray | None, *, steps: int,
-                   dt: float, backend: str, batch_size: int | None, info: dict[str, Any]) -> RunResult:
-    """Assemble a :class:`RunResult` from probe data.
-
-    ``outputs[i]`` is ``(steps, size)``, or ``(batch, steps, size)`` when
-    ``batch_size`` is not None; ``counter`` is the counter probe's data (same
-    leading axes) or None.
-    """
-    netlist = model.netlist
-    lead = () if batch_size is None else (batch_size,)
-    shaped = tuple(np.asarray(o).reshape(*lead, steps, *out.shape) for o, out in zip(outputs, netlist.outputs))
-    zeros = np.zeros((*lead, steps), dtype=np.int64)
-    pop_spikes: dict[str, np.ndarray] = {}
-    pop_events: dict[str, np.ndarray] = {}
-    total, synaptic_events = zeros, zeros
-    if counter is not None and model.counted:
-        spikes, events = model.counts(counter, dt)
-        spikes, events = np.cumsum(spikes, axis=-2), np.cumsum(events, axis=-2)
-        for i, name in enumerate(model.counted):
-            pop_spikes[name] = spikes[..., i]
-            pop_events[name] = events[..., i]
-        total, synaptic_events = spikes.sum(axis=-1), events.sum(axis=-1)
-    for pop in netlist.populations:  # rate mode and non-spiking populations: zeros
-        pop_spikes.setdefault(pop.name, zeros)
-        pop_events.setdefault(pop.name, zeros)
-    last = (lambda a: int(a[-1])) if batch_size is None else (lambda a: a[:, -1].copy())
-    info = dict(info)
-    info.update({
-        "population_spikes": pop_spikes,
-        "population_synaptic_events": pop_events,
-        "synaptic_events": synaptic_events,
-        "total_spikes": last(total),
-        "total_synaptic_events": last(synaptic_events),
-        "fan_out": model.fan_out,
-    })
-    return RunResult(
-        t=dt * np.arange(1, steps + 1), outputs=shaped, backend=backend, mode=model.mode, dt=dt,
-        spikes=total, batched=batch_size is not None, info=info,
-    )
-
-
-class NengoBackend:
-    """``backend="nengo"``: the netlist on nengo's reference simulator.
-
-    Modes: ``"spiking"`` (default) and ``"rate"``.  Batched runs build one
-    simulator and run each batch element in turn on it (``sim.reset`` between
-    elements, the input functions swapped).  Options: ``optimize`` (nengo's
-    operator merging, default True).
-
-    Any other option is a lowering option (``program.lower(dt=dt, seed=seed,
-    **options)``, as for the numpy back end).
-
-    ``RunResult.info``: ``build_time`` and ``run_time`` (seconds),
-    ``population_spikes`` and ``population_synaptic_events`` (population
-    name -> cumulative counts per step), ``synaptic_events`` (their total per
-    step), ``total_spikes``, ``total_synaptic_events``, ``fan_out``.
-    """
-
-    name = "nengo"
-    modes = MODES
-    default_mode = "spiking"
-
-    def run(self, program, inputs, *, t: float, dt: float, mode: str, seed: int | None,
-            progress: bool | None, batch_size: int | None = None, optimize: bool = True,
-            **options) -> RunResult:
-        if mode not in self.modes:
-            raise RunError(f"backend 'nengo' has modes {', '.join(self.modes)}; got mode={mode!r}")
-        netlist = netlist_of(program, dt=dt, seed=seed, lower_options=options, backend=self.name)
-        steps = steps_of(t, dt)
-        table = input_functions(netlist, inputs, batch_size)
-        feeds = [InputFeed(src) for src in netlist.inputs]
-        start = time.perf_counter()
-        model = build_network(netlist, mode, seed, inputs=_by_index(netlist, feeds))
-        bar = show_progress(progress, steps * len(table))
-        try:
-            with quiet_nengo_build():
-                sim = nengo.Simulator(model.network, dt=dt, seed=seed, progress_bar=bar, optimize=optimize)
-        except nengo.exceptions.NengoException as exc:
-            raise BackendError(f"nengo could not build {netlist.name}: {type(exc).__name__}: {exc}") from exc
-        build_time = time.perf_counter() - start
-        outputs, counters = [], []
-        start = time.perf_counter()
-        with sim:
-            for b, row in enumerate(table):
-                for feed, fn in zip(feeds, row):
-                    feed.fn = fn
-                if b:
-                    sim.reset(seed=seed)
-                sim.run_steps(steps, progress_bar=bar)
-                outputs.append([np.array(sim.data[p]) for p in model.output_probes])
-                if model.counter_probe is not None:
-                    counters.append(np.array(sim.data[model.counter_probe]))
-        run_time = time.perf_counter() - start
-        if batch_size is not None:
-            outs = [np.stack([o[i] for o in outputs]) for i in range(len(model.output_probes))]
-            counter = np.stack(counters) if counters else None
-        else:
-            outs = outputs[0]
-            counter = counters[0] if counters else None
-        info = {"build_time": build_time, "run_time": run_time, "seed": seed}
-        return collect_result(model, outs, counter, steps=steps, dt=dt, backend=self.name, batch_size=batch_size,
-                              info=info)
-
-
-def _by_index(netlist: Netlist, feeds: Sequence[InputFeed]) -> dict[int, InputFeed]:
-    return {src.index: feed for src, feed in zip(netlist.inputs, feeds)}

@@ -36,23 +36,19 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from collections.abc import Sequence
+from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 
-from spikec.backends.nengo.build import (
-    MODES,
-    InputFeed,
-    _by_index,
-    build_network,
-    collect_result,
-    input_functions,
-    netlist_of,
-    quiet_nengo_build,
-    show_progress,
-    steps_of,
-)
+from spikec.backends.common import InputFeed, NetlistBackend, RunSpec, input_functions
+from spikec.backends.nengo.build import MODES, build_network, quiet_nengo_build
+from spikec.backends.nengo.run import by_index, collect_result
 from spikec.backends.result import RunResult
 from spikec.errors import BackendError, RunError
+from spikec.netlist import Netlist
+from spikec.util.progress import show_progress
 
 __all__ = ["NengoDLBackend", "register_spikec_builders"]
 
@@ -98,7 +94,7 @@ def _configure_threads(tf, threads: int | None) -> None:
         pass
 
 
-class NengoDLBackend:
+class NengoDLBackend(NetlistBackend):
     """``backend="nengo_dl"``: the netlist's nengo network on NengoDL.
 
     Modes ``"spiking"`` (default) and ``"rate"``.  Options:
@@ -116,30 +112,25 @@ class NengoDLBackend:
         TensorFlow intra- and inter-op threads (default None: TensorFlow's
         choice); only takes effect before TensorFlow's runtime starts.
 
-    Any other option is a lowering option (``program.lower(dt=dt, seed=seed,
-    **options)``).
-
     ``RunResult.info`` has the same entries as for ``backend="nengo"``.
     """
 
     name = "nengo_dl"
     modes = MODES
     default_mode = "spiking"
+    options = MappingProxyType({"dtype": "float64", "minibatch_size": None, "unroll": 1, "threads": None})
 
-    def run(self, program, inputs, *, t: float, dt: float, mode: str, seed: int | None,
-            progress: bool | None, batch_size: int | None = None, dtype: str = "float64",
-            minibatch_size: int | None = None, unroll: int = 1, threads: int | None = None,
-            **options) -> RunResult:
-        if mode not in self.modes:
-            raise RunError(f"backend 'nengo_dl' has modes {', '.join(self.modes)}; got mode={mode!r}")
+    def execute(self, netlist: Netlist, inputs: Sequence[Any], spec: RunSpec) -> RunResult:
+        netlist = self.check_netlist(netlist)
+        dtype, minibatch_size, unroll, threads = (spec.options[k] for k in ("dtype", "minibatch_size", "unroll",
+                                                                             "threads"))
+        steps, dt, mode, seed, batch_size = spec.steps, spec.dt, spec.mode, spec.seed, spec.batch_size
         if dtype not in ("float32", "float64"):
             raise RunError(f"backend 'nengo_dl': dtype must be 'float32' or 'float64', got {dtype!r}")
         if int(unroll) < 1:
             raise RunError(f"backend 'nengo_dl': unroll must be >= 1, got {unroll!r}")
         from spikec.backends.nengo_dl.compat import import_nengo_dl
 
-        netlist = netlist_of(program, dt=dt, seed=seed, lower_options=options, backend=self.name)
-        steps = steps_of(t, dt)
         table = input_functions(netlist, inputs, batch_size)
         elements = len(table)
         if minibatch_size is None:
@@ -158,10 +149,10 @@ class NengoDLBackend:
 
         start = time.perf_counter()
         feeds = [InputFeed(src) for src in netlist.inputs]
-        model = build_network(netlist, mode, seed, inputs=_by_index(netlist, feeds))
+        model = build_network(netlist, mode, seed, inputs=by_index(netlist, feeds))
         with model.network:
             nengo_dl.configure_settings(dtype=dtype, inference_only=True)
-        bar = show_progress(progress, steps * elements)
+        bar = show_progress(spec.progress, steps * elements)
         try:
             with quiet_nengo_build(), warnings.catch_warnings():
                 # Said on every build with tensorflow-cpu; not news to a CPU user.
@@ -207,5 +198,4 @@ class NengoDLBackend:
             counter = None if counter is None else counter[0]
         info = {"build_time": build_time, "run_time": run_time, "seed": seed, "dtype": dtype,
                 "minibatch_size": minibatch_size, "unroll": unroll}
-        return collect_result(model, stacked, counter, steps=steps, dt=dt, backend=self.name,
-                              batch_size=batch_size, info=info)
+        return collect_result(model, spec, stacked, counter, backend=self.name, info=info)

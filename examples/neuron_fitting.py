@@ -23,7 +23,7 @@ Two tasks, for each model (:class:`spikec.AdEx`, mV/ms/nA units, and
    it, :func:`regular_then_silent`); ``--duration 0.85`` fits the spikes
    over the first 850 ms only, where the target is reachable.
 
-The simulation is the neuron types' own ``step`` (``spikec/neurons.py``)
+The simulation is the neuron types' own ``step`` (``spikec/models/neurons/``)
 under ``jax.lax.scan`` at dt = 0.1 ms, with the parameters as traced
 arrays; the fitted neuron is then compiled into a spikec program
 (``spikec.neurons(current, AdEx(...))``) and run on the JAX back end to

@@ -146,7 +146,7 @@ class Program:
 
         return export_nir(self.lower(**options))
 
-    # -- parameters and training (spikec/params.py, spikec/train.py) -------------------
+    # -- parameters and training (spikec/netlist/params.py, spikec/train/) -------------------
     @property
     def params(self) -> dict[str, np.ndarray]:
         """Current value of every :func:`spikec.param` (trained or loaded values, else the initial ones)."""

@@ -1,7 +1,7 @@
 """The nengo and nengo_dl back ends, on hand-built netlists.
 
 Every expected sequence is computed here in NumPy from the netlist's
-documented semantics (``spikec/netlist.py``): during step ``k``
+documented semantics (``spikec/netlist/core.py``): during step ``k``
 (``t = (k + 1) dt``) an input shows its value at ``t``, a population maps
 ``J = gain * sum + bias`` through its neuron type, a projection with a
 synapse shows that synapse's output *before* step ``k``'s update (one step

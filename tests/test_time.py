@@ -1,6 +1,6 @@
 """Where time enters: ``integrate``, ``filter``, ``lti``, time-varying inputs, batches.
 
-Timing (see ``spikec/backends/reference.py``): step ``k`` is sampled at
+Timing (see ``spikec/ir/interpret.py``): step ``k`` is sampled at
 ``t = (k + 1) * dt`` and shows what every consumer saw during that step, so a
 stateful value at step ``k`` is its state after ``k`` updates.  That is
 nengo's timing for a node fed through a synapse, which the nengo tests below

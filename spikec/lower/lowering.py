@@ -8,6 +8,10 @@ projections are read off its operands' expressions and whose decoded output
 is a new expression; each stateful op becomes a state node.  Projections are
 emitted only where a population or node reads a source, so every chain of
 linear ops between two populations collapses into one weight matrix.
+
+What each op becomes is its rule in :mod:`spikec.lower.rules`; this module
+holds the driver (:meth:`_Lowering.run`) and the building blocks the rules
+use (populations, projections, sum nodes, tuning intervals).
 """
 
 from __future__ import annotations
@@ -39,7 +43,6 @@ from spikec.netlist import (
     SumNode,
     make_transform,
 )
-from spikec.passes.prepare import unprepared
 
 __all__ = ["LoweringError", "lower"]
 
@@ -353,20 +356,19 @@ def lower(graph: Graph, inputs: Sequence[Callable[[float], np.ndarray]], options
           *, more_examples: Sequence[Sequence[Callable[[float], np.ndarray]]] = ()) -> Netlist:
     """Lower a graph that the passes have prepared to a netlist.
 
-    The graph must be one that :data:`spikec.passes.LOWERING_PIPELINE` leaves
-    unchanged (the default pipeline's result is; otherwise call
-    :func:`spikec.passes.prepare_for_lowering` first): the lowering does not
-    run passes itself, and raises :class:`LoweringError` naming what is left
-    to do.  ``inputs`` are the example input signals (functions of time)
+    The lowering runs no passes: give it the graph after the default
+    pipeline or after :func:`spikec.passes.prepare_for_lowering` (what
+    :class:`spikec.Program` does).  An op it has no rule for (``matmul``
+    before ``expand_bilinear``...) raises :class:`LoweringError` naming the
+    op, its line and the pass it needs, before anything is simulated.
+    ``inputs`` are the example input signals (functions of time)
     used to measure the value ranges that nonlinear units are tuned to;
     ``more_examples`` are further sets of them: the units are tuned to the
     union of the ranges that every set produces.
     """
-    problems = unprepared(graph)
-    if problems:
-        raise LoweringError(f"graph {graph.name!r} is not prepared for lowering: {'; '.join(problems)}",
-                            hint="run spikec.passes.prepare_for_lowering(graph) (or the default pass pipeline) "
-                            "first")
+    for node in graph:  # before measuring ranges, which simulates the graph
+        if not get_op(node.op).is_input and not get_op(node.op).is_stateful:
+            rule_for(node)
     options = options or LowerOptions()
     ranges = measure_ranges(graph, inputs, options.range_t, options.dt)
     for example in more_examples:

@@ -83,8 +83,12 @@ def rule_for(node: Node) -> LowerRule:
         return _LINEAR
     if opdef.is_nonlinear and opdef.elementwise:
         return _ELEMENTWISE
-    hint = f"the {opdef.expanded_by} pass rewrites it first" if opdef.expanded_by else None
-    raise LoweringError(f"no lowering rule for op {node.op!r}", op=node.op, loc=node.loc, hint=hint)
+    if opdef.expanded_by:
+        raise LoweringError(f"no lowering rule for op {node.op!r}: the graph is not prepared for lowering",
+                            op=node.op, loc=node.loc,
+                            hint=f"the {opdef.expanded_by} pass rewrites it; run the default pass pipeline or "
+                            "spikec.passes.prepare_for_lowering(graph) first")
+    raise LoweringError(f"no lowering rule for op {node.op!r}", op=node.op, loc=node.loc)
 
 
 def needs_ranges(node: Node) -> bool:

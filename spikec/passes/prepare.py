@@ -1,13 +1,13 @@
-"""What the lowering needs of a graph, and the passes that provide it.
+"""The passes a graph goes through before lowering, run only where they change something.
 
-The lowering (:func:`spikec.lower.lower`) takes a graph that
-:data:`~spikec.passes.manager.LOWERING_PIPELINE` leaves unchanged: no op
-left that ``expand_bilinear`` rewrites (so the only nonlinear ops are
-``mul`` of equal-shape operands and elementwise ops), nothing for
-``fold_constants`` to fold, no dead node, and node ids ``0..n-1`` in
-evaluation order (as every pass leaves them).  :func:`unprepared` checks
-that without running the passes (it asks each pass's rules whether they
-would fire); :func:`prepare_for_lowering` runs the passes only when needed.
+The lowering (:func:`spikec.lower.lower`) runs no passes; it takes the graph
+after :data:`~spikec.passes.manager.LOWERING_PIPELINE` (``expand_bilinear``,
+so that the only nonlinear ops are ``mul`` and elementwise ops, then
+``fold_constants`` and ``dce``).  The default pipeline's result is already
+such a graph, so :func:`prepare_for_lowering` first asks :func:`unprepared`
+whether the pipeline would change anything: that check runs no pass, it
+asks each pass's rules whether they would fire on a node (and looks for
+dead nodes and ids out of evaluation order, which the passes renumber).
 """
 
 from __future__ import annotations

@@ -46,6 +46,7 @@ UFUNCS: dict[np.ufunc, Callable[..., Any]] = {
     np.sin: lambda x: api.unary("sin", x),
     np.cos: lambda x: api.unary("cos", x),
     np.tanh: lambda x: api.unary("tanh", x),
+    np.arctan: lambda x: api.unary("arctan", x),
     np.absolute: lambda x: api.unary("abs", x),
     np.fabs: lambda x: api.unary("abs", x),
     np.reciprocal: api.reciprocal,

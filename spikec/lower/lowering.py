@@ -218,9 +218,10 @@ class _Lowering:
 
         Widening a measured ``[0.1, 4]`` reaches below zero, where ``sqrt`` and
         ``log`` have no value and ``1/x`` a pole: where the margin on one side
-        takes in a point where the function is not finite (checked at the
-        bounds and at 0, where the domains of spikec's functions end), that
-        side keeps the measured bound, without margin.
+        takes in a point where the function is not finite, that side keeps
+        the measured bound, without margin.  Finiteness is checked at the
+        bounds and at 0: every function's domain is an interval (``arcsin``'s
+        [-1, 1]) or ends at 0 (``log``, ``1/x``).
         """
         lo, hi = self.interval(node, 0, node.shape)
         reference, attrs = get_op(node.op).reference, node.attrs

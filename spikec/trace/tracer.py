@@ -272,6 +272,15 @@ class Tracer:
     def mean(self, axis=None, keepdims=False, **kwargs):
         return np.mean(self, axis=axis, keepdims=keepdims, **kwargs)
 
+    def max(self, axis=None, out=None, keepdims=False, **kwargs):
+        return np.max(self, axis=axis, out=out, keepdims=keepdims, **kwargs)
+
+    def min(self, axis=None, out=None, keepdims=False, **kwargs):
+        return np.min(self, axis=axis, out=out, keepdims=keepdims, **kwargs)
+
+    def cumsum(self, axis=None, dtype=None, out=None):
+        return np.cumsum(self, axis=axis, dtype=dtype, out=out)
+
     def dot(self, other):
         return np.dot(self, other)
 

@@ -195,6 +195,46 @@ _linear("sum", "sum over axes", lambda a, x: np.sum(x, axis=a["axis"], keepdims=
         format_attrs=fmt("axis", "keepdims"), linear_map=_reduce(mean=False), numpy_names=("np.sum", ".sum"))
 _linear("mean", "mean over axes", lambda a, x: np.mean(x, axis=a["axis"], keepdims=a["keepdims"]),
         format_attrs=fmt("axis", "keepdims"), linear_map=_reduce(mean=True), numpy_names=("np.mean", ".mean"))
+
+
+def _along_axis(shape: tuple[int, ...], axis: int | None, block: scipy.sparse.csr_array) -> scipy.sparse.csr_array:
+    """``block`` (out_n, n) applied along ``axis`` of a C-order array of ``shape`` (None: the flattened array)."""
+    if axis is None:
+        shape, axis = (math.prod(shape),), 0
+    before, after = math.prod(shape[:axis]), math.prod(shape[axis + 1:])
+    eye = scipy.sparse.identity
+    return prune(scipy.sparse.kron(eye(before, format="csr"),
+                                   scipy.sparse.kron(block, eye(after, format="csr"), format="csr"), format="csr"))
+
+
+def _cumsum_map(node: Node, shapes: Shapes) -> LinearMap:
+    """Lower-triangular ones along the axis."""
+    axis = node.attrs["axis"]
+    n = math.prod(shapes[0]) if axis is None else shapes[0][axis]
+    tri = scipy.sparse.csr_array(np.tril(np.ones((n, n))))
+    return [_along_axis(shapes[0], axis, tri)], np.zeros(node.size)
+
+
+def _diff_map(node: Node, shapes: Shapes) -> LinearMap:
+    """The first-difference matrix along the axis, to the power ``n``."""
+    axis, n = node.attrs["axis"], node.attrs["n"]
+    size = shapes[0][axis]
+    block = scipy.sparse.identity(size, format="csr")
+    for k in range(n):
+        m = size - k  # length before this difference
+        rows = np.arange(m - 1)
+        step = scipy.sparse.csr_array((np.concatenate([-np.ones(m - 1), np.ones(m - 1)]),
+                                       (np.concatenate([rows, rows]), np.concatenate([rows, rows + 1]))),
+                                      shape=(m - 1, m))
+        block = step @ block
+    return [_along_axis(shapes[0], axis, scipy.sparse.csr_array(block))], np.zeros(node.size)
+
+
+_linear("cumsum", "cumulative sum along an axis (None: of the flattened array)",
+        lambda a, x: np.cumsum(x, axis=a["axis"]), format_attrs=fmt("axis"), linear_map=_cumsum_map,
+        numpy_names=("np.cumsum", ".cumsum"))
+_linear("diff", "n-th discrete difference along an axis", lambda a, x: np.diff(x, n=a["n"], axis=a["axis"]),
+        format_attrs=fmt("n", "axis"), linear_map=_diff_map, numpy_names=("np.diff",))
 _structural("flip", "reverse the order of elements along axes", lambda a, x: np.flip(x, axis=a["axis"]).copy(),
             shape_rule=lambda a, s: s, format_attrs=fmt("axis"), numpy_names=("np.flip",))
 _structural("select", "np.where(c, x, y) with a constant condition c", lambda a, x, y: np.where(a["cond"].value, x, y),

@@ -92,16 +92,19 @@ def selection(index: np.ndarray, n_in: int, data: np.ndarray | None = None) -> M
 
 
 def prune(w: Matrix) -> Matrix:
+    """``w`` as CSR without explicit zeros (a copy)."""
     w = Matrix(w)
     w.eliminate_zeros()
     return w
 
 
 def diag(values: np.ndarray) -> Matrix:
+    """The diagonal matrix of ``values``."""
     return selection(np.arange(values.size), values.size, values)
 
 
 def broadcast_map(shape: Shape, out_shape: Shape, data: np.ndarray | None = None) -> Matrix:
+    """Broadcasting ``shape`` to ``out_shape`` as a selection matrix (row ``r`` times ``data[r]``)."""
     n_in = math.prod(shape)
     index = np.broadcast_to(np.arange(n_in, dtype=np.int64).reshape(shape), out_shape)
     return selection(index, n_in, data)
@@ -128,6 +131,7 @@ def structural_map(node: Node, shapes: list[Shape]) -> list[Matrix]:
 
 
 def reduce_map(shape: Shape, axis, keepdims: bool, mean: bool) -> Matrix:
+    """``sum`` (or ``mean``) over ``axis``: each input element into the output element it is reduced into."""
     nd = len(shape)
     axes = tuple(range(nd)) if axis is None else tuple(a % nd for a in axis)
     kept = tuple(1 if i in axes else d for i, d in enumerate(shape))

@@ -318,9 +318,10 @@ class _Lowering:
         name = f"state{node.id}"
         operand = self.exprs[node.inputs[0]].pruned()
         x0 = node.attrs["x0"]
-        if node.op not in STATE_RULES:
+        rule = STATE_RULES.get(node.op)
+        if rule is None:
             raise LoweringError(f"no lowering rule for stateful op {node.op!r}", op=node.op, loc=node.loc)
-        drive, synapse = STATE_RULES[node.op](self, node, operand)
+        drive, synapse = rule(self, node, operand)
         start = None if x0 is None else ConstArray(np.ravel(x0.value))
         offset = ConstArray(drive.const) if drive.const.any() else None
         self.nodes.append(SumNode(name, node.size, synapse, start, offset, computes=(node.op,)))

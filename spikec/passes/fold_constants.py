@@ -66,11 +66,13 @@ def fold(rw: Rewriter, node) -> int | None:
             value = np.asarray(opdef.reference(node.attrs, *(const_value(o) for o in operands)), dtype=np.float64)
         if np.all(np.isfinite(value)) and value.shape == node.shape:
             return rw.emit("const", (), {"value": ConstArray(value)}, loc=node.loc, name=node.name)
-    if node.op in _IDENTITIES:
-        return _IDENTITIES[node.op](rw, node, ins, operands)
-    if node.op in _ONE_CONST and len(operands) == 2 and consts.count(True) == 1:
+    identity = _IDENTITIES.get(node.op)
+    if identity is not None:
+        return identity(rw, node, ins, operands)
+    linear_form = _ONE_CONST.get(node.op)
+    if linear_form is not None and len(operands) == 2 and consts.count(True) == 1:
         k = consts.index(True)  # which operand is constant
-        return _ONE_CONST[node.op](rw, node, ins[1 - k], k, const_value(operands[k]), operands)
+        return linear_form(rw, node, ins[1 - k], k, const_value(operands[k]), operands)
     return None
 
 

@@ -36,9 +36,10 @@ def remove_identities(graph: Graph) -> Graph:
     rw = Rewriter(graph)
     for node_id in graph.order:
         node = graph[node_id]
-        if node.op in _RULES and node.inputs:
+        rule = _RULES.get(node.op)
+        if rule is not None and node.inputs:
             ins = rw.inputs_of(node)
-            new_id = _RULES[node.op](rw, node, ins)
+            new_id = rule(rw, node, ins)
             if new_id is not None:
                 if new_id == RESHAPE:
                     new_id = _reshape(rw, ins[0], node)

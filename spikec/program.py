@@ -14,6 +14,7 @@ from spikec.errors import RunError, SpikecError
 from spikec.ir.graph import Graph, GraphStats
 from spikec.lower import LowerOptions, lower
 from spikec.netlist import Netlist, NetlistStats
+from spikec.passes import prepare_for_lowering
 from spikec.trace.compile import InputSpec
 
 
@@ -110,7 +111,8 @@ class Program:
             options = self.lower_options()
 
             def measure(graph: Graph) -> dict[str, int]:
-                stats = lower(graph, providers, options, more_examples=self._range_examples).stats()
+                stats = lower(prepare_for_lowering(graph), providers, options,
+                              more_examples=self._range_examples).stats()
                 return {"neurons": stats.neurons, "projections": stats.projections,
                         "nonzero_weights": stats.nonzero_weights}
 
@@ -129,8 +131,8 @@ class Program:
         """The netlist for these lowering options (see :class:`spikec.lower.LowerOptions`); cached."""
         opts = self.lower_options(**options)
         if opts not in self._netlists:
-            self._netlists[opts] = lower(self.graph, [spec.provider() for spec in self.inputs], opts,
-                                         more_examples=self._range_examples)
+            self._netlists[opts] = lower(prepare_for_lowering(self.graph), [spec.provider() for spec in self.inputs],
+                                         opts, more_examples=self._range_examples)
         if not self._trained:
             return self._netlists[opts]
         if opts not in self._trained_netlists:

@@ -31,7 +31,7 @@ def to_dot(graph: Graph) -> str:
     outputs = set(graph.outputs)
     for node in graph:
         opdef = get_op(node.op)
-        if node.op == "input":
+        if opdef.is_input:
             label = f"{names[node.id]}{format_shape(node.shape)}"
         else:
             label = f"{names[node.id]}{format_shape(node.shape)} = {format_node(node, names)}"

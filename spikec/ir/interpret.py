@@ -73,7 +73,7 @@ def simulate_graph(
         opdef = get_op(node.op)
         if opdef.kind is OpKind.STATEFUL:
             stateful.append(node)
-        elif node.op == "input":
+        elif opdef.is_input:
             continue
         else:
             instant.append((node_id, opdef.reference, node.attrs, node.inputs))

@@ -78,7 +78,7 @@ def format_graph(graph: Graph, show_loc: bool = True) -> str:
     lines = [f"program {graph.name}({params}) -> ({outs})"]
     body = []
     for node in graph:
-        if node.op == "input":
+        if get_op(node.op).is_input:
             continue
         lhs = f"{names[node.id]}:{format_shape(node.shape)}"
         body.append((f"  {lhs} = {format_node(node, names)}", node.loc))

@@ -1,11 +1,12 @@
 """The op registry: the one place that lists every operation.
 
 Each :class:`OpDef` says what an op is (its kind), how its output shape
-follows from its operands (``shape_rule``) and what it means in plain NumPy
-(``reference``).  The NumPy reference back end, the passes and the lowering
-all read this table; adding an op means adding one entry here (in
-:mod:`spikec.ir.ops`) and, if it is nonlinear and not elementwise, one
-lowering rule.
+follows from its operands (``shape_rule``), what it means in plain NumPy
+(``reference``) and, for linear ops, its matrix form (``linear_map``).  The
+NumPy reference back end, the passes and the lowering all read this table
+instead of testing op names; adding an op means adding one entry (in a
+module of :mod:`spikec.ir.ops`) and, if it is nonlinear and not elementwise,
+one lowering rule (:mod:`spikec.lower.rules`).
 """
 
 from __future__ import annotations
@@ -91,6 +92,23 @@ class OpDef:
         One line on what the op computes.
     numpy_names
         The NumPy spellings that trace to this op (for README and errors).
+    linear_map
+        For linear ops: ``linear_map(node, operand_shapes) -> (weights, bias)``
+        or ``None`` where it has no closed form for these shapes, as described
+        in :func:`spikec.ir.linear_map.linear_map`; when omitted (or it
+        returns ``None``) the map is found by probing the reference.
+    is_structural
+        A linear op whose output only rearranges (and repeats) operand
+        elements; its matrix is read off the reference applied to indices.
+    is_projection
+        A linear op that passes and lowering keep whole: it becomes one
+        projection with a transform of its own (convolution, dense, pooling)
+        instead of being folded into other weights.
+    unit_inputs
+        Values one nonlinear unit of this op represents (2 for products).
+    expanded_by
+        The pass that rewrites this op into others before lowering (the
+        lowering has no rule for it).
     """
 
     name: str
@@ -105,6 +123,11 @@ class OpDef:
     stateful: StatefulRule | None = None
     format_attrs: Callable[[Attrs], str] | None = None
     numpy_names: tuple[str, ...] = field(default=())
+    linear_map: Callable[..., Any] | None = None
+    is_structural: bool = False
+    is_projection: bool = False
+    unit_inputs: int = 1
+    expanded_by: str | None = None
 
     @property
     def is_linear(self) -> bool:
@@ -117,6 +140,20 @@ class OpDef:
     @property
     def is_stateful(self) -> bool:
         return self.kind is OpKind.STATEFUL
+
+    @property
+    def is_source(self) -> bool:
+        return self.kind is OpKind.SOURCE
+
+    @property
+    def is_input(self) -> bool:
+        """A source whose value comes from outside the graph (a program argument)."""
+        return self.is_source and self.reference is None
+
+    @property
+    def is_constant(self) -> bool:
+        """A source with a compile-time value (its reference takes no operands)."""
+        return self.is_source and self.reference is not None
 
     def infer_shape(self, attrs: Attrs, *shapes: Shape) -> Shape:
         """Output shape for operands of the given shapes (may raise ValueError)."""
@@ -158,3 +195,13 @@ def get_op(name: str) -> OpDef:
 def all_ops() -> dict[str, OpDef]:
     """A copy of the registry, name -> OpDef, in registration order."""
     return dict(_REGISTRY)
+
+
+def is_input(node: Any) -> bool:
+    """Whether ``node`` is a program input."""
+    return get_op(node.op).is_input
+
+
+def is_constant(node: Any) -> bool:
+    """Whether ``node`` is a compile-time constant (its value is ``node.attrs["value"]``)."""
+    return get_op(node.op).is_constant

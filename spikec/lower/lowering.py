@@ -8,6 +8,10 @@ projections are read off its operands' expressions and whose decoded output
 is a new expression; each stateful op becomes a state node.  Projections are
 emitted only where a population or node reads a source, so every chain of
 linear ops between two populations collapses into one weight matrix.
+
+What each op becomes is its rule in :mod:`spikec.lower.rules`; this module
+holds the driver (:meth:`_Lowering.run`) and the building blocks the rules
+use (populations, projections, sum nodes, tuning intervals).
 """
 
 from __future__ import annotations
@@ -20,18 +24,16 @@ import scipy.sparse as sp
 
 from spikec.ir.attrs import ConstArray
 from spikec.ir.graph import Graph
-from spikec.ir.linear_map import is_identity, linear_map
+from spikec.ir.linear_map import is_identity
 from spikec.ir.node import Node
-from spikec.ir.ops import PROJECTION_OPS, _lti_discrete
 from spikec.ir.registry import get_op
-from spikec.lower.affine import Affine, broadcast_matrix, distinct_rows, stack
+from spikec.lower.affine import Affine, distinct_rows
+from spikec.lower.errors import LoweringError
 from spikec.lower.options import LowerOptions
-from spikec.lower.ranges import LoweringError, measure_ranges, widen
-from spikec.lower.tuning import UnitTuning, balanced_product, nef_ensembles, parabola_square, parabola_square_pairs
+from spikec.lower.ranges import measure_ranges, widen
+from spikec.lower.rules import STATE_RULES, rule_for
+from spikec.lower.tuning import UnitTuning, nef_ensembles
 from spikec.netlist import (
-    AvgPool,
-    Convolution,
-    Dense,
     InputSource,
     Netlist,
     Output,
@@ -42,8 +44,7 @@ from spikec.netlist import (
     make_transform,
 )
 
-# Ops that lowering cannot take directly: the expand_bilinear pass rewrites them.
-NEEDS_EXPANSION = {"matmul", "einsum_bilinear", "div"}
+__all__ = ["LoweringError", "lower"]
 
 
 class _Lowering:
@@ -169,7 +170,7 @@ class _Lowering:
 
         return as_neuron_type(o.neuron_type or LIF()).as_spiking()
 
-    # -- rules ----------------------------------------------------------------------------
+    # -- building blocks of the rules (spikec.lower.rules) ----------------------------------
     def relayed(self, node: Node, key: str, expr: Affine, uses: int) -> Affine:
         """``expr``, read through a relay node when that needs fewer weights.
 
@@ -192,103 +193,6 @@ class _Lowering:
         self.project(Affine(unique.size, dict(unique.terms)), name, self.unit_synapse(node))
         return Affine.source(name, unique.size).map(select)
 
-    def lower_mul(self, node: Node, operands: list[Affine]) -> Affine:
-        (ix, iy), shape = node.inputs, node.shape
-        # each operand feeds both the x+y and the x-y neurons
-        x = self.relayed(node, f"{node.id}x", operands[0].map(broadcast_matrix(self.graph[ix].shape, shape)), uses=2)
-        y = self.relayed(node, f"{node.id}y", operands[1].map(broadcast_matrix(self.graph[iy].shape, shape)), uses=2)
-        lx, hx = self.interval(node, 0, shape)
-        ly, hy = self.interval(node, 1, shape)
-        o = self.opts(node)
-        if o.products == "nef":
-            size = x.size
-            # interleave so that unit i reads (x_i, y_i)
-            order = np.argsort(np.concatenate([np.arange(size) * 2, np.arange(size) * 2 + 1]), kind="stable")
-            both = stack([x, y])
-            drive = both.map(sp.csr_array((np.ones(2 * size), (np.arange(2 * size), order)),
-                                          shape=(2 * size, 2 * size)))
-            centers = np.stack([(lx + hx) / 2, (ly + hy) / 2], axis=1)
-            radii = np.stack([(hx - lx) / 2, (hy - ly) / 2], axis=1)
-            tuning = self.nef(o, centers, radii, lambda i, p: p[:, 0] * p[:, 1])
-            return self.population(node, self.nef_type(o), tuning, drive, {"units": size, "rule": "nef product"})
-        # ((x+y)^2 - (x-y)^2) / 4 with parabola neurons for the squares
-        square = parabola_square_pairs if o.parabola_pairs else parabola_square
-        if o.balanced_products:
-            # x*y = cx*cy + cy*(x-cx) + cx*(y-cy) + p*q, and only p*q = (x-cx)(y-cy)
-            # goes through neurons, as squares of p/s +- s*q over +-radius
-            (cx, cy), (sx, sy), radius, const = balanced_product(lx, hx, ly, hy)
-            p, q = x - Affine.constant(cx), y - Affine.constant(cy)
-            u, v = p.scaled(sx) + q.scaled(sy), p.scaled(sx) - q.scaled(sy)
-            tu, lin_u, c_u = square(-radius, radius, o.max_rate)
-            tv, lin_v, c_v = square(-radius, radius, o.max_rate)
-            linear = p.scaled(cy) + q.scaled(cx) + Affine.constant(const)
-        else:
-            u, v = x + y, x - y
-            tu, lin_u, c_u = square(lx + ly, hx + hy, o.max_rate)
-            tv, lin_v, c_v = square(lx - hy, hx - ly, o.max_rate)
-            linear = Affine.constant(np.zeros(u.size))
-        tuning = UnitTuning(
-            gain=np.concatenate([tu.gain, tv.gain]), bias=np.concatenate([tu.bias, tv.bias]),
-            encode=sp.block_diag([tu.encode, tv.encode], format="csr"),
-            decode=sp.hstack([tu.decode / 4, -tv.decode / 4], format="csr"),
-        )
-        rule = "parabola product" + (" (balanced)" if o.balanced_products else "") + (
-            " (pairs)" if o.parabola_pairs else "")
-        decoded = self.population(node, self.spiking_parabola(o), tuning, stack([u, v]),
-                                  {"units": u.size, "rule": rule, "max_rate": o.max_rate},
-                                  aligned=o.spike_phase == "aligned")
-        return (decoded + u.scaled(lin_u / 4) - v.scaled(lin_v / 4) + Affine.constant((c_u - c_v) / 4)
-                + linear)
-
-    def lower_square(self, node: Node, operands: list[Affine]) -> Affine:
-        lo, hi = self.interval(node, 0, node.shape)
-        o = self.opts(node)
-        square = parabola_square_pairs if o.parabola_pairs else parabola_square
-        tuning, lin, const = square(lo, hi, o.max_rate)
-        decoded = self.population(node, self.spiking_parabola(o), tuning, operands[0],
-                                  {"units": node.size, "rule": "parabola square" + (
-                                      " (pairs)" if o.parabola_pairs else ""), "max_rate": o.max_rate},
-                                  aligned=o.spike_phase == "aligned")
-        return decoded + operands[0].scaled(lin) + Affine.constant(const)
-
-    def lower_elementwise(self, node: Node, operands: list[Affine]) -> Affine:
-        lo, hi = self.function_interval(node)
-        reference = get_op(node.op).reference
-        attrs = node.attrs
-        o = self.opts(node)
-
-        def target(i, p):
-            with np.errstate(all="ignore"):
-                values = reference(attrs, p[:, 0])
-            if not np.all(np.isfinite(values)):
-                raise self.domain_error(node, p[:, 0].min(), p[:, 0].max())
-            return values
-
-        tuning = self.nef(o, ((lo + hi) / 2)[:, None], ((hi - lo) / 2)[:, None], target)
-        return self.population(node, self.nef_type(o), tuning, operands[0],
-                               {"units": node.size, "rule": f"nef {node.op}", "n_per_unit": o.n_neurons})
-
-    def lower_neurons(self, node: Node, operands: list[Affine]) -> Affine:
-        """An explicit neuron layer: the user's neurons, gains and biases; the activity is the value."""
-        attrs, n = node.attrs, node.size
-        identity = sp.identity(n, format="csr")
-        tuning = UnitTuning(gain=np.broadcast_to(attrs["gain"].value, node.shape).ravel().astype(np.float64),
-                            bias=np.broadcast_to(attrs["bias"].value, node.shape).ravel().astype(np.float64),
-                            encode=identity, decode=identity)
-        decoded = self.population(node, attrs["neuron_type"], tuning, operands[0],
-                                  {"units": n, "rule": "neuron layer"})
-        pop = self.populations[-1]
-        for part in ("gain", "bias"):
-            pname = attrs.get(f"{part}_param")
-            if pname:
-                offset = pop.bias.value - tuning.bias if part == "bias" else None
-                if part == "gain" and operands[0].pruned().const.any():
-                    raise LoweringError("a trainable neuron gain needs an input without a constant offset "
-                                        "(the offset is folded into the bias)", op=node.op, loc=node.loc)
-                self.bind(ParamBinding(pname, part, pop.name, attrs[part].shape, broadcast=tuple(node.shape),
-                                       offset=offset if offset is not None and offset.any() else None), node)
-        return decoded
-
     def bind(self, binding: ParamBinding, node: Node) -> None:
         """Record where parameter ``binding.name`` lives; a name may be bound once."""
         if binding.name in self.params:
@@ -309,38 +213,15 @@ class _Lowering:
         self.project(Affine(expr.size, dict(expr.terms)), name)
         return name
 
-    def lower_projection_op(self, node: Node, operands: list[Affine]) -> Affine:
-        """``conv2d``/``dense``/``avg_pool2d``: one projection of its own (a convolution, or the dense matrix)
-        into a sum node."""
-        attrs = node.attrs
-        source = self.materialize(node, operands[0])
-        if node.op == "conv2d":
-            in_shape = tuple(self.graph[node.inputs[0]].shape)
-            transform = Convolution(in_shape, attrs["kernel"], tuple(attrs["strides"]), attrs["padding"])
-            binding = {"kind": "weights", "shape": attrs["kernel"].shape}
-        elif node.op == "avg_pool2d":
-            in_shape = tuple(self.graph[node.inputs[0]].shape)
-            transform, binding = AvgPool(in_shape, tuple(attrs["pool"]), tuple(attrs["strides"])), None
-        else:
-            transform = Dense(ConstArray(attrs["weights"].value.T))
-            binding = {"kind": "weights", "shape": attrs["weights"].shape, "transpose": True}
-        name = f"{node.op}{node.id}"
-        where = f"{node.op}@{node.loc.short}" if node.loc is not None else node.op
-        self.nodes.append(SumNode(name, node.size, None, None, None, computes=(where,)))
-        self.projection_nodes.add(name)
-        self.projections.append(Projection(source, name, transform, None))
-        if attrs.get("param"):
-            self.bind(ParamBinding(attrs["param"], target=len(self.projections) - 1, **binding), node)
-        return Affine.source(name, node.size)
-
     def function_interval(self, node: Node) -> tuple[np.ndarray, np.ndarray]:
         """The interval an elementwise function is tuned on: widened, but not out of its domain.
 
         Widening a measured ``[0.1, 4]`` reaches below zero, where ``sqrt`` and
         ``log`` have no value and ``1/x`` a pole: where the margin on one side
-        takes in a point where the function is not finite (checked at the
-        bounds and at 0, where the domains of spikec's functions end), that
-        side keeps the measured bound, without margin.
+        takes in a point where the function is not finite, that side keeps
+        the measured bound, without margin.  Finiteness is checked at the
+        bounds and at 0: every function's domain is an interval (``arcsin``'s
+        [-1, 1]) or ends at 0 (``log``, ``1/x``).
         """
         lo, hi = self.interval(node, 0, node.shape)
         reference, attrs = get_op(node.op).reference, node.attrs
@@ -380,9 +261,6 @@ class _Lowering:
     # -- driver ----------------------------------------------------------------------------
     def run(self) -> Netlist:
         graph = self.graph
-        expansion = sorted({n.op for n in graph if n.op in NEEDS_EXPANSION})
-        if expansion:
-            raise LoweringError(f"lowering needs the expand_bilinear pass first (graph has {', '.join(expansion)})")
         for node in graph.input_nodes:
             name = f"in_{node.name}" if node.name and node.name.isidentifier() else f"in{node.id}"
             self.inputs.append(InputSource(name, int(node.attrs["index"]), node.shape))
@@ -392,30 +270,10 @@ class _Lowering:
             self.exprs[node.id] = Affine.source(f"state{node.id}", node.size)
         for node_id in graph.order:
             node = graph[node_id]
-            opdef = get_op(node.op)
             if node.id in self.exprs:
                 continue
             operands = [self.exprs[i] for i in node.inputs]
-            if node.op == "const":
-                self.exprs[node.id] = Affine.constant(node.attrs["value"].value)
-            elif node.op in PROJECTION_OPS:
-                self.exprs[node.id] = self.lower_projection_op(node, operands)
-            elif opdef.is_linear:
-                matrices, bias = linear_map(node, [graph[i].shape for i in node.inputs])
-                total = Affine.constant(bias)
-                for expr, matrix in zip(operands, matrices):
-                    total = total + expr.map(matrix)
-                self.exprs[node.id] = total
-            elif node.op == "mul":
-                self.exprs[node.id] = self.lower_mul(node, operands)
-            elif node.op == "square":
-                self.exprs[node.id] = self.lower_square(node, operands)
-            elif node.op == "neurons":
-                self.exprs[node.id] = self.lower_neurons(node, operands)
-            elif opdef.elementwise:
-                self.exprs[node.id] = self.lower_elementwise(node, operands)
-            else:
-                raise LoweringError(f"no lowering rule for op {node.op!r}", op=node.op, loc=node.loc)
+            self.exprs[node.id] = rule_for(node).lower(self, node, operands)
         for node in stateful:
             self.lower_state(node)
         outputs = [self.output(i, node_id) for i, node_id in enumerate(graph.outputs)]
@@ -427,8 +285,8 @@ class _Lowering:
     def bypass_projection_nodes(self, outputs: list[Output]) -> None:
         """Let a convolution or dense projection feed its one reader directly.
 
-        ``lower_projection_op`` puts each such projection into a sum node of
-        its own; when that node has no offset, is not an output and is read
+        A projection op's rule (:mod:`spikec.lower.rules`) puts each such
+        projection into a sum node of its own; when that node has no offset, is not an output and is read
         by exactly one projection that is the identity without synapse (a
         neuron layer reading the convolution), the node is dropped and the
         convolution goes straight into the reader.  Exact (adding zero), and
@@ -456,20 +314,14 @@ class _Lowering:
                     self.params[name] = dataclasses.replace(b, target=b.target - 1)
 
     def lower_state(self, node: Node) -> None:
-        from spikec.models.synapses import Integrator
-
+        """The state node of a stateful op, driven as its rule (:data:`STATE_RULES`) says."""
         name = f"state{node.id}"
         operand = self.exprs[node.inputs[0]].pruned()
         x0 = node.attrs["x0"]
-        if node.op == "lti":
-            ad, bd = _lti_discrete(node.attrs["A"], node.attrs["B"], self.options.dt)
-            # An integrator fed ((Ad - I) s + Bd u) / dt steps exactly like the
-            # zero-order-hold system s <- Ad s + Bd u.
-            dt = self.options.dt
-            drive = self.exprs[node.id].map((ad - np.eye(len(ad))) / dt) + operand.map(bd / dt)
-            synapse = Integrator()
-        else:
-            drive, synapse = operand, node.attrs["synapse"]
+        rule = STATE_RULES.get(node.op)
+        if rule is None:
+            raise LoweringError(f"no lowering rule for stateful op {node.op!r}", op=node.op, loc=node.loc)
+        drive, synapse = rule(self, node, operand)
         start = None if x0 is None else ConstArray(np.ravel(x0.value))
         offset = ConstArray(drive.const) if drive.const.any() else None
         self.nodes.append(SumNode(name, node.size, synapse, start, offset, computes=(node.op,)))
@@ -504,17 +356,22 @@ class _Lowering:
 
 def lower(graph: Graph, inputs: Sequence[Callable[[float], np.ndarray]], options: LowerOptions | None = None,
           *, more_examples: Sequence[Sequence[Callable[[float], np.ndarray]]] = ()) -> Netlist:
-    """Lower a graph to a netlist (after the passes the lowering needs, such as ``expand_bilinear``).
+    """Lower a graph that the passes have prepared to a netlist.
 
-    ``inputs`` are the example input signals (functions of time) used to
-    measure the value ranges that nonlinear units are tuned to;
+    The lowering runs no passes: give it the graph after the default
+    pipeline or after :func:`spikec.passes.prepare_for_lowering` (what
+    :class:`spikec.Program` does).  An op it has no rule for (``matmul``
+    before ``expand_bilinear``...) raises :class:`LoweringError` naming the
+    op, its line and the pass it needs, before anything is simulated.
+    ``inputs`` are the example input signals (functions of time)
+    used to measure the value ranges that nonlinear units are tuned to;
     ``more_examples`` are further sets of them: the units are tuned to the
     union of the ranges that every set produces.
     """
-    from spikec.passes.manager import prepare_for_lowering
-
+    for node in graph:  # before measuring ranges, which simulates the graph
+        if not get_op(node.op).is_input and not get_op(node.op).is_stateful:
+            rule_for(node)
     options = options or LowerOptions()
-    graph = prepare_for_lowering(graph)
     ranges = measure_ranges(graph, inputs, options.range_t, options.dt)
     for example in more_examples:
         for node_id, (lo, hi) in measure_ranges(graph, example, options.range_t, options.dt).items():

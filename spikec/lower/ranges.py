@@ -12,15 +12,12 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from spikec.errors import SpikecError
 from spikec.ir.graph import Graph
 from spikec.ir.interpret import simulate_graph
-from spikec.ir.registry import get_op
+from spikec.lower.errors import LoweringError
+from spikec.lower.rules import needs_ranges
 
-
-class LoweringError(SpikecError):
-    """A graph cannot be turned into neurons (diverging ranges, an op with no rule...)."""
-
+__all__ = ["LoweringError", "measure_ranges", "widen"]
 
 def measure_ranges(
     graph: Graph, inputs: Sequence[Callable[[float], np.ndarray]], t: float, dt: float
@@ -28,8 +25,7 @@ def measure_ranges(
     """Per-element (min, max) over time of every operand of a nonlinear node."""
     # Explicit neuron layers fix their own tuning: their operands need no range
     # (measuring them would simulate a whole convolutional network for nothing).
-    wanted = sorted({i for node in graph if get_op(node.op).is_nonlinear and node.op != "neurons"
-                     for i in node.inputs})
+    wanted = sorted({i for node in graph if needs_ranges(node) for i in node.inputs})
     if not wanted:
         return {}
     steps = max(1, int(round(t / dt)))

@@ -36,16 +36,16 @@ from spikec.passes.manager import (
     PassLog,
     PassManager,
     PassRecord,
-    prepare_for_lowering,
     register_pass,
     run_passes,
 )
 from spikec.passes.merge_units import merge_units
+from spikec.passes.prepare import prepare_for_lowering, unprepared
 from spikec.passes.remove_identities import remove_identities
 
 __all__ = [
     "DEFAULT_PIPELINE", "LOWERING_PIPELINE", "PASSES", "PassLog", "PassManager", "PassRecord", "budget",
     "eliminate_common_subexpressions", "eliminate_dead_code", "expand_bilinear", "fold_constants",
     "fuse_linear", "linear_map", "merge_units", "prepare_for_lowering", "register_pass", "remove_identities",
-    "run_passes",
+    "run_passes", "unprepared",
 ]

@@ -18,7 +18,7 @@ MEAN_RATE_FRACTION = 0.5  # mean firing rate over the represented range, as a fr
 
 def unit_dimensions(op: str) -> int:
     """Dimensions one unit represents: 2 for a product (x, y), 1 for an elementwise function."""
-    return 2 if op in ("mul", "div", "matmul", "einsum_bilinear") else 1
+    return get_op(op).unit_inputs
 
 
 def predicted_error(n_neurons: int, max_rate: float, tau: float, dims: int = 1) -> float:

@@ -68,7 +68,7 @@ def _number(graph: Graph, order, state_class: dict[int, int]) -> dict[int, int]:
         opdef = get_op(node.op)
         if opdef.is_stateful:
             key = ("state", node.op, node.shape, node.attrs, node.config, state_class.get(node_id))
-        elif node.op == "input":
+        elif opdef.is_input:
             key = ("input", node_id)
         else:
             operands = tuple(classes[i] for i in node.inputs)

@@ -8,6 +8,7 @@ import numpy as np
 
 from spikec.ir.attrs import ConstArray
 from spikec.ir.graph import Graph
+from spikec.ir.registry import is_constant
 from spikec.passes.rewrite import Rewriter
 
 Shape = tuple[int, ...]
@@ -77,7 +78,7 @@ def _mul(rw: Rewriter, a: int, b: int, shape: Shape, loc) -> int:
 
 def _const_of(rw: Rewriter, new_id: int):
     node = rw.new(new_id)
-    return node.attrs["value"] if node.op == "const" else None
+    return node.attrs["value"] if is_constant(node) else None
 
 
 # -- rules ---------------------------------------------------------------------------
@@ -200,6 +201,17 @@ def _einsum_rule(rw: Rewriter, node, ins):
     if perm != tuple(range(len(perm))):
         prod = rw.emit("transpose", (prod,), {"axes": perm}, loc=loc)
     return prod
+
+
+def rewrites(graph: Graph) -> list:
+    """The nodes of ``graph`` this pass would rewrite (it leaves the graph unchanged when there are none)."""
+    rw = Rewriter.over(graph)
+    out = []
+    for node in graph:
+        rule = _RULES.get(node.op)
+        if rule is not None and rule(rw, node, node.inputs) is not None:
+            out.append(node)
+    return out
 
 
 _RULES = {

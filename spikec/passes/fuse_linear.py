@@ -9,8 +9,7 @@ import numpy as np
 from spikec.ir.attrs import ConstArray
 from spikec.ir.graph import Graph
 from spikec.ir.linear_map import is_identity, linear_map
-from spikec.ir.ops import PROJECTION_OPS
-from spikec.ir.registry import get_op
+from spikec.ir.registry import get_op, is_constant
 from spikec.ir.sparse import SparseConst
 from spikec.passes.rewrite import Rewriter, consumers_map
 
@@ -56,9 +55,9 @@ def fuse_linear(graph: Graph) -> Graph:
     outputs = set(graph.outputs)
 
     def linear(node_id: int) -> bool:
-        # Projection ops (conv2d, dense) stay whole: see spikec.ir.ops.PROJECTION_OPS.
-        op = graph[node_id].op
-        return get_op(op).is_linear and op not in PROJECTION_OPS
+        # Projection ops (conv2d, dense) stay whole: see spikec.ir.ops.layers.
+        opdef = get_op(graph[node_id].op)
+        return opdef.is_linear and not opdef.is_projection
 
     absorbable, shared = set(), set()
     for node in graph:
@@ -101,7 +100,7 @@ def fuse_linear(graph: Graph) -> Graph:
                     _accumulate(leaves, leaf, p)
                 bias = bias + w @ sub_bias
                 fused = True
-            elif rw.new(rw.map[src]).op == "const":
+            elif is_constant(rw.new(rw.map[src])):
                 bias = bias + w @ np.ravel(rw.new(rw.map[src]).attrs["value"].value)
             else:
                 _accumulate(leaves, rw.map[src], w)

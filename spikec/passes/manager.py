@@ -275,7 +275,3 @@ def run_passes(graph: Graph, passes: Sequence[PassSpec] | None = None, *,
     """``PassManager(passes, validate=validate).run(graph)``."""
     return PassManager(passes, validate=validate).run(graph)
 
-
-def prepare_for_lowering(graph: Graph) -> Graph:
-    """``graph`` after :data:`LOWERING_PIPELINE` (what the lowering calls first)."""
-    return PassManager(LOWERING_PIPELINE, validate=False).run(graph)[0]

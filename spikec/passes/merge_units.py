@@ -25,6 +25,15 @@ def nonlinear_depth(graph: Graph) -> dict[int, int]:
     return depth
 
 
+def _operands_of_own_shape(graph: Graph, node) -> bool:
+    return all(graph[i].shape == node.shape for i in node.inputs)
+
+
+# Nonlinear ops that are not ``elementwise`` (one operand) but merge like them when
+# the check holds: op -> check(graph, node).
+_ALSO_MERGEABLE = {"mul": _operands_of_own_shape}
+
+
 def mergeable(graph: Graph, node) -> bool:
     """An elementwise nonlinear node, or a ``mul`` of two operands of its own shape."""
     opdef = get_op(node.op)
@@ -32,7 +41,8 @@ def mergeable(graph: Graph, node) -> bool:
         return False
     if opdef.elementwise and len(node.inputs) == 1:
         return True
-    return node.op == "mul" and all(graph[i].shape == node.shape for i in node.inputs)
+    check = _ALSO_MERGEABLE.get(node.op)
+    return check is not None and check(graph, node)
 
 
 def merge_units(graph: Graph, min_group: int = 2) -> Graph:

@@ -8,6 +8,9 @@ from spikec.ir.graph import Graph
 from spikec.ir.registry import get_op
 from spikec.passes.rewrite import Rewriter
 
+# The op that stands for "same elements, new shape": what shape-only changes become.
+RESHAPE = "reshape"
+
 
 def remove_identities(graph: Graph) -> Graph:
     """Drop ops that do not change their operand's value, and collapse trivial chains.
@@ -33,11 +36,12 @@ def remove_identities(graph: Graph) -> Graph:
     rw = Rewriter(graph)
     for node_id in graph.order:
         node = graph[node_id]
-        if node.op in _RULES and node.inputs:
+        rule = _RULES.get(node.op)
+        if rule is not None and node.inputs:
             ins = rw.inputs_of(node)
-            new_id = _RULES[node.op](rw, node, ins)
+            new_id = rule(rw, node, ins)
             if new_id is not None:
-                if new_id == "reshape":
+                if new_id == RESHAPE:
                     new_id = _reshape(rw, ins[0], node)
                 rw.alias(node.id, new_id)
                 continue
@@ -50,11 +54,11 @@ def _reshape(rw: Rewriter, src: int, node) -> int:
     operand = rw.new(src)
     if operand.shape == node.shape:
         return src
-    if operand.op == "reshape":
+    if operand.op == RESHAPE:
         src = operand.inputs[0]
         if rw.new(src).shape == node.shape:
             return src
-    return rw.emit("reshape", (src,), {"shape": tuple(node.shape)}, loc=node.loc)
+    return rw.emit(RESHAPE, (src,), {"shape": tuple(node.shape)}, loc=node.loc)
 
 
 def _order_only(rw: Rewriter, node, ins):
@@ -65,11 +69,11 @@ def _order_only(rw: Rewriter, node, ins):
     index = np.asarray(get_op(node.op).reference(node.attrs, np.arange(operand.size).reshape(operand.shape)))
     if index.dtype.kind not in "iu" or not np.array_equal(index.ravel(), np.arange(operand.size)):
         return None
-    return "reshape"
+    return RESHAPE
 
 
 def _reshape_rule(rw, node, ins):
-    return "reshape"
+    return RESHAPE
 
 
 def _transpose_rule(rw, node, ins):
@@ -77,7 +81,7 @@ def _transpose_rule(rw, node, ins):
     if axes == tuple(range(len(axes))):
         return ins[0]
     operand = rw.new(ins[0])
-    if operand.op == "transpose":
+    if operand.op == node.op:  # transpose(transpose(x)): one permutation
         inner = tuple(operand.attrs["axes"])
         composed = tuple(inner[i] for i in axes)
         if composed == tuple(range(len(composed))):
@@ -92,17 +96,17 @@ def _reduce_rule(rw, node, ins):
     axis = node.attrs["axis"]
     axes = tuple(range(nd)) if axis is None else tuple(a % nd for a in axis) if nd else ()
     if all(operand.shape[a] == 1 for a in axes) and node.size == operand.size:
-        return "reshape"
+        return RESHAPE
     return None
 
 
 def _concatenate_rule(rw, node, ins):
-    return "reshape" if len(ins) == 1 else None
+    return RESHAPE if len(ins) == 1 else None
 
 
 def _neg_rule(rw, node, ins):
     operand = rw.new(ins[0])
-    if operand.op == "neg":
+    if operand.op == node.op:  # neg(neg(x))
         return operand.inputs[0]
     return None
 

@@ -16,7 +16,7 @@ from typing import Any
 from spikec.ir.attrs import Attrs
 from spikec.ir.graph import Graph
 from spikec.ir.node import Node
-from spikec.ir.registry import get_op
+from spikec.ir.registry import get_op, is_constant, is_input
 
 Shape = tuple[int, ...]
 
@@ -39,6 +39,19 @@ class Rewriter:
         # rewrites a node sets this to that node's config, so the nodes that
         # replace it keep the user's per-op lowering choices.
         self.config = Attrs()
+
+    @classmethod
+    def over(cls, graph: Graph) -> Rewriter:
+        """A scratch rewriter whose new graph starts as ``graph`` itself (ids mapped to themselves).
+
+        For asking a pass's rules whether they would rewrite a node, without
+        building a graph: what the rules emit is thrown away.  Needs ids
+        ``0..n-1``, as every pass leaves them.
+        """
+        rw = cls(graph)
+        rw.nodes = dict(graph.nodes)
+        rw.map = {i: i for i in graph.nodes}
+        return rw
 
     # -- emitting ---------------------------------------------------------------
     def emit(self, op: str, inputs: Sequence[int] = (), attrs: Attrs | dict[str, Any] | None = None, *,
@@ -76,7 +89,7 @@ class Rewriter:
         self.map[old_id] = new_id
         name = self.old[old_id].name
         target = self.nodes[new_id]
-        if name and not target.name and target.op != "input":
+        if name and not target.name and not is_input(target):
             self.nodes[new_id] = target.replace(name=name)
         return new_id
 
@@ -114,7 +127,8 @@ def size(shape: Iterable[int]) -> int:
 
 
 def is_const(node: Node) -> bool:
-    return node.op == "const"
+    """Whether ``node`` is a compile-time constant."""
+    return is_constant(node)
 
 
 def const_value(node: Node):

@@ -14,7 +14,7 @@ import numpy as np
 
 from spikec.errors import InPlaceError, UnsupportedOperationError
 from spikec.ir.source import capture
-from spikec.trace import api
+from spikec.trace import api, reductions
 
 
 def _shapes(args) -> list[tuple[int, ...]]:
@@ -46,6 +46,11 @@ UFUNCS: dict[np.ufunc, Callable[..., Any]] = {
     np.sin: lambda x: api.unary("sin", x),
     np.cos: lambda x: api.unary("cos", x),
     np.tanh: lambda x: api.unary("tanh", x),
+    np.arctan: lambda x: api.unary("arctan", x),
+    np.arcsin: lambda x: api.unary("arcsin", x),
+    np.arccos: lambda x: api.unary("arccos", x),
+    np.arcsinh: lambda x: api.unary("arcsinh", x),
+    np.arctanh: lambda x: api.unary("arctanh", x),
     np.absolute: lambda x: api.unary("abs", x),
     np.fabs: lambda x: api.unary("abs", x),
     np.reciprocal: api.reciprocal,
@@ -153,6 +158,34 @@ def _trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     return api.trace(a, offset, axis1, axis2)
 
 
+def _extreme(fn, pairwise):
+    def reduce(a, axis=None, out=None, keepdims=False, initial=None, where=None):
+        if out is not None:
+            raise InPlaceError("out= writes into an array in place", op=fn.__name__, loc=capture())
+        if where is not None:
+            raise UnsupportedOperationError("where= in a reduction", op=fn.__name__, loc=capture())
+        result = fn(a, axis=axis, keepdims=bool(keepdims))
+        return result if initial is None else pairwise(result, initial)
+
+    return reduce
+
+
+def _cumsum(a, axis=None, dtype=None, out=None):
+    if out is not None:
+        raise InPlaceError("np.cumsum(..., out=...) writes into an array in place", op="cumsum", loc=capture())
+    return reductions.cumsum(a, axis)
+
+
+def _diff(a, n=1, axis=-1, prepend=None, append=None):
+    if prepend is not None or append is not None:
+        # np.diff's own rule: scalars become one slice along the axis.
+        axis = api._axis(int(axis), a.ndim, "diff", a)
+        edge = tuple(1 if i == axis else d for i, d in enumerate(a.shape))
+        parts = [np.broadcast_to(p, edge) if p is not None and np.ndim(p) == 0 else p for p in (prepend, append)]
+        a = api.concatenate([p for p in (parts[0], a, parts[1]) if p is not None], axis=axis)
+    return reductions.diff(a, n, axis)
+
+
 FUNCTIONS: dict[Callable, Callable[..., Any]] = {
     np.reshape: _reshape,
     np.ravel: lambda a, order="C": api.reshape(a, (-1,), order=order),
@@ -173,6 +206,12 @@ FUNCTIONS: dict[Callable, Callable[..., Any]] = {
     np.atleast_2d: lambda *arys: api.atleast_2d(arys[0]) if len(arys) == 1 else [api.atleast_2d(a) for a in arys],
     np.sum: _reduction(api.sum_),
     np.mean: _reduction(api.mean),
+    np.max: _extreme(reductions.amax, api.maximum),
+    np.amax: _extreme(reductions.amax, api.maximum),
+    np.min: _extreme(reductions.amin, api.minimum),
+    np.amin: _extreme(reductions.amin, api.minimum),
+    np.cumsum: _cumsum,
+    np.diff: _diff,
     np.dot: lambda a, b, out=None: api.dot(a, b),
     np.outer: lambda a, b, out=None: api.outer(a, b),
     np.tensordot: api.tensordot,

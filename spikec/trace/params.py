@@ -8,8 +8,8 @@ A parameter is a named constant that training may change::
 It is not a signal: it enters the graph as an attribute of the op that uses
 it (the kernel of a ``conv2d``, the weights of a ``dense``, the gain or bias
 of a ``neurons`` layer), tagged with its name.  Those ops are never folded
-into other constants (see :data:`spikec.ir.ops.PROJECTION_OPS`), so after
-lowering every parameter still owns exactly one projection's weights or one
+into other constants (see ``OpDef.is_projection`` in :mod:`spikec.ir.ops.layers`),
+so after lowering every parameter still owns exactly one projection's weights or one
 population's gains or biases: ``Netlist.info["params"]`` maps each name to
 them, which is what ``Program.fit`` trains and ``Program.save_params`` saves.
 """
@@ -90,7 +90,7 @@ def conv2d(x: Any, kernel: Any, strides: Any = 1, padding: str = "valid") -> Any
     costs no neurons and becomes one convolution projection (never the
     equivalent dense matrix).  On plain arrays it computes the result.
     """
-    from spikec.ir.ops import _conv2d
+    from spikec.ir.ops.layers import conv2d_reference
 
     k, name = split_param(kernel, "conv2d kernel")
     if padding not in ("valid", "same"):
@@ -98,7 +98,7 @@ def conv2d(x: Any, kernel: Any, strides: Any = 1, padding: str = "valid") -> Any
     attrs = {"kernel": ConstArray(k), "strides": _pair(strides, "conv2d strides"), "padding": padding,
              "param": name}
     if not isinstance(x, Tracer):
-        return _conv2d(attrs, as_constant(x, "conv2d input"))
+        return conv2d_reference(attrs, as_constant(x, "conv2d input"))
     if len(x.shape) != 3 or k.ndim != 4 or k.shape[2] != x.shape[2]:
         raise ShapeError("spikec.conv2d needs x of shape (height, width, channels) and a kernel of shape "
                          "(kh, kw, channels, filters)", op="conv2d", shapes=[x.shape, k.shape], loc=capture())
@@ -110,12 +110,12 @@ def avg_pool2d(x: Any, pool_size: Any = 2, strides: Any = None) -> Any:
 
     ``strides`` defaults to ``pool_size``.  Linear (costs no neurons).
     """
-    from spikec.ir.ops import _pool_windows
+    from spikec.ir.ops.layers import pool_windows
 
     pool = _pair(pool_size, "avg_pool2d pool_size")
     attrs = {"pool": pool, "strides": pool if strides is None else _pair(strides, "avg_pool2d strides")}
     if not isinstance(x, Tracer):
-        return _pool_windows(attrs, as_constant(x, "avg_pool2d input")).mean(axis=(3, 4))
+        return pool_windows(attrs, as_constant(x, "avg_pool2d input")).mean(axis=(3, 4))
     if len(x.shape) != 3:
         raise ShapeError("spikec.avg_pool2d needs x of shape (height, width, channels)", op="avg_pool2d",
                          shapes=[x.shape], loc=capture())

@@ -272,6 +272,15 @@ class Tracer:
     def mean(self, axis=None, keepdims=False, **kwargs):
         return np.mean(self, axis=axis, keepdims=keepdims, **kwargs)
 
+    def max(self, axis=None, out=None, keepdims=False, **kwargs):
+        return np.max(self, axis=axis, out=out, keepdims=keepdims, **kwargs)
+
+    def min(self, axis=None, out=None, keepdims=False, **kwargs):
+        return np.min(self, axis=axis, out=out, keepdims=keepdims, **kwargs)
+
+    def cumsum(self, axis=None, dtype=None, out=None):
+        return np.cumsum(self, axis=axis, dtype=dtype, out=out)
+
     def dot(self, other):
         return np.dot(self, other)
 
@@ -298,13 +307,13 @@ class Tracer:
         def method(*args, **kwargs):
             raise UnsupportedOperationError(
                 f"x.{name}() on a signal is not supported", op=name, loc=capture(),
-                hint="reductions other than sum/mean have no cheap spiking form; "
+                hint="reductions other than sum/mean/max/min have no cheap spiking form; "
                 "for two values use np.maximum/np.minimum",
             )
 
         return method
 
     def __getattr__(self, name):
-        if name in {"max", "min", "argmax", "argmin", "prod", "std", "var", "cumsum", "sort", "round"}:
+        if name in {"argmax", "argmin", "prod", "std", "var", "sort", "round"}:
             return self._unsupported_reduction(name)
         raise AttributeError(name)

@@ -1,0 +1,307 @@
+"""Lowering rules: how each op becomes neurons, weights or state, in one table keyed by op.
+
+A rule is ``rule(lw, node, operands) -> Affine``: ``lw`` is the lowering in
+progress (:class:`spikec.lower.lowering._Lowering`, whose building blocks
+add populations, sum nodes and projections), ``operands`` the operands'
+values as :class:`~spikec.lower.affine.Affine` expressions over sources, and
+the result the node's value.  Ops without an entry of their own get one by
+kind (:func:`rule_for`): a constant becomes a constant expression, a linear
+op its matrix form (:func:`spikec.ir.linear_map.linear_map`, folded into
+weights), an elementwise nonlinear op a NEF ensemble per element tuned to
+its reference.  So a new elementwise or (non-projection) linear op needs no
+rule here; a new projection op needs one (see :func:`_projection`), as does
+any other nonlinear op.
+
+Stateful ops have their own table (:data:`STATE_RULES`): the drive and
+synapse of the state node that holds them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from spikec.ir.attrs import ConstArray
+from spikec.ir.linear_map import linear_map
+from spikec.ir.node import Node
+from spikec.ir.ops.stateful import lti_discrete
+from spikec.ir.registry import get_op
+from spikec.lower.affine import Affine, broadcast_matrix, stack
+from spikec.lower.errors import LoweringError
+from spikec.lower.tuning import UnitTuning, balanced_product, parabola_square, parabola_square_pairs
+from spikec.netlist import AvgPool, Convolution, Dense, ParamBinding, Projection, SumNode
+
+if TYPE_CHECKING:
+    from spikec.lower.lowering import _Lowering
+
+RuleFn = Callable[["_Lowering", Node, list[Affine]], Affine]
+
+
+@dataclass(frozen=True)
+class LowerRule:
+    """How one op lowers.
+
+    ``lower(lw, node, operands) -> Affine``; ``needs_ranges``: for a
+    nonlinear op, whether its units are tuned to its operands' measured value
+    ranges (an explicit neuron layer brings its own gains and biases).
+    """
+
+    lower: RuleFn
+    needs_ranges: bool = True
+
+
+RULES: dict[str, LowerRule] = {}
+
+
+def lowering_rule(*ops: str, needs_ranges: bool = True) -> Callable[[RuleFn], RuleFn]:
+    """Decorator: register the function as the lowering rule of ``ops``."""
+
+    def register(fn: RuleFn) -> RuleFn:
+        for op in ops:
+            if op in RULES:
+                raise ValueError(f"op {op!r} already has a lowering rule")
+            get_op(op)  # an unknown op name fails here, not at lowering time
+            RULES[op] = LowerRule(fn, needs_ranges)
+        return fn
+
+    return register
+
+
+def rule_for(node: Node) -> LowerRule:
+    """The rule that lowers ``node``: its op's own, or the one for its kind."""
+    rule = RULES.get(node.op)
+    if rule is not None:
+        return rule
+    opdef = get_op(node.op)
+    if opdef.is_constant:
+        return _CONSTANT
+    if opdef.is_linear and not opdef.is_projection:
+        return _LINEAR
+    if opdef.is_nonlinear and opdef.elementwise:
+        return _ELEMENTWISE
+    if opdef.expanded_by:
+        raise LoweringError(f"no lowering rule for op {node.op!r}: the graph is not prepared for lowering",
+                            op=node.op, loc=node.loc,
+                            hint=f"the {opdef.expanded_by} pass rewrites it; run the default pass pipeline or "
+                            "spikec.passes.prepare_for_lowering(graph) first")
+    raise LoweringError(f"no lowering rule for op {node.op!r}", op=node.op, loc=node.loc)
+
+
+def needs_ranges(node: Node) -> bool:
+    """Whether the value ranges of ``node``'s operands must be measured (its units are tuned to them)."""
+    if not get_op(node.op).is_nonlinear:
+        return False
+    rule = RULES.get(node.op)
+    return rule is None or rule.needs_ranges
+
+
+# -- by kind ----------------------------------------------------------------------------------
+
+
+def lower_constant(lw: _Lowering, node: Node, operands: list[Affine]) -> Affine:
+    """A constant: its value, folded into whatever reads it."""
+    return Affine.constant(get_op(node.op).reference(node.attrs))
+
+
+def lower_linear(lw: _Lowering, node: Node, operands: list[Affine]) -> Affine:
+    """A linear op: its matrices applied to the operands' expressions (no neurons)."""
+    matrices, bias = linear_map(node, [lw.graph[i].shape for i in node.inputs])
+    total = Affine.constant(bias)
+    for expr, matrix in zip(operands, matrices):
+        total = total + expr.map(matrix)
+    return total
+
+
+def lower_elementwise(lw: _Lowering, node: Node, operands: list[Affine]) -> Affine:
+    """An elementwise function: one NEF ensemble per element, decoding the op's reference."""
+    lo, hi = lw.function_interval(node)
+    reference = get_op(node.op).reference
+    attrs = node.attrs
+    o = lw.opts(node)
+
+    def target(i, p):
+        with np.errstate(all="ignore"):
+            values = reference(attrs, p[:, 0])
+        if not np.all(np.isfinite(values)):
+            raise lw.domain_error(node, p[:, 0].min(), p[:, 0].max())
+        return values
+
+    tuning = lw.nef(o, ((lo + hi) / 2)[:, None], ((hi - lo) / 2)[:, None], target)
+    return lw.population(node, lw.nef_type(o), tuning, operands[0],
+                         {"units": node.size, "rule": f"nef {node.op}", "n_per_unit": o.n_neurons})
+
+
+_CONSTANT = LowerRule(lower_constant)
+_LINEAR = LowerRule(lower_linear)
+_ELEMENTWISE = LowerRule(lower_elementwise)
+
+# -- products ----------------------------------------------------------------------------------
+
+
+@lowering_rule("mul")
+def lower_mul(lw: _Lowering, node: Node, operands: list[Affine]) -> Affine:
+    """``x * y``: NEF product units, or ``((x+y)^2 - (x-y)^2) / 4`` with parabola neurons."""
+    (ix, iy), shape = node.inputs, node.shape
+    # each operand feeds both the x+y and the x-y neurons
+    x = lw.relayed(node, f"{node.id}x", operands[0].map(broadcast_matrix(lw.graph[ix].shape, shape)), uses=2)
+    y = lw.relayed(node, f"{node.id}y", operands[1].map(broadcast_matrix(lw.graph[iy].shape, shape)), uses=2)
+    lx, hx = lw.interval(node, 0, shape)
+    ly, hy = lw.interval(node, 1, shape)
+    o = lw.opts(node)
+    if o.products == "nef":
+        size = x.size
+        # interleave so that unit i reads (x_i, y_i)
+        order = np.argsort(np.concatenate([np.arange(size) * 2, np.arange(size) * 2 + 1]), kind="stable")
+        both = stack([x, y])
+        drive = both.map(sp.csr_array((np.ones(2 * size), (np.arange(2 * size), order)),
+                                      shape=(2 * size, 2 * size)))
+        centers = np.stack([(lx + hx) / 2, (ly + hy) / 2], axis=1)
+        radii = np.stack([(hx - lx) / 2, (hy - ly) / 2], axis=1)
+        tuning = lw.nef(o, centers, radii, lambda i, p: p[:, 0] * p[:, 1])
+        return lw.population(node, lw.nef_type(o), tuning, drive, {"units": size, "rule": "nef product"})
+    # ((x+y)^2 - (x-y)^2) / 4 with parabola neurons for the squares
+    square = parabola_square_pairs if o.parabola_pairs else parabola_square
+    if o.balanced_products:
+        # x*y = cx*cy + cy*(x-cx) + cx*(y-cy) + p*q, and only p*q = (x-cx)(y-cy)
+        # goes through neurons, as squares of p/s +- s*q over +-radius
+        (cx, cy), (sx, sy), radius, const = balanced_product(lx, hx, ly, hy)
+        p, q = x - Affine.constant(cx), y - Affine.constant(cy)
+        u, v = p.scaled(sx) + q.scaled(sy), p.scaled(sx) - q.scaled(sy)
+        tu, lin_u, c_u = square(-radius, radius, o.max_rate)
+        tv, lin_v, c_v = square(-radius, radius, o.max_rate)
+        linear = p.scaled(cy) + q.scaled(cx) + Affine.constant(const)
+    else:
+        u, v = x + y, x - y
+        tu, lin_u, c_u = square(lx + ly, hx + hy, o.max_rate)
+        tv, lin_v, c_v = square(lx - hy, hx - ly, o.max_rate)
+        linear = Affine.constant(np.zeros(u.size))
+    tuning = UnitTuning(
+        gain=np.concatenate([tu.gain, tv.gain]), bias=np.concatenate([tu.bias, tv.bias]),
+        encode=sp.block_diag([tu.encode, tv.encode], format="csr"),
+        decode=sp.hstack([tu.decode / 4, -tv.decode / 4], format="csr"),
+    )
+    rule = "parabola product" + (" (balanced)" if o.balanced_products else "") + (
+        " (pairs)" if o.parabola_pairs else "")
+    decoded = lw.population(node, lw.spiking_parabola(o), tuning, stack([u, v]),
+                            {"units": u.size, "rule": rule, "max_rate": o.max_rate},
+                            aligned=o.spike_phase == "aligned")
+    return (decoded + u.scaled(lin_u / 4) - v.scaled(lin_v / 4) + Affine.constant((c_u - c_v) / 4)
+            + linear)
+
+
+@lowering_rule("square")
+def lower_square(lw: _Lowering, node: Node, operands: list[Affine]) -> Affine:
+    """``x ** 2``: parabola neurons (exact in rate mode), not a fitted NEF ensemble."""
+    lo, hi = lw.interval(node, 0, node.shape)
+    o = lw.opts(node)
+    square = parabola_square_pairs if o.parabola_pairs else parabola_square
+    tuning, lin, const = square(lo, hi, o.max_rate)
+    decoded = lw.population(node, lw.spiking_parabola(o), tuning, operands[0],
+                            {"units": node.size, "rule": "parabola square" + (
+                                " (pairs)" if o.parabola_pairs else ""), "max_rate": o.max_rate},
+                            aligned=o.spike_phase == "aligned")
+    return decoded + operands[0].scaled(lin) + Affine.constant(const)
+
+
+# -- explicit neurons ------------------------------------------------------------------------
+
+
+@lowering_rule("neurons", needs_ranges=False)
+def lower_neurons(lw: _Lowering, node: Node, operands: list[Affine]) -> Affine:
+    """An explicit neuron layer: the user's neurons, gains and biases; the activity is the value."""
+    attrs, n = node.attrs, node.size
+    identity = sp.identity(n, format="csr")
+    tuning = UnitTuning(gain=np.broadcast_to(attrs["gain"].value, node.shape).ravel().astype(np.float64),
+                        bias=np.broadcast_to(attrs["bias"].value, node.shape).ravel().astype(np.float64),
+                        encode=identity, decode=identity)
+    decoded = lw.population(node, attrs["neuron_type"], tuning, operands[0],
+                            {"units": n, "rule": "neuron layer"})
+    pop = lw.populations[-1]
+    for part in ("gain", "bias"):
+        pname = attrs.get(f"{part}_param")
+        if pname:
+            offset = pop.bias.value - tuning.bias if part == "bias" else None
+            if part == "gain" and operands[0].pruned().const.any():
+                raise LoweringError("a trainable neuron gain needs an input without a constant offset "
+                                    "(the offset is folded into the bias)", op=node.op, loc=node.loc)
+            lw.bind(ParamBinding(pname, part, pop.name, attrs[part].shape, broadcast=tuple(node.shape),
+                                 offset=offset if offset is not None and offset.any() else None), node)
+    return decoded
+
+
+# -- projection ops: one projection of their own each ---------------------------------------------
+
+
+def _projection(lw: _Lowering, node: Node, operands: list[Affine], transform: Any,
+                binding: dict[str, Any] | None) -> Affine:
+    """``transform`` as one projection from the operand into a sum node of its own.
+
+    ``binding``: the :class:`ParamBinding` fields of a trainable parameter
+    (``attrs["param"]``) that owns the projection's weights, or None.
+    """
+    source = lw.materialize(node, operands[0])
+    name = f"{node.op}{node.id}"
+    where = f"{node.op}@{node.loc.short}" if node.loc is not None else node.op
+    lw.nodes.append(SumNode(name, node.size, None, None, None, computes=(where,)))
+    lw.projection_nodes.add(name)
+    lw.projections.append(Projection(source, name, transform, None))
+    if node.attrs.get("param"):
+        lw.bind(ParamBinding(node.attrs["param"], target=len(lw.projections) - 1, **binding), node)
+    return Affine.source(name, node.size)
+
+
+@lowering_rule("conv2d")
+def lower_conv2d(lw: _Lowering, node: Node, operands: list[Affine]) -> Affine:
+    """A convolution projection (its kernel may be a trained parameter)."""
+    attrs = node.attrs
+    in_shape = tuple(lw.graph[node.inputs[0]].shape)
+    transform = Convolution(in_shape, attrs["kernel"], tuple(attrs["strides"]), attrs["padding"])
+    return _projection(lw, node, operands, transform, {"kind": "weights", "shape": attrs["kernel"].shape})
+
+
+@lowering_rule("avg_pool2d")
+def lower_avg_pool2d(lw: _Lowering, node: Node, operands: list[Affine]) -> Affine:
+    """A pooling projection."""
+    in_shape = tuple(lw.graph[node.inputs[0]].shape)
+    transform = AvgPool(in_shape, tuple(node.attrs["pool"]), tuple(node.attrs["strides"]))
+    return _projection(lw, node, operands, transform, None)
+
+
+@lowering_rule("dense")
+def lower_dense(lw: _Lowering, node: Node, operands: list[Affine]) -> Affine:
+    """A dense projection (its weights may be a trained parameter, stored transposed)."""
+    weights = node.attrs["weights"]
+    return _projection(lw, node, operands, Dense(ConstArray(weights.value.T)),
+                       {"kind": "weights", "shape": weights.shape, "transpose": True})
+
+
+# -- stateful ops -------------------------------------------------------------------------------
+
+StateRule = Callable[["_Lowering", Node, Affine], tuple[Affine, Any]]
+
+#: op -> ``rule(lw, node, operand) -> (drive, synapse)`` of the state node that holds the op's value.
+STATE_RULES: dict[str, StateRule] = {}
+
+
+def _filter_state(lw: _Lowering, node: Node, operand: Affine) -> tuple[Affine, Any]:
+    """The operand through the op's synapse."""
+    return operand, node.attrs["synapse"]
+
+
+def _lti_state(lw: _Lowering, node: Node, operand: Affine) -> tuple[Affine, Any]:
+    """An integrator fed ``((Ad - I) s + Bd u) / dt`` steps exactly like the zero-order-hold system
+    ``s <- Ad s + Bd u``."""
+    from spikec.models.synapses import Integrator
+
+    ad, bd = lti_discrete(node.attrs["A"], node.attrs["B"], lw.options.dt)
+    dt = lw.options.dt
+    drive = lw.exprs[node.id].map((ad - np.eye(len(ad))) / dt) + operand.map(bd / dt)
+    return drive, Integrator()
+
+
+STATE_RULES["filter"] = _filter_state
+STATE_RULES["lti"] = _lti_state

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -127,11 +128,17 @@ class Program:
         merged.update({k: v for k, v in overrides.items() if v is not None})
         return LowerOptions.from_mapping(merged)
 
+    @functools.cached_property
+    def lowering_graph(self) -> Graph:
+        """:attr:`graph` as the lowering takes it (:func:`spikec.passes.prepare_for_lowering`), prepared
+        once: the default pipeline already leaves it so, and user-chosen ``passes`` may not."""
+        return prepare_for_lowering(self.graph)
+
     def lower(self, **options: Any) -> Netlist:
         """The netlist for these lowering options (see :class:`spikec.lower.LowerOptions`); cached."""
         opts = self.lower_options(**options)
         if opts not in self._netlists:
-            self._netlists[opts] = lower(prepare_for_lowering(self.graph), [spec.provider() for spec in self.inputs],
+            self._netlists[opts] = lower(self.lowering_graph, [spec.provider() for spec in self.inputs],
                                          opts, more_examples=self._range_examples)
         if not self._trained:
             return self._netlists[opts]

@@ -2,7 +2,7 @@
 
 Each kind is a frozen dataclass that a back end maps to its own operator
 (one plan per back end: ``spikec.backends.netsim.default_plan``,
-``spikec.backends.jax.backend.choose_plan``, nengo's transforms).
+``spikec.backends.jax.plans.choose_plan``, nengo's transforms).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse
 
 from spikec.ir.attrs import ConstArray, IndexArray
-from spikec.ir.conv import conv_output_shape, conv_padding
+from spikec.ir.conv import conv_output_shape, conv_padding, conv_pattern
 
 
 @dataclass(frozen=True)
@@ -102,20 +102,7 @@ class Convolution:
     @cached_property
     def _pattern(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """COO ``(rows, cols, kernel index)`` of every weight that reads a real (unpadded) input."""
-        h, w, c = self.input_shape
-        kh, kw, _, f = self.kernel.shape
-        oh, ow, _ = self.output_shape
-        (top, _), (left, _) = conv_padding(self.input_shape, self.kernel.shape, self.strides, self.padding)
-        i, j, a, b, ch, fi = np.meshgrid(np.arange(oh), np.arange(ow), np.arange(kh), np.arange(kw),
-                                         np.arange(c), np.arange(f), indexing="ij", sparse=True)
-        y = i * self.strides[0] + a - top
-        x = j * self.strides[1] + b - left
-        shape = (oh, ow, kh, kw, c, f)
-        valid = np.broadcast_to((y >= 0) & (y < h) & (x >= 0) & (x < w), shape)
-        rows = np.broadcast_to((i * ow + j) * f + fi, shape)[valid]
-        cols = np.broadcast_to((y * w + x) * c + ch, shape)[valid]
-        kidx = np.broadcast_to(((a * kw + b) * c + ch) * f + fi, shape)[valid]
-        return rows.astype(np.int64), cols.astype(np.int64), kidx.astype(np.int64)
+        return conv_pattern(self.input_shape, self.kernel.shape, self.strides, self.padding)
 
     def matrix(self, kernel: np.ndarray | None = None) -> scipy.sparse.csr_array:
         """The equivalent sparse matrix (for checks and the NumPy simulator), optionally for another kernel."""

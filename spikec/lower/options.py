@@ -79,6 +79,17 @@ class LowerOptions:
         :func:`spikec.lower.tuning.balanced_product`).  Much finer when one
         operand barely moves.  ``False`` (the default): squares of ``x + y``
         and ``x - y``.
+    product_radius
+        ``None`` (the default): each square of a parabola product is tuned to
+        its operands' measured (or declared) ranges.  A number ``R``: Gyrus's
+        generic recipe, which holds over any domain: every square of
+        ``x*y = ((x+y)**2 - (x-y)**2) / 4`` is a symmetric pair of Parabola
+        neurons centred at 0 (each fires from 0, like a unit with intercept 0)
+        reaching ``max_rate`` at ``+-R``, whatever the example.  Parabola
+        neurons do not saturate, so the pair is exact in rate mode for every
+        value; ``R`` only trades spikes against quantization error (each
+        spike is worth ``R**2 / max_rate``).  Overrides ``parabola_pairs`` and
+        ``balanced_products`` for products and squares.
     seed
         Seed for tuning curves and initial neuron states.
     dt
@@ -102,6 +113,7 @@ class LowerOptions:
     input_range: Any = None
     balanced_products: bool = False
     spike_phase: str = "random"
+    product_radius: float | None = None
     seed: int = 0
     dt: float = 0.001
 
@@ -115,6 +127,8 @@ class LowerOptions:
         if not self.max_rate > 0 or self.n_neurons < 1 or self.range_margin < 1:
             raise SpikecError("max_rate must be > 0, n_neurons >= 1 and range_margin >= 1")
 
+        if self.product_radius is not None and not float(self.product_radius) > 0:
+            raise SpikecError(f"product_radius={self.product_radius!r}: give a positive radius or None")
         if self.input_range is not None:
             try:
                 lo, hi = (float(v) for v in self.input_range)

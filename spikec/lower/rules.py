@@ -165,7 +165,14 @@ def lower_mul(lw: _Lowering, node: Node, operands: list[Affine]) -> Affine:
         return lw.population(node, lw.nef_type(o), tuning, drive, {"units": size, "rule": "nef product"})
     # ((x+y)^2 - (x-y)^2) / 4 with parabola neurons for the squares
     square = parabola_square_pairs if o.parabola_pairs else parabola_square
-    if o.balanced_products:
+    if o.product_radius is not None:
+        # Gyrus's generic recipe: squares of x+y and x-y by pairs centred at 0, one radius for all
+        u, v = x + y, x - y
+        radius = np.full(u.size, float(o.product_radius))
+        tu, lin_u, c_u = parabola_square_pairs(-radius, radius, o.max_rate)
+        tv, lin_v, c_v = parabola_square_pairs(-radius, radius, o.max_rate)
+        linear = Affine.constant(np.zeros(u.size))
+    elif o.balanced_products:
         # x*y = cx*cy + cy*(x-cx) + cx*(y-cy) + p*q, and only p*q = (x-cx)(y-cy)
         # goes through neurons, as squares of p/s +- s*q over +-radius
         (cx, cy), (sx, sy), radius, const = balanced_product(lx, hx, ly, hy)
@@ -184,8 +191,9 @@ def lower_mul(lw: _Lowering, node: Node, operands: list[Affine]) -> Affine:
         encode=sp.block_diag([tu.encode, tv.encode], format="csr"),
         decode=sp.hstack([tu.decode / 4, -tv.decode / 4], format="csr"),
     )
-    rule = "parabola product" + (" (balanced)" if o.balanced_products else "") + (
-        " (pairs)" if o.parabola_pairs else "")
+    rule = (f"parabola product (pairs at 0, radius {o.product_radius:g})" if o.product_radius is not None else
+            "parabola product" + (" (balanced)" if o.balanced_products else "") + (
+                " (pairs)" if o.parabola_pairs else ""))
     decoded = lw.population(node, lw.spiking_parabola(o), tuning, stack([u, v]),
                             {"units": u.size, "rule": rule, "max_rate": o.max_rate},
                             aligned=o.spike_phase == "aligned")
@@ -196,13 +204,18 @@ def lower_mul(lw: _Lowering, node: Node, operands: list[Affine]) -> Affine:
 @lowering_rule("square")
 def lower_square(lw: _Lowering, node: Node, operands: list[Affine]) -> Affine:
     """``x ** 2``: parabola neurons (exact in rate mode), not a fitted NEF ensemble."""
-    lo, hi = lw.interval(node, 0, node.shape)
     o = lw.opts(node)
-    square = parabola_square_pairs if o.parabola_pairs else parabola_square
+    if o.product_radius is not None:  # Gyrus's generic square: a pair at 0, one radius (exact everywhere)
+        lo, hi = np.full(node.size, -float(o.product_radius)), np.full(node.size, float(o.product_radius))
+        square = parabola_square_pairs
+    else:
+        lo, hi = lw.interval(node, 0, node.shape)
+        square = parabola_square_pairs if o.parabola_pairs else parabola_square
     tuning, lin, const = square(lo, hi, o.max_rate)
     decoded = lw.population(node, lw.spiking_parabola(o), tuning, operands[0],
                             {"units": node.size, "rule": "parabola square" + (
-                                " (pairs)" if o.parabola_pairs else ""), "max_rate": o.max_rate},
+                                " (pairs)" if o.parabola_pairs or o.product_radius is not None else ""),
+                             "max_rate": o.max_rate},
                             aligned=o.spike_phase == "aligned")
     return decoded + operands[0].scaled(lin) + Affine.constant(const)
 

@@ -140,3 +140,24 @@ def test_tuned_netlists_spike_the_same_on_numpy_and_nengo():
     theirs = prog.run(t=0.3, backend="nengo", mode="spiking", **options)
     np.testing.assert_array_equal(ours.spikes, theirs.spikes)
     np.testing.assert_allclose(ours.output, theirs.output, atol=1e-9)
+
+
+def test_product_radius_is_exact_in_rate_mode_far_outside_the_traced_example():
+    """Gyrus's generic squares (pairs at 0, one radius) do not depend on the example: rate mode matches NumPy
+    on inputs 10x the traced ones, where range-tuned single parabolas would fall silent."""
+
+    @spikec.compile
+    def f(x, y):
+        return x * y + x**2
+
+    prog = f.trace(np.array([0.5, -0.3]), np.array([1.0, 2.0]))
+    x, y = np.array([5.0, -4.0]), np.array([-7.0, 3.0])
+    out = prog.run(x, y, t=0.01, backend="numpy", mode="rate", product_radius=1.0)
+    np.testing.assert_allclose(out.final, x * y + x**2, rtol=1e-9)
+    info = str(prog.lower(product_radius=1.0))
+    assert "pairs at 0, radius 1" in info
+
+
+def test_product_radius_must_be_positive():
+    with pytest.raises(SpikecError, match="product_radius"):
+        spikec.lower.LowerOptions(product_radius=0)

@@ -108,3 +108,14 @@ def test_naive_nengo_baseline_is_the_studys_18_percent():
     assert run["output"].shape == (2000, 2, 2)
     assert run["spikes"][-1] > 0
     assert 0.1 < nrmse(run["output"][-1], np.linalg.inv(A)) < 0.3
+
+
+def test_example_heldout_table_runs_the_domain_tuned_network_on_other_matrices(capsys):
+    """--domain --heldout 3: the network tuned for randn(2, 2) runs on RandomState(1..3) without a RunError."""
+    mi.main(["--domain", "--heldout", "3", "--max-nrmse", "10"])
+    out = capsys.readouterr().out
+    table = out.split("== held-out matrices")[1]
+    assert "randn(2, 2)" in table
+    rows = [line.split() for line in table.splitlines()[2:5]]
+    assert [r[0] for r in rows] == ["1", "2", "3"]
+    assert all(r[-1].endswith("%") and float(r[-1][:-1]) < 100 for r in rows)  # converging, none diverged

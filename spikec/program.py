@@ -12,11 +12,11 @@ import numpy as np
 from spikec.backends import RunResult, get_backend
 from spikec.backends.common import check_options, steps_of
 from spikec.errors import RunError, SpikecError
+from spikec.ir.domain import Domain, InputDomain
 from spikec.ir.graph import Graph, GraphStats
 from spikec.lower import LowerOptions, lower
 from spikec.netlist import Netlist, NetlistStats
 from spikec.passes import prepare_for_lowering
-from spikec.ir.domain import Domain, InputDomain
 from spikec.trace.compile import Input, InputSpec
 
 
@@ -207,7 +207,8 @@ class Program:
         """Replace parameter values (name -> array); every later run and lowering uses them."""
         from spikec.netlist.params import write_params
 
-        write_params(self._netlists.get((self.lower_options(), self.domain)) or self.netlist, values)  # checks names and shapes
+        current = self._netlists.get((self.lower_options(), self.domain)) or self.netlist
+        write_params(current, values)  # checks names and shapes
         self._trained = {**self._trained, **{k: np.asarray(v, dtype=np.float64) for k, v in values.items()}}
         self._trained_netlists.clear()
 

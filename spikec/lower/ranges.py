@@ -18,6 +18,7 @@ margin.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+
 import numpy as np
 
 from spikec.ir.graph import Graph
@@ -28,8 +29,15 @@ from spikec.ir.registry import get_op
 from spikec.lower.errors import LoweringError
 from spikec.lower.rules import needs_ranges
 
-__all__ = ["INTERVAL_RULES", "LoweringError", "Measured", "interval_ranges", "measure_ranges", "widen",
-           "wanted_operands"]
+__all__ = [
+    "INTERVAL_RULES",
+    "LoweringError",
+    "Measured",
+    "interval_ranges",
+    "measure_ranges",
+    "wanted_operands",
+    "widen",
+]
 
 Interval = tuple[np.ndarray, np.ndarray]  # flat float64 lower and upper bounds
 InputFunction = Callable[[float], np.ndarray]
@@ -156,7 +164,7 @@ class Measured(dict):
         """Where these ranges came from, in words."""
         if self.runs <= 1:
             return "example"
-        text = f"sampled over {self.runs} inputs"
+        text = f"sampled over {self.runs} inputs" + (f", +{SPREAD:g} sd" if self.runs >= MIN_RUNS_TO_EXTRAPOLATE else "")
         return text + (f" ({self.diverged} diverged, left out)" if self.diverged else "")
 
 
@@ -173,21 +181,33 @@ def measure_ranges(graph: Graph, inputs: Sequence[InputFunction], t: float, dt: 
     result = Measured()
     if not wanted:
         return result
+    per_run: list[tuple[dict[int, np.ndarray], dict[int, np.ndarray]]] = []
     for k, run in enumerate([inputs, *more]):
         try:
-            lows, highs = _measure_run(graph, run, t, dt, wanted)
+            per_run.append(_measure_run(graph, run, t, dt, wanted))
         except LoweringError:
             if k == 0:
                 raise
             result.diverged += 1
-            continue
-        result.runs += 1
-        for i in wanted:
-            if i in result:
-                result[i] = (np.minimum(result[i][0], lows[i]), np.maximum(result[i][1], highs[i]))
-            else:
-                result[i] = (lows[i], highs[i])
+    result.runs = len(per_run)
+    for i in wanted:
+        lows = np.stack([low[i] for low, _ in per_run])
+        highs = np.stack([high[i] for _, high in per_run])
+        lo, hi = lows.min(axis=0), highs.max(axis=0)
+        if len(per_run) >= MIN_RUNS_TO_EXTRAPOLATE:
+            # A few draws of a sampler under-cover it: the next draw's extremes lie
+            # beyond the few seen.  Extend each bound to SPREAD standard deviations
+            # of that bound across the runs (from the mean), where that is wider.
+            lo = np.minimum(lo, lows.mean(axis=0) - SPREAD * lows.std(axis=0, ddof=1))
+            hi = np.maximum(hi, highs.mean(axis=0) + SPREAD * highs.std(axis=0, ddof=1))
+        result[i] = (lo, hi)
     return result
+
+
+#: Calibration runs (with the traced example) from which sampled ranges are extrapolated (see SPREAD).
+MIN_RUNS_TO_EXTRAPOLATE = 4
+#: Standard deviations (across calibration runs) by which each measured bound is extended beyond the runs' mean.
+SPREAD = 3.0
 
 
 def _measure_run(graph: Graph, inputs: Sequence[InputFunction], t: float, dt: float,

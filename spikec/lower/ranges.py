@@ -164,7 +164,8 @@ class Measured(dict):
         """Where these ranges came from, in words."""
         if self.runs <= 1:
             return "example"
-        text = f"sampled over {self.runs} inputs" + (f", +{SPREAD:g} sd" if self.runs >= MIN_RUNS_TO_EXTRAPOLATE else "")
+        text = f"sampled over {self.runs} inputs"
+        text += f", +{SPREAD:g} sd" if self.runs >= MIN_RUNS_TO_EXTRAPOLATE else ""
         return text + (f" ({self.diverged} diverged, left out)" if self.diverged else "")
 
 

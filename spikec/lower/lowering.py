@@ -271,6 +271,8 @@ class _Lowering:
         bad = ~finite_on(lo, hi) | ~(hi > lo)
         if bad.any():
             raise self.domain_error(node, lo[bad].min(), hi[bad].max())
+        log = self.range_log[f"{node.op}{node.id}"]
+        log[-1] = (0, lo, hi, log[-1][3])  # what the units are tuned to: the margin stops at the function's domain
         return lo, hi
 
     @staticmethod

@@ -12,11 +12,12 @@ import numpy as np
 from spikec.backends import RunResult, get_backend
 from spikec.backends.common import check_options, steps_of
 from spikec.errors import RunError, SpikecError
+from spikec.ir.domain import Domain, InputDomain
 from spikec.ir.graph import Graph, GraphStats
 from spikec.lower import LowerOptions, lower
 from spikec.netlist import Netlist, NetlistStats
 from spikec.passes import prepare_for_lowering
-from spikec.trace.compile import InputSpec
+from spikec.trace.compile import Input, InputSpec
 
 
 def _check_fit_options(backend: str, trainer: Callable, options: Mapping[str, Any]) -> None:
@@ -65,11 +66,12 @@ class Program:
         if unknown:
             raise SpikecError(f"unknown compile options: {', '.join(sorted(unknown))}; lowering options are "
                               f"{', '.join(sorted(LowerOptions.names()))}")
-        self._netlists: dict[LowerOptions, Netlist] = {}
-        self._range_examples: list[list] = []
+        # Netlists by (lowering options, domain): the same options tuned for another domain are another network.
+        self._netlists: dict[tuple[LowerOptions, Domain], Netlist] = {}
+        self._domain = Domain(tuple(spec.domain() for spec in self.inputs))
         # Trained parameter values (name -> array), written into every netlist lower() returns.
         self._trained: dict[str, np.ndarray] = {}
-        self._trained_netlists: dict[LowerOptions, Netlist] = {}
+        self._trained_netlists: dict[tuple[LowerOptions, Domain], Netlist] = {}
         # ---- passes (spikec/passes): the optimized graph and the log of each pass ----
         from spikec.passes import PassManager
 
@@ -86,14 +88,14 @@ class Program:
         """Counts of ops, nodes, edges and nonlinear units of :attr:`graph`, and,
         with ``lowered`` (the default), neurons, populations, projections,
         nonzero weights and synapse kinds of :attr:`netlist`."""
-        return ProgramStats(self.graph.stats(), self.netlist.stats() if lowered else None)
+        return ProgramStats(self.graph.stats(), self.netlist.stats() if lowered else None, self.domain)
 
     def to_dot(self) -> str:
         """Graphviz DOT text of :attr:`graph`."""
         return self.graph.to_dot()
 
     def __str__(self) -> str:
-        return str(self.graph)
+        return f"{self.graph}\n{self.domain.describe()}"
 
     def __repr__(self) -> str:
         ins = ", ".join(f"{s.name}{list(s.shape)}" for s in self.inputs)
@@ -110,10 +112,11 @@ class Program:
         if lowered:
             providers = [spec.provider() for spec in self.inputs]
             options = self.lower_options()
+            calibration = self.calibration_inputs()
 
             def measure(graph: Graph) -> dict[str, int]:
-                stats = lower(prepare_for_lowering(graph), providers, options,
-                              more_examples=self._range_examples).stats()
+                stats = lower(prepare_for_lowering(graph), providers, options, more_examples=calibration,
+                              domain=self.domain).stats()
                 return {"neurons": stats.neurons, "projections": stats.projections,
                         "nonzero_weights": stats.nonzero_weights}
 
@@ -136,17 +139,54 @@ class Program:
 
     def lower(self, **options: Any) -> Netlist:
         """The netlist for these lowering options (see :class:`spikec.lower.LowerOptions`); cached."""
-        opts = self.lower_options(**options)
-        if opts not in self._netlists:
-            self._netlists[opts] = lower(self.lowering_graph, [spec.provider() for spec in self.inputs],
-                                         opts, more_examples=self._range_examples)
+        key = (self.lower_options(**options), self.domain)
+        if key not in self._netlists:
+            self._netlists[key] = lower(self.lowering_graph, [spec.provider() for spec in self.inputs], key[0],
+                                        more_examples=self.calibration_inputs(), domain=self.domain)
         if not self._trained:
-            return self._netlists[opts]
-        if opts not in self._trained_netlists:
+            return self._netlists[key]
+        if key not in self._trained_netlists:
             from spikec.netlist.params import write_params
 
-            self._trained_netlists[opts] = write_params(self._netlists[opts], self._trained)
-        return self._trained_netlists[opts]
+            self._trained_netlists[key] = write_params(self._netlists[key], self._trained)
+        return self._trained_netlists[key]
+
+    # -- the domain: which inputs the units are tuned for ------------------------------------
+    @property
+    def domain(self) -> Domain:
+        """The values each input may take (:class:`spikec.ir.domain.Domain`); what every netlist is tuned for.
+
+        Declared with ``spikec.Input(shape, range=...)`` or ``sample=...``,
+        :meth:`tune_for` or :meth:`set_domain`; without any, each input's
+        domain is its traced example's neighbourhood.
+        """
+        return self._domain
+
+    def set_domain(self, **domains: Any) -> Program:
+        """Declare which values inputs may take, by name; returns ``self``.
+
+        Each value is ``(lo, hi)`` (a box: scalars or arrays broadcastable to
+        the input's shape), a list of calibration examples (arrays or
+        functions of time), a sampler ``fn(rng) -> array`` drawn 8 times from
+        a seeded ``numpy.random.Generator``, a :class:`spikec.Input` that
+        declares ``range`` or ``sample`` (and its ``count``), or ``None``
+        (back to the traced example's neighbourhood).  Netlists are lowered
+        again for the new domain.
+        """
+        changes = {}
+        for name, value in domains.items():
+            if name not in self.input_names:
+                raise SpikecError(f"set_domain: {self.name} has no input {name!r}; inputs: "
+                                  f"{', '.join(self.input_names)}")
+            changes[name] = _input_domain(self.inputs[self.input_names.index(name)], value)
+        self._domain = self._domain.updated(changes)
+        return self
+
+    def calibration_inputs(self) -> list[list[Any]]:
+        """The domain's calibration runs beyond the traced example (samples, sampler draws, points of boxes),
+        as input functions of time: what value ranges that must be measured are measured over."""
+        return [[spec.provider(value) for spec, value in zip(self.inputs, run)]
+                for run in self.domain.calibration()]
 
     def to_nir(self, **options: Any):
         """This program's netlist (with its current parameters) as a ``nir.NIRGraph`` (LIF networks
@@ -167,7 +207,8 @@ class Program:
         """Replace parameter values (name -> array); every later run and lowering uses them."""
         from spikec.netlist.params import write_params
 
-        write_params(self._netlists.get(self.lower_options()) or self.netlist, values)  # checks names and shapes
+        current = self._netlists.get((self.lower_options(), self.domain)) or self.netlist
+        write_params(current, values)  # checks names and shapes
         self._trained = {**self._trained, **{k: np.asarray(v, dtype=np.float64) for k, v in values.items()}}
         self._trained_netlists.clear()
 
@@ -239,17 +280,16 @@ class Program:
                 "n_steps": int(n_steps)}
 
     def tune_for(self, *examples: Any) -> Program:
-        """Tune the nonlinear units to these example inputs as well as the traced ones; returns ``self``.
+        """Add calibration examples to the domain: the units are tuned to these inputs as well; returns ``self``.
 
-        Every unit is tuned to the value range its operand takes on the
-        traced example, so a netlist serves inputs like that one.  To run a
-        whole family of inputs (say, a batch of different matrices to
-        invert), give examples that span it: each ``example`` is the
-        program's inputs as a tuple in argument order, a mapping by name, or,
+        Each ``example`` is the program's inputs as a tuple in argument order,
+        a mapping by name (omitted inputs take their traced examples), or,
         for a one-input program, the value itself (an array or a function of
-        time).  The units then cover the union of the ranges of all
-        examples.  Netlists lowered before are discarded.
+        time).  The units then cover the union of the ranges of the traced
+        example and every calibration example (with any box or sampler of
+        the domain).  Netlists are lowered again for the new domain.
         """
+        rows = []
         for example in examples:
             if isinstance(example, Mapping):
                 args, kwargs = (), example
@@ -260,9 +300,11 @@ class Program:
             else:
                 raise SpikecError(f"tune_for: {self.name} has {len(self.inputs)} inputs "
                                   f"({', '.join(self.input_names)}); give each example as a tuple or a mapping")
-            self._range_examples.append(self.input_providers(args, kwargs)[0])
-        self._netlists.clear()
-        self._trained_netlists.clear()
+            self.input_providers(args, kwargs)  # checks names and shapes
+            given = {**dict(zip(self.input_names, args)), **kwargs}
+            rows.append([given.get(spec.name, spec.example) for spec in self.inputs])
+        self._domain = self._domain.updated({spec.name: self._domain[spec.name].with_samples(*(r[i] for r in rows))
+                                             for i, spec in enumerate(self.inputs)})
         return self
 
     @property
@@ -425,12 +467,37 @@ SPIKING_UNIT_SYNAPSE = 0.005
 PROGRAM_OPTIONS = {"passes"}
 
 
-class ProgramStats:
-    """Graph statistics and, once lowered, netlist statistics, printed as one table."""
+def _input_domain(spec: InputSpec, value: Any) -> InputDomain:
+    """The :class:`InputDomain` that :meth:`Program.set_domain` reads ``value`` as (see there)."""
+    if value is None:
+        return InputDomain(spec.name, spec.shape)
+    if isinstance(value, Input):
+        if value.domain is None:
+            raise SpikecError(f"set_domain: the Input for {spec.name!r} declares neither range nor sample")
+        if value.shape != spec.shape:
+            raise SpikecError(f"set_domain: input {spec.name!r} has shape {spec.shape}, the Input {value.shape}")
+        return dataclasses.replace(value.domain, name=spec.name)
+    if isinstance(value, tuple):
+        if len(value) != 2:
+            raise SpikecError(f"set_domain: {spec.name}={value!r}: a box is a pair (lo, hi)")
+        return InputDomain.box(spec.name, spec.shape, *value)
+    if isinstance(value, list):
+        for v in value:
+            spec.provider(v)  # checks shapes
+        return InputDomain(spec.name, spec.shape).with_samples(*value)
+    if callable(value):
+        return InputDomain(spec.name, spec.shape, sampler=value)
+    raise SpikecError(f"set_domain: {spec.name}={type(value).__name__}: give (lo, hi), a list of examples, "
+                      "a sampler fn(rng), a spikec.Input with range or sample, or None")
 
-    def __init__(self, graph: GraphStats, netlist: NetlistStats | None):
+
+class ProgramStats:
+    """Graph statistics and, once lowered, netlist statistics, printed as one table, with the domain's line."""
+
+    def __init__(self, graph: GraphStats, netlist: NetlistStats | None, domain: Domain | None = None):
         self.graph = graph
         self.netlist = netlist
+        self.domain = domain
 
     def __getattr__(self, name: str) -> Any:
         for part in (self.__dict__.get("graph"), self.__dict__.get("netlist")):
@@ -448,6 +515,8 @@ class ProgramStats:
         text = str(self.graph)
         if self.netlist is not None:
             text += "\n" + str(self.netlist)
+        if self.domain is not None:
+            text += "\n" + self.domain.describe()
         return text
 
 

@@ -23,6 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from spikec.ir.attrs import ConstArray
+from spikec.ir.domain import Domain
 from spikec.ir.graph import Graph
 from spikec.ir.linear_map import is_identity
 from spikec.ir.node import Node
@@ -30,7 +31,7 @@ from spikec.ir.registry import get_op
 from spikec.lower.affine import Affine, distinct_rows
 from spikec.lower.errors import LoweringError
 from spikec.lower.options import LowerOptions
-from spikec.lower.ranges import measure_ranges, widen
+from spikec.lower.ranges import interval_ranges, measure_ranges, wanted_operands, widen
 from spikec.lower.rules import STATE_RULES, rule_for
 from spikec.lower.tuning import UnitTuning, nef_ensembles
 from spikec.netlist import (
@@ -48,10 +49,15 @@ __all__ = ["LoweringError", "lower"]
 
 
 class _Lowering:
-    def __init__(self, graph: Graph, options: LowerOptions, ranges):
+    def __init__(self, graph: Graph, options: LowerOptions, ranges, *, sound=None, boxes=(), domain=None):
         self.graph = graph
         self.options = options
-        self.ranges = ranges
+        self.ranges = ranges  # measured (lo, hi) per operand without a sound bound (spikec.lower.ranges.Measured)
+        self.sound = sound or {}  # node id -> sound (lo, hi) over the domain's boxes (interval arithmetic)
+        self.boxes = list(boxes)  # per program input: its box (flat lo, hi) or None
+        self.domain = domain
+        # population name -> ((port, lo, hi, origin), ...): the range each operand was tuned to, and why
+        self.range_log: dict[str, list[tuple[int, np.ndarray, np.ndarray, str]]] = {}
         self.rng = np.random.default_rng(options.seed)
         self.exprs: dict[int, Affine] = {}
         self.inputs: list[InputSource] = []
@@ -114,47 +120,71 @@ class _Lowering:
 
         return as_synapse(self.opts(node).unit_synapse)
 
+    def operand_range(self, node: Node, port: int) -> tuple[np.ndarray, np.ndarray, str, float]:
+        """Unwidened per-element (lower, upper) of operand ``port`` of ``node``, where it came from, and the
+        margin to widen it by.
+
+        In order: the user's ``spikec.configure(range=...)``; a sound bound
+        over the domain's boxes (interval arithmetic, tightened by the exact
+        image of the boxes where the operand is an affine function of inputs
+        only); else the range measured over the calibration runs, widened by
+        ``range_margin``.
+        """
+        operand = self.graph[node.inputs[port]]
+        user = node.config.get("range")
+        if user is not None:
+            lo, hi = (np.broadcast_to(np.asarray(v, dtype=float), operand.shape).ravel() for v in user)
+            return lo, hi, "user range", 1.0
+        sound = self.sound.get(operand.id)
+        boxed = self.input_box(operand.id)
+        if boxed is not None:
+            sound = boxed if sound is None else (np.maximum(sound[0], boxed[0]), np.minimum(sound[1], boxed[1]))
+        if sound is not None:
+            # Sound for the ideal values; an operand read from NEF units carries their decoding error too.
+            return sound[0], sound[1], "interval", self.opts(node).range_margin if self.reads_nef(node, port) else 1.0
+        lo, hi = self.ranges[operand.id]
+        return np.ravel(lo), np.ravel(hi), self.ranges.origin(), self.opts(node).range_margin
+
+    def reads_nef(self, node: Node, port: int) -> bool:
+        """Whether operand ``port`` of ``node`` is decoded from an NEF population (approximate, unlike parabola
+        units, which are exact in rate mode)."""
+        expr = self.exprs.get(node.inputs[port])
+        names = set(expr.terms) if expr is not None else set()
+        return any(str(dict(p.info).get("rule", "")).startswith("nef") for p in self.populations if p.name in names)
+
     def interval(self, node: Node, port: int, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
         """Widened per-element [lower, upper] of operand ``port`` of ``node``, broadcast to ``shape``."""
         operand = self.graph[node.inputs[port]]
-        user = node.config.get("range")
-        boxed = self.input_box(operand.id) if user is None else None
-        if boxed is not None:
-            lo, hi = boxed
-            return np.broadcast_to(lo.reshape(operand.shape), shape).ravel(), \
-                np.broadcast_to(hi.reshape(operand.shape), shape).ravel()
-        if user is not None:
-            lo, hi = (np.broadcast_to(np.asarray(v, dtype=float), operand.shape) for v in user)
-            margin = 1.0
-        else:
-            lo, hi = self.ranges[operand.id]
-            margin = self.opts(node).range_margin
+        lo, hi, origin, margin = self.operand_range(node, port)
         center, radius = widen(lo, hi, margin)
-        lo = np.broadcast_to(center - radius, shape).ravel()
-        hi = np.broadcast_to(center + radius, shape).ravel()
+        lo = np.broadcast_to((center - radius).reshape(operand.shape), shape).ravel()
+        hi = np.broadcast_to((center + radius).reshape(operand.shape), shape).ravel()
+        self.range_log.setdefault(f"{node.op}{node.id}", []).append((port, lo, hi, origin))
         return lo, hi
 
     def input_box(self, node_id: int) -> tuple[np.ndarray, np.ndarray] | None:
-        """With ``input_range`` set: the exact range of a value that is a linear function of inputs only.
+        """The exact range of a value that is an affine function of boxed inputs only, or None.
 
-        Each input element lies in ``[lo, hi]``; ``W @ inputs + b`` then spans
-        ``W @ c + b +- |W| @ r`` (``c``, ``r``: the box's centre and radius).
-        None for anything that depends on a population or a state.
+        Each element of input ``i`` lies in its box (the domain's, or
+        ``input_range`` for every input without one); ``W @ inputs + b`` then
+        spans ``W @ c + b +- |W| @ r`` (``c``, ``r``: the box's centre and
+        radius).  None for anything that depends on a population, a state or
+        an input without a box.
         """
-        box = self.options.input_range
         expr = self.exprs.get(node_id)
-        if box is None or expr is None:
+        if expr is None:
             return None
         expr = expr.pruned()
-        inputs = {source.name for source in self.inputs}
-        if not expr.terms or not set(expr.terms) <= inputs:
+        boxes = {source.name: self.boxes[source.index] if source.index < len(self.boxes) else None
+                 for source in self.inputs}
+        if not expr.terms or any(boxes.get(name) is None for name in expr.terms):
             return None
-        center, radius = (box[0] + box[1]) / 2, (box[1] - box[0]) / 2
         mid = expr.const.copy()
         half = np.zeros(expr.size)
-        for matrix in expr.terms.values():
-            mid += matrix @ np.full(matrix.shape[1], center)
-            half += abs(matrix) @ np.full(matrix.shape[1], radius)
+        for name, matrix in expr.terms.items():
+            lo, hi = boxes[name]
+            mid += matrix @ ((lo + hi) / 2)
+            half += abs(matrix) @ ((hi - lo) / 2)
         # a value that moves with the inputs but has zero width cannot occur (|W| rows are nonzero)
         return mid - half, mid + half
 
@@ -234,13 +264,15 @@ class _Lowering:
 
         if node.config.get("range") is None:
             operand = self.graph[node.inputs[0]]
-            m_lo, m_hi = (np.broadcast_to(np.broadcast_to(v, operand.shape), node.shape).ravel()
-                          for v in self.ranges[operand.id])
+            m_lo, m_hi = (np.broadcast_to(v.reshape(operand.shape), node.shape).ravel()
+                          for v in self.operand_range(node, 0)[:2])
             lo = np.where(finite_on(lo, m_lo), lo, m_lo)
             hi = np.where(finite_on(m_hi, hi), hi, m_hi)
         bad = ~finite_on(lo, hi) | ~(hi > lo)
         if bad.any():
             raise self.domain_error(node, lo[bad].min(), hi[bad].max())
+        log = self.range_log[f"{node.op}{node.id}"]
+        log[-1] = (0, lo, hi, log[-1][3])  # what the units are tuned to: the margin stops at the function's domain
         return lo, hi
 
     @staticmethod
@@ -278,8 +310,10 @@ class _Lowering:
             self.lower_state(node)
         outputs = [self.output(i, node_id) for i, node_id in enumerate(graph.outputs)]
         self.bypass_projection_nodes(outputs)
+        ranges = {name: tuple(entries) for name, entries in self.range_log.items()}
         net = Netlist(graph.name, tuple(self.inputs), tuple(self.populations), tuple(self.nodes),
-                      tuple(self.projections), tuple(outputs), info={"params": dict(self.params)})
+                      tuple(self.projections), tuple(outputs), domain=self.domain,
+                      info={"params": dict(self.params), "ranges": ranges})
         return net.validate()
 
     def bypass_projection_nodes(self, outputs: list[Output]) -> None:
@@ -355,7 +389,8 @@ class _Lowering:
 
 
 def lower(graph: Graph, inputs: Sequence[Callable[[float], np.ndarray]], options: LowerOptions | None = None,
-          *, more_examples: Sequence[Sequence[Callable[[float], np.ndarray]]] = ()) -> Netlist:
+          *, more_examples: Sequence[Sequence[Callable[[float], np.ndarray]]] = (),
+          domain: Domain | None = None) -> Netlist:
     """Lower a graph that the passes have prepared to a netlist.
 
     The lowering runs no passes: give it the graph after the default
@@ -363,17 +398,37 @@ def lower(graph: Graph, inputs: Sequence[Callable[[float], np.ndarray]], options
     :class:`spikec.Program` does).  An op it has no rule for (``matmul``
     before ``expand_bilinear``...) raises :class:`LoweringError` naming the
     op, its line and the pass it needs, before anything is simulated.
-    ``inputs`` are the example input signals (functions of time)
-    used to measure the value ranges that nonlinear units are tuned to;
-    ``more_examples`` are further sets of them: the units are tuned to the
-    union of the ranges that every set produces.
+
+    Units are tuned over ``domain`` (:class:`spikec.ir.domain.Domain`; the
+    netlist carries it): operands that depend only on boxed inputs get sound
+    bounds by interval arithmetic (``options.input_range`` boxes every input
+    without a box of its own); the others are measured by the ideal
+    simulation of ``inputs`` (the traced example) and of each run in
+    ``more_examples`` (calibration runs: the domain's samples and draws), and
+    the units cover the union.  See :mod:`spikec.lower.ranges`.
     """
     for node in graph:  # before measuring ranges, which simulates the graph
         if not get_op(node.op).is_input and not get_op(node.op).is_stateful:
             rule_for(node)
     options = options or LowerOptions()
-    ranges = measure_ranges(graph, inputs, options.range_t, options.dt)
-    for example in more_examples:
-        for node_id, (lo, hi) in measure_ranges(graph, example, options.range_t, options.dt).items():
-            ranges[node_id] = (np.minimum(ranges[node_id][0], lo), np.maximum(ranges[node_id][1], hi))
-    return _Lowering(graph, options, ranges).run()
+    boxes = _boxes(graph, options, domain)
+    sound = interval_ranges(graph, boxes)
+    wanted = [i for i in wanted_operands(graph) if i not in sound]
+    ranges = measure_ranges(graph, inputs, options.range_t, options.dt, more=more_examples, wanted=wanted)
+    return _Lowering(graph, options, ranges, sound=sound, boxes=boxes, domain=domain).run()
+
+
+def _boxes(graph: Graph, options: LowerOptions, domain: Domain | None) -> list[tuple[np.ndarray, np.ndarray] | None]:
+    """Per program input, its box as flat arrays: the domain's, else ``input_range``, else None."""
+    given = domain.boxes() if domain is not None else []
+    nodes = graph.input_nodes
+    boxes: list[tuple[np.ndarray, np.ndarray] | None] = [None] * (1 + max((int(n.attrs["index"]) for n in nodes),
+                                                                           default=-1))
+    for node in nodes:
+        index = int(node.attrs["index"])
+        box = given[index] if index < len(given) else None
+        if box is None and options.input_range is not None:
+            box = tuple(np.full(node.shape, v) for v in options.input_range)
+        if box is not None:
+            boxes[index] = tuple(np.ravel(np.broadcast_to(b, node.shape)).astype(float) for b in box)
+    return boxes

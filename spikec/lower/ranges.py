@@ -1,9 +1,18 @@
-"""Value ranges of the operands of nonlinear units.
+"""Value ranges of the operands of nonlinear units, over the program's domain and the whole run.
 
-Each nonlinear unit is tuned to the values its operands take.  Unless the
-user gives a range (``spikec.configure(range=(lo, hi))``), it is measured by
-running the ideal NumPy reference on the traced example inputs and widening
-the observed interval by a safety margin.
+Each nonlinear unit is tuned to the values its operands take.  Where it can,
+the lowering bounds them soundly: :func:`interval_ranges` propagates the
+boxes of boxed inputs (:class:`spikec.ir.domain.Domain`) through the graph by
+interval arithmetic, one rule per kind of op in :data:`INTERVAL_RULES` (a
+linear op ``W x + b`` maps centre ``c`` and radius ``r`` to ``W c + b`` and
+``|W| r``; a product takes the extremes of the corner products; an
+elementwise function its bounds on the interval, exact when it is monotone
+there).  A value that depends on a state (a recurrence), on an input without
+a box, or on an explicit neuron layer has no sound bound; it is measured
+(:func:`measure_ranges`) by running the ideal NumPy reference over the
+calibration runs (the traced example, the user's samples, sampler draws,
+points of boxes) for ``range_t`` seconds and widening the union by a safety
+margin.
 """
 
 from __future__ import annotations
@@ -14,20 +23,196 @@ import numpy as np
 
 from spikec.ir.graph import Graph
 from spikec.ir.interpret import simulate_graph
+from spikec.ir.linear_map import linear_map
+from spikec.ir.node import Node
+from spikec.ir.registry import get_op
 from spikec.lower.errors import LoweringError
 from spikec.lower.rules import needs_ranges
 
-__all__ = ["LoweringError", "measure_ranges", "widen"]
+__all__ = [
+    "INTERVAL_RULES",
+    "LoweringError",
+    "Measured",
+    "interval_ranges",
+    "measure_ranges",
+    "wanted_operands",
+    "widen",
+]
 
-def measure_ranges(
-    graph: Graph, inputs: Sequence[Callable[[float], np.ndarray]], t: float, dt: float
-) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Per-element (min, max) over time of every operand of a nonlinear node."""
+Interval = tuple[np.ndarray, np.ndarray]  # flat float64 lower and upper bounds
+InputFunction = Callable[[float], np.ndarray]
+
+# -- sound bounds: interval arithmetic ----------------------------------------------------------------
+
+IntervalRule = Callable[[Graph, Node, list[Interval]], Interval | None]
+
+#: op name -> ``rule(graph, node, operand intervals) -> interval of the node, or None (no sound bound)``.
+#: Ops without an entry get one by kind in :func:`_rule_for`.
+INTERVAL_RULES: dict[str, IntervalRule] = {}
+
+
+def _broadcast(graph: Graph, node: Node, port: int, bound: np.ndarray) -> np.ndarray:
+    return np.broadcast_to(bound.reshape(graph[node.inputs[port]].shape), node.shape).ravel()
+
+
+def _linear(graph: Graph, node: Node, operands: list[Interval]) -> Interval:
+    matrices, bias = linear_map(node, [graph[i].shape for i in node.inputs])
+    center, radius = np.array(bias, dtype=np.float64), np.zeros(node.size)
+    for matrix, (lo, hi) in zip(matrices, operands):
+        center += matrix @ ((lo + hi) / 2)
+        radius += abs(matrix) @ ((hi - lo) / 2)
+    return center - radius, center + radius
+
+
+def _mul(graph: Graph, node: Node, operands: list[Interval]) -> Interval:
+    (lx, hx), (ly, hy) = ([_broadcast(graph, node, p, b) for b in operands[p]] for p in (0, 1))
+    corners = np.stack([lx * ly, lx * hy, hx * ly, hx * hy])
+    return corners.min(axis=0), corners.max(axis=0)
+
+
+def _square(graph: Graph, node: Node, operands: list[Interval]) -> Interval:
+    (lo, hi), = operands
+    top = np.maximum(lo * lo, hi * hi)
+    bottom = np.where((lo <= 0) & (hi >= 0), 0.0, np.minimum(lo * lo, hi * hi))
+    return bottom, top
+
+
+_GRID = np.linspace(0.0, 1.0, 65)[:, None]
+
+
+def _elementwise(graph: Graph, node: Node, operands: list[Interval]) -> Interval | None:
+    """Bounds of ``f`` on each element's interval: its ends where ``f`` is monotone on a fine grid, else the grid's
+    extremes padded by 1% of their spread (a smooth function's peak between grid points is that close)."""
+    (lo, hi), = operands
+    points = lo + (hi - lo) * _GRID
+    with np.errstate(all="ignore"):
+        values = np.asarray(get_op(node.op).reference(node.attrs, points), dtype=np.float64)
+    if values.shape != points.shape or not np.all(np.isfinite(values)):
+        return None  # not finite somewhere on the interval: the lowering's own domain check reports it
+    steps = np.diff(values, axis=0)
+    monotone = np.all(steps >= 0, axis=0) | np.all(steps <= 0, axis=0)
+    low, high = values.min(axis=0), values.max(axis=0)
+    pad = np.where(monotone, 0.0, 0.01 * (high - low))
+    return low - pad, high + pad
+
+
+INTERVAL_RULES["mul"] = _mul
+INTERVAL_RULES["square"] = _square
+
+
+def _rule_for(node: Node) -> IntervalRule | None:
+    rule = INTERVAL_RULES.get(node.op)
+    if rule is not None:
+        return rule
+    opdef = get_op(node.op)
+    if opdef.is_linear and not opdef.is_constant:
+        return _linear
+    if opdef.is_nonlinear and opdef.elementwise:
+        return _elementwise
+    return None  # states, neuron layers, anything else: no sound bound
+
+
+def interval_ranges(graph: Graph, boxes: Sequence[Interval | None]) -> dict[int, Interval]:
+    """Sound per-element bounds of every node that depends only on boxed inputs and constants.
+
+    ``boxes[i]`` is program input ``i``'s box (flat lower and upper bounds)
+    or None.  Nodes missing from the result have no sound bound: they depend
+    on a state, an input without a box, or an op without an interval rule.
+    """
+    known: dict[int, Interval] = {}
+    if not any(b is not None for b in boxes):
+        return known
+    for node_id in graph.order:
+        node = graph[node_id]
+        opdef = get_op(node.op)
+        if opdef.is_input:
+            box = boxes[int(node.attrs["index"])]
+            if box is not None:
+                known[node_id] = (np.ravel(box[0]).astype(np.float64), np.ravel(box[1]).astype(np.float64))
+            continue
+        if opdef.is_constant:
+            value = np.ravel(opdef.reference(node.attrs)).astype(np.float64)
+            known[node_id] = (value, value)
+            continue
+        rule = _rule_for(node)
+        if rule is None or any(i not in known for i in node.inputs):
+            continue
+        bound = rule(graph, node, [known[i] for i in node.inputs])
+        if bound is not None:
+            known[node_id] = (np.minimum(bound[0], bound[1]), np.maximum(bound[0], bound[1]))
+    return known
+
+
+# -- measured bounds: the ideal reference over calibration runs ----------------------------------------
+
+
+def wanted_operands(graph: Graph) -> list[int]:
+    """Every operand of a node whose units are tuned to its operands' ranges."""
     # Explicit neuron layers fix their own tuning: their operands need no range
     # (measuring them would simulate a whole convolutional network for nothing).
-    wanted = sorted({i for node in graph if needs_ranges(node) for i in node.inputs})
+    return sorted({i for node in graph if needs_ranges(node) for i in node.inputs})
+
+
+class Measured(dict):
+    """Measured ``node id -> (lo, hi)``, with how many calibration runs gave them (``runs``) and how many of the
+    calibration runs beyond the traced example went non-finite and were left out (``diverged``)."""
+
+    runs: int = 0
+    diverged: int = 0
+
+    def origin(self) -> str:
+        """Where these ranges came from, in words."""
+        if self.runs <= 1:
+            return "example"
+        text = f"sampled over {self.runs} inputs"
+        text += f", +{SPREAD:g} sd" if self.runs >= MIN_RUNS_TO_EXTRAPOLATE else ""
+        return text + (f" ({self.diverged} diverged, left out)" if self.diverged else "")
+
+
+def measure_ranges(graph: Graph, inputs: Sequence[InputFunction], t: float, dt: float, *,
+                   more: Sequence[Sequence[InputFunction]] = (), wanted: Sequence[int] | None = None) -> Measured:
+    """Per-element (min, max) over time of ``wanted`` nodes (default: every operand of a nonlinear node).
+
+    ``inputs`` is the traced example's run; ``more`` further calibration runs
+    (their union is returned).  The example run must stay finite (else
+    :class:`LoweringError`); a further run that goes non-finite (a matrix
+    whose gradient flow diverges at this step size) is left out and counted.
+    """
+    wanted = wanted_operands(graph) if wanted is None else sorted(wanted)
+    result = Measured()
     if not wanted:
-        return {}
+        return result
+    per_run: list[tuple[dict[int, np.ndarray], dict[int, np.ndarray]]] = []
+    for k, run in enumerate([inputs, *more]):
+        try:
+            per_run.append(_measure_run(graph, run, t, dt, wanted))
+        except LoweringError:
+            if k == 0:
+                raise
+            result.diverged += 1
+    result.runs = len(per_run)
+    for i in wanted:
+        lows = np.stack([low[i] for low, _ in per_run])
+        highs = np.stack([high[i] for _, high in per_run])
+        lo, hi = lows.min(axis=0), highs.max(axis=0)
+        if len(per_run) >= MIN_RUNS_TO_EXTRAPOLATE:
+            # A few draws of a sampler under-cover it: the next draw's extremes lie
+            # beyond the few seen.  Extend each bound to SPREAD standard deviations
+            # of that bound across the runs (from the mean), where that is wider.
+            lo = np.minimum(lo, lows.mean(axis=0) - SPREAD * lows.std(axis=0, ddof=1))
+            hi = np.maximum(hi, highs.mean(axis=0) + SPREAD * highs.std(axis=0, ddof=1))
+        result[i] = (lo, hi)
+    return result
+
+
+#: Calibration runs (with the traced example) from which sampled ranges are extrapolated (see SPREAD).
+MIN_RUNS_TO_EXTRAPOLATE = 4
+#: Standard deviations (across calibration runs) by which each measured bound is extended beyond the runs' mean.
+SPREAD = 3.0
+
+
+def _measure_run(graph: Graph, inputs: Sequence[InputFunction], t: float, dt: float,
+                 wanted: list[int]) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
     steps = max(1, int(round(t / dt)))
     # Running extremes, not stored traces: the operands of a 30x30 inverse's
     # products are 10^5 values per step.
@@ -61,7 +246,7 @@ def measure_ranges(
                 "check it with prog.run(backend='numpy'), use a smaller gain or dt, or give ranges with "
                 "spikec.configure(range=(lo, hi))",
             )
-    return {node_id: (lows[node_id], highs[node_id]) for node_id in wanted}
+    return lows, highs
 
 
 def widen(lo: np.ndarray, hi: np.ndarray, margin: float) -> tuple[np.ndarray, np.ndarray]:

@@ -35,6 +35,7 @@ import networkx as nx
 import numpy as np
 
 from spikec.ir.attrs import ConstArray, format_array
+from spikec.ir.domain import Domain
 from spikec.netlist.transforms import AvgPool, Convolution, Dense, Sparse, Transform, make_transform
 
 # ------------------------------------------------------------------------------ parameters
@@ -183,6 +184,8 @@ class Netlist:
     nodes: tuple[SumNode, ...]
     projections: tuple[Projection, ...]
     outputs: tuple[Output, ...]
+    #: The inputs' values the units were tuned for (:class:`spikec.ir.domain.Domain`); None: not recorded.
+    domain: Domain | None = None
     info: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     # -- lookup -------------------------------------------------------------------

@@ -18,8 +18,11 @@ def _range(values: np.ndarray) -> str:
 
 
 def format_netlist(net: Netlist) -> str:
-    """One line per object and per projection, grouped by kind."""
+    """One line per object and per projection, grouped by kind; the domain the netlist was tuned for, and under
+    each population the range each operand was tuned to and where that range came from."""
     lines = [f"netlist {net.name}"]
+    if net.domain is not None:
+        lines.append(f"  {net.domain.describe()}")
     for inp in net.inputs:
         lines.append(f"  input      {inp.name}[{inp.size}]  (program input {inp.index}, shape {inp.shape})")
     for pop in net.populations:
@@ -31,6 +34,8 @@ def format_netlist(net: Netlist) -> str:
             f"bias {_range(pop.bias.value)}{extra}"
             + (f"  <- {', '.join(pop.computes)}" if pop.computes else "")
         )
+        for port, lo, hi, origin in net.info.get("ranges", {}).get(pop.name, ()):
+            lines.append(f"      tuned operand {port}: [{_range(lo)}, {_range(hi)}]  ({origin})")
     for node in net.nodes:
         parts = []
         if node.synapse is not None:

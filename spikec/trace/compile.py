@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import linecache
 from collections.abc import Callable, Sequence
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from spikec.errors import RunError, TraceError
+from spikec.ir.domain import DEFAULT_COUNT, InputDomain
 from spikec.ir.source import SourceLoc, capture
 from spikec.trace.context import TraceContext, _escaped_error, as_constant
 from spikec.trace.tracer import Tracer
@@ -28,7 +30,7 @@ class const:
 
 
 class Input:
-    """An input signal that varies over time: ``spikec.Input(shape, fn)``.
+    """An input signal: ``spikec.Input(shape, fn)``, and the values it may take (its domain).
 
     Parameters
     ----------
@@ -38,13 +40,46 @@ class Input:
         ``fn(t) -> array of shape`` giving the value at time ``t`` (seconds).
         Omit it to have a constant signal given by ``value``.
     value
-        A constant value (defaults to zeros); used when ``fn`` is None.
+        A constant value used when ``fn`` is None; defaults to the centre of
+        ``range``, else a draw of ``sample``, else zeros.
+    range
+        ``(lo, hi)``: every value the input may take, at any time of any run
+        (scalars, or arrays broadcastable to ``shape`` for per-element
+        bounds).  Units are tuned to the whole box (sound bounds where the
+        graph allows, see :mod:`spikec.lower.ranges`), not to the example.
+    sample
+        ``sample(rng) -> array of shape``: draws a typical input from a
+        ``numpy.random.Generator`` (``lambda rng: rng.standard_normal((5, 5))``);
+        units are tuned over ``count`` draws (a fixed seed).
+    count
+        Draws of ``sample``, or points of ``range`` for ranges that must be
+        measured by simulation (recurrences); default 8.
     """
 
     def __init__(self, shape: Sequence[int] | int, fn: Callable[[float], Any] | None = None,
-                 value: Any = None):
+                 value: Any = None, *, range: Any = None, sample: Callable[[np.random.Generator], Any] | None = None,
+                 count: int = DEFAULT_COUNT):
         self.shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(d) for d in shape)
         self.fn = fn
+        self.range = range
+        self.sample = sample
+        self.count = int(count)
+        if range is not None:
+            try:
+                lo, hi = range
+            except (TypeError, ValueError):
+                raise TraceError(f"Input(range={range!r}): give a pair (lo, hi)") from None
+            self.domain: InputDomain | None = InputDomain.box("input", self.shape, lo, hi, count=self.count)
+        elif sample is not None:
+            if not callable(sample):
+                raise TraceError(f"Input(sample={sample!r}): give a function of a numpy Generator")
+            self.domain = InputDomain("input", self.shape, sampler=sample, count=self.count)
+        else:
+            self.domain = None
+        if value is None and fn is None and self.domain is not None:
+            bounds = self.domain.bounds()
+            value = (bounds[0] + bounds[1]) / 2 if bounds is not None else \
+                np.asarray(sample(np.random.default_rng(0)), dtype=np.float64)
         self.value = np.zeros(self.shape) if value is None else np.broadcast_to(
             as_constant(value, "Input value"), self.shape).copy()
 
@@ -54,7 +89,8 @@ class Input:
         return np.asarray(self.fn(t), dtype=np.float64)
 
     def __repr__(self) -> str:
-        return f"Input(shape={self.shape}, fn={getattr(self.fn, '__name__', self.fn)!r})"
+        extra = "" if self.domain is None else f", domain={self.domain.describe()!r}"
+        return f"Input(shape={self.shape}, fn={getattr(self.fn, '__name__', self.fn)!r}{extra})"
 
 
 @dataclass(frozen=True)
@@ -64,6 +100,14 @@ class InputSpec:
     name: str
     shape: tuple[int, ...]
     example: Any  # ndarray (constant over time) or Input
+
+    def domain(self) -> InputDomain:
+        """The values this input may take: the box or sampler its :class:`Input` declares, else its example's
+        neighbourhood."""
+        declared = getattr(self.example, "domain", None)
+        if isinstance(self.example, Input) and declared is not None:
+            return dataclasses.replace(declared, name=self.name)
+        return InputDomain(self.name, self.shape)
 
     def provider(self, value: Any = None) -> Callable[[float], np.ndarray]:
         """A function of time giving this input's value, validating shape."""

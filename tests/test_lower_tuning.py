@@ -161,3 +161,27 @@ def test_product_radius_is_exact_in_rate_mode_far_outside_the_traced_example():
 def test_product_radius_must_be_positive():
     with pytest.raises(SpikecError, match="product_radius"):
         spikec.lower.LowerOptions(product_radius=0)
+
+
+def test_radius_scale_pairs_stay_exact_beyond_the_scaled_radius_and_cost_more_spikes():
+    """Pairs tuned to a tenth of the measured range still match NumPy in rate mode on inputs 10x the traced
+    ones (a pair never saturates), and their finer quantum shows as more spikes on those inputs."""
+
+    @spikec.compile
+    def f(x, y):
+        return x * y + x**2
+
+    prog = f.trace(np.array([0.5, -0.3]), np.array([1.0, 2.0]))
+    x, y = np.array([5.0, -4.0]), np.array([-7.0, 3.0])
+    for extra in ({}, {"balanced_products": True}):
+        out = prog.run(x, y, t=0.01, backend="numpy", mode="rate", parabola_pairs=True, radius_scale=0.1, **extra)
+        np.testing.assert_allclose(out.final, x * y + x**2, rtol=1e-9)
+    wide = prog.run(x, y, t=0.2, backend="numpy", mode="spiking", parabola_pairs=True)
+    fine = prog.run(x, y, t=0.2, backend="numpy", mode="spiking", parabola_pairs=True, radius_scale=0.1)
+    # spikes scale as 1 / radius**2 at a fixed max_rate: 100x, give or take the rounding of short runs
+    assert fine.spikes[-1] > 50 * wide.spikes[-1] > 0
+
+
+def test_radius_scale_must_be_positive():
+    with pytest.raises(SpikecError, match="radius_scale"):
+        spikec.lower.LowerOptions(radius_scale=0)

@@ -90,6 +90,13 @@ class LowerOptions:
         value; ``R`` only trades spikes against quantization error (each
         spike is worth ``R**2 / max_rate``).  Overrides ``parabola_pairs`` and
         ``balanced_products`` for products and squares.
+    radius_scale
+        Parabola products and squares tuned to ranges (not ``product_radius``):
+        each square's radius is its operand range's radius times this factor
+        (default 1).  Symmetric pairs never saturate, so a value beyond the
+        scaled radius is still exact in rate mode; a factor below 1 spends
+        more spikes for finer quantization where the values mostly are (the
+        ranges hold the extremes of the whole domain, 3 sd wide).
     seed
         Seed for tuning curves and initial neuron states.
     dt
@@ -114,6 +121,7 @@ class LowerOptions:
     balanced_products: bool = False
     spike_phase: str = "random"
     product_radius: float | None = None
+    radius_scale: float = 1.0
     seed: int = 0
     dt: float = 0.001
 
@@ -127,6 +135,8 @@ class LowerOptions:
         if not self.max_rate > 0 or self.n_neurons < 1 or self.range_margin < 1:
             raise SpikecError("max_rate must be > 0, n_neurons >= 1 and range_margin >= 1")
 
+        if not float(self.radius_scale) > 0:
+            raise SpikecError(f"radius_scale={self.radius_scale!r}: give a positive factor")
         if self.product_radius is not None and not float(self.product_radius) > 0:
             raise SpikecError(f"product_radius={self.product_radius!r}: give a positive radius or None")
         if self.input_range is not None:

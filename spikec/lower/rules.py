@@ -176,6 +176,7 @@ def lower_mul(lw: _Lowering, node: Node, operands: list[Affine]) -> Affine:
         # x*y = cx*cy + cy*(x-cx) + cx*(y-cy) + p*q, and only p*q = (x-cx)(y-cy)
         # goes through neurons, as squares of p/s +- s*q over +-radius
         (cx, cy), (sx, sy), radius, const = balanced_product(lx, hx, ly, hy)
+        radius = radius * o.radius_scale
         p, q = x - Affine.constant(cx), y - Affine.constant(cy)
         u, v = p.scaled(sx) + q.scaled(sy), p.scaled(sx) - q.scaled(sy)
         tu, lin_u, c_u = square(-radius, radius, o.max_rate)
@@ -183,8 +184,8 @@ def lower_mul(lw: _Lowering, node: Node, operands: list[Affine]) -> Affine:
         linear = p.scaled(cy) + q.scaled(cx) + Affine.constant(const)
     else:
         u, v = x + y, x - y
-        tu, lin_u, c_u = square(lx + ly, hx + hy, o.max_rate)
-        tv, lin_v, c_v = square(lx - hy, hx - ly, o.max_rate)
+        tu, lin_u, c_u = square(*_scaled(lx + ly, hx + hy, o.radius_scale), o.max_rate)
+        tv, lin_v, c_v = square(*_scaled(lx - hy, hx - ly, o.radius_scale), o.max_rate)
         linear = Affine.constant(np.zeros(u.size))
     tuning = UnitTuning(
         gain=np.concatenate([tu.gain, tv.gain]), bias=np.concatenate([tu.bias, tv.bias]),
@@ -201,6 +202,14 @@ def lower_mul(lw: _Lowering, node: Node, operands: list[Affine]) -> Affine:
             + linear)
 
 
+def _scaled(lo: np.ndarray, hi: np.ndarray, factor: float) -> tuple[np.ndarray, np.ndarray]:
+    """The range ``[lo, hi]`` shrunk (or widened) by ``factor`` around its centre (``radius_scale``)."""
+    if factor == 1.0:
+        return lo, hi
+    center, radius = (lo + hi) / 2, (hi - lo) / 2 * factor
+    return center - radius, center + radius
+
+
 @lowering_rule("square")
 def lower_square(lw: _Lowering, node: Node, operands: list[Affine]) -> Affine:
     """``x ** 2``: parabola neurons (exact in rate mode), not a fitted NEF ensemble."""
@@ -209,7 +218,7 @@ def lower_square(lw: _Lowering, node: Node, operands: list[Affine]) -> Affine:
         lo, hi = np.full(node.size, -float(o.product_radius)), np.full(node.size, float(o.product_radius))
         square = parabola_square_pairs
     else:
-        lo, hi = lw.interval(node, 0, node.shape)
+        lo, hi = _scaled(*lw.interval(node, 0, node.shape), o.radius_scale)
         square = parabola_square_pairs if o.parabola_pairs else parabola_square
     tuning, lin, const = square(lo, hi, o.max_rate)
     decoded = lw.population(node, lw.spiking_parabola(o), tuning, operands[0],

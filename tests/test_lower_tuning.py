@@ -185,3 +185,26 @@ def test_radius_scale_pairs_stay_exact_beyond_the_scaled_radius_and_cost_more_sp
 def test_radius_scale_must_be_positive():
     with pytest.raises(SpikecError, match="radius_scale"):
         spikec.lower.LowerOptions(radius_scale=0)
+
+
+def test_n_neurons_on_a_parabola_product_is_refused_with_the_op_and_line():
+    """A parabola product has no n_neurons: asking for one in a configure scope is an error naming the op and the
+    user's line, not silently ignored; with products='nef' in the scope it sizes the product's ensembles."""
+
+    @spikec.compile
+    def f(x, y):
+        with spikec.configure(n_neurons=200):
+            return x * y
+
+    prog = f.trace(np.array([0.5, -0.3]), np.array([1.0, 2.0]))
+    with pytest.raises(SpikecError, match=r"n_neurons=200 .*parabola product") as err:
+        prog.lower()
+    assert "mul" in str(err.value) and "test_lower_tuning.py" in str(err.value)
+
+    @spikec.compile
+    def g(x, y):
+        with spikec.configure(n_neurons=200, products="nef"):
+            return x * y
+
+    stats = g.trace(np.array([0.5, -0.3]), np.array([1.0, 2.0])).lower().stats()
+    assert stats.neurons == 2 * 200

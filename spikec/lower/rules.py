@@ -164,6 +164,7 @@ def lower_mul(lw: _Lowering, node: Node, operands: list[Affine]) -> Affine:
         tuning = lw.nef(o, centers, radii, lambda i, p: p[:, 0] * p[:, 1])
         return lw.population(node, lw.nef_type(o), tuning, drive, {"units": size, "rule": "nef product"})
     # ((x+y)^2 - (x-y)^2) / 4 with parabola neurons for the squares
+    _refuse_n_neurons(node, "product")
     square = parabola_square_pairs if o.parabola_pairs else parabola_square
     if o.product_radius is not None:
         # Gyrus's generic recipe: squares of x+y and x-y by pairs centred at 0, one radius for all
@@ -202,6 +203,18 @@ def lower_mul(lw: _Lowering, node: Node, operands: list[Affine]) -> Affine:
             + linear)
 
 
+def _refuse_n_neurons(node: Node, what: str) -> None:
+    """A parabola unit is one neuron (or a pair) per element, exact in rate mode: ``n_neurons`` asked of one
+    in a ``spikec.configure`` scope would be silently ignored, so it is an error that says what to do."""
+    if "n_neurons" in node.config:
+        raise LoweringError(
+            f"n_neurons={node.config['n_neurons']!r} has no meaning for a parabola {what} (one neuron, or a "
+            f"symmetric pair, per element, exact in rate mode)", op=node.op, loc=node.loc,
+            hint=("pass products='nef' in the same spikec.configure scope for NEF product ensembles of n_neurons"
+                  if what == "product" else "write x * x with products='nef' in the scope for an NEF ensemble")
+            + "; or buy precision with radius_scale, max_rate or parabola_pairs")
+
+
 def _scaled(lo: np.ndarray, hi: np.ndarray, factor: float) -> tuple[np.ndarray, np.ndarray]:
     """The range ``[lo, hi]`` shrunk (or widened) by ``factor`` around its centre (``radius_scale``)."""
     if factor == 1.0:
@@ -214,6 +227,7 @@ def _scaled(lo: np.ndarray, hi: np.ndarray, factor: float) -> tuple[np.ndarray, 
 def lower_square(lw: _Lowering, node: Node, operands: list[Affine]) -> Affine:
     """``x ** 2``: parabola neurons (exact in rate mode), not a fitted NEF ensemble."""
     o = lw.opts(node)
+    _refuse_n_neurons(node, "square")
     if o.product_radius is not None:  # Gyrus's generic square: a pair at 0, one radius (exact everywhere)
         lo, hi = np.full(node.size, -float(o.product_radius)), np.full(node.size, float(o.product_radius))
         square = parabola_square_pairs

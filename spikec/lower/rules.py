@@ -132,7 +132,8 @@ def lower_elementwise(lw: _Lowering, node: Node, operands: list[Affine]) -> Affi
 
     tuning = lw.nef(o, ((lo + hi) / 2)[:, None], ((hi - lo) / 2)[:, None], target)
     return lw.population(node, lw.nef_type(o), tuning, operands[0],
-                         {"units": node.size, "rule": f"nef {node.op}", "n_per_unit": o.n_neurons})
+                         {"units": node.size, "rule": f"nef {node.op}", "n_per_unit": o.n_neurons},
+                         interval=(lo, hi))
 
 
 _CONSTANT = LowerRule(lower_constant)
@@ -162,7 +163,8 @@ def lower_mul(lw: _Lowering, node: Node, operands: list[Affine]) -> Affine:
         centers = np.stack([(lx + hx) / 2, (ly + hy) / 2], axis=1)
         radii = np.stack([(hx - lx) / 2, (hy - ly) / 2], axis=1)
         tuning = lw.nef(o, centers, radii, lambda i, p: p[:, 0] * p[:, 1])
-        return lw.population(node, lw.nef_type(o), tuning, drive, {"units": size, "rule": "nef product"})
+        return lw.population(node, lw.nef_type(o), tuning, drive, {"units": size, "rule": "nef product"},
+                             interval=((centers - radii).ravel(), (centers + radii).ravel()))
     # ((x+y)^2 - (x-y)^2) / 4 with parabola neurons for the squares
     square = parabola_square_pairs if o.parabola_pairs else parabola_square
     if o.balanced_products:
@@ -174,11 +176,13 @@ def lower_mul(lw: _Lowering, node: Node, operands: list[Affine]) -> Affine:
         tu, lin_u, c_u = square(-radius, radius, o.max_rate)
         tv, lin_v, c_v = square(-radius, radius, o.max_rate)
         linear = p.scaled(cy) + q.scaled(cx) + Affine.constant(const)
+        tuned = (np.concatenate([-radius, -radius]), np.concatenate([radius, radius]))
     else:
         u, v = x + y, x - y
         tu, lin_u, c_u = square(lx + ly, hx + hy, o.max_rate)
         tv, lin_v, c_v = square(lx - hy, hx - ly, o.max_rate)
         linear = Affine.constant(np.zeros(u.size))
+        tuned = (np.concatenate([lx + ly, lx - hy]), np.concatenate([hx + hy, hx - ly]))
     tuning = UnitTuning(
         gain=np.concatenate([tu.gain, tv.gain]), bias=np.concatenate([tu.bias, tv.bias]),
         encode=sp.block_diag([tu.encode, tv.encode], format="csr"),
@@ -188,7 +192,7 @@ def lower_mul(lw: _Lowering, node: Node, operands: list[Affine]) -> Affine:
         " (pairs)" if o.parabola_pairs else "")
     decoded = lw.population(node, lw.spiking_parabola(o), tuning, stack([u, v]),
                             {"units": u.size, "rule": rule, "max_rate": o.max_rate},
-                            aligned=o.spike_phase == "aligned")
+                            aligned=o.spike_phase == "aligned", interval=tuned)
     return (decoded + u.scaled(lin_u / 4) - v.scaled(lin_v / 4) + Affine.constant((c_u - c_v) / 4)
             + linear)
 
@@ -203,7 +207,7 @@ def lower_square(lw: _Lowering, node: Node, operands: list[Affine]) -> Affine:
     decoded = lw.population(node, lw.spiking_parabola(o), tuning, operands[0],
                             {"units": node.size, "rule": "parabola square" + (
                                 " (pairs)" if o.parabola_pairs else ""), "max_rate": o.max_rate},
-                            aligned=o.spike_phase == "aligned")
+                            aligned=o.spike_phase == "aligned", interval=(lo, hi))
     return decoded + operands[0].scaled(lin) + Affine.constant(const)
 
 

@@ -1,0 +1,207 @@
+"""Run-time guards: no silent wrong answers.
+
+A population made for an op carries a :class:`~spikec.netlist.Guard`: the
+input currents its neurons were tuned for (from the operand ranges the
+lowering measured or was given).  Outside them a parabola square or a NEF
+ensemble computes something else, silently.  Every back end therefore
+carries, through its simulation loop (:func:`update_guard_state`, inside
+:mod:`spikec.backends.netsim`'s step for NumPy and JAX; a per-step node in
+the nengo network), per guarded population each neuron's lowest and highest
+current and the number of steps where some current left its interval, and
+per population and stateful sum node the first step with a non-finite
+value.  After the run :func:`check_finite` raises one clear
+:class:`~spikec.errors.RunError` for non-finite values, and
+:func:`range_violations` turns the counts into
+``RunResult.info["range_violations"]`` (per op, with the user's source line,
+the tuned range and the range seen in the operand's units), which
+:func:`enforce` turns into a :class:`~spikec.errors.RangeWarning` or a
+:class:`~spikec.errors.RangeError` (``on_range``).
+
+Tolerance: a neuron's current may pass its interval's ends by
+:data:`TOLERANCE` of the interval's width before the step counts.  In
+spiking mode units read other units' filtered spikes, which carry
+quantization noise on top of the ideal value the ranges were measured on;
+the tolerance is picked from measurements on the example programs (see
+tests/test_guards.py and the commit that set it).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from spikec.errors import RangeError, RangeWarning, RunError
+from spikec.netlist import Netlist, Population
+
+__all__ = [
+    "ON_RANGE",
+    "TOLERANCE",
+    "check_finite",
+    "enforce",
+    "guard_bounds",
+    "initial_guard_state",
+    "range_violations",
+    "update_guard_state",
+]
+
+#: Fraction of a neuron's tuned current interval that a current may overshoot before a step counts.
+TOLERANCE = 0.1
+
+#: What ``on_range`` may be.
+ON_RANGE = ("warn", "error", "ignore")
+
+
+def guard_bounds(net: Netlist, tolerance: float = TOLERANCE) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per guarded population, the currents ``(low, high)`` that count as in range (tolerance included)."""
+    out = {}
+    for pop in net.populations:
+        g = pop.guard
+        if g is None:
+            continue
+        lo, hi = g.j_lo.value, g.j_hi.value
+        slack = tolerance * (hi - lo)
+        out[pop.name] = (lo - slack, hi + slack)
+    return out
+
+
+def initial_guard_state(net: Netlist, batch: int, xp, dtype) -> dict[str, Any]:
+    """The guard part of a simulator's state: step counter, and per checked object its running records."""
+    def full(shape, value):
+        return xp.asarray(np.full(shape, value, dtype=dtype))
+
+    objects: dict[str, dict[str, Any]] = {}
+    for pop in net.populations:
+        entry = {"bad": full((batch,), -1.0)}
+        if pop.guard is not None:
+            entry.update(lo=full((batch, pop.n), np.inf), hi=full((batch, pop.n), -np.inf),
+                         out=full((batch,), 0.0), first=full((batch,), -1.0))
+        objects[pop.name] = entry
+    for node in net.nodes:
+        if node.synapse is not None:
+            objects[node.name] = {"bad": full((batch,), -1.0)}
+    return {"k": full((), 0.0), "objects": objects}
+
+
+def update_guard_state(state: Mapping[str, Any], values: Mapping[str, Any],
+                       bounds: Mapping[str, tuple[Any, Any]], xp) -> dict[str, Any]:
+    """One step of the guards: ``values`` are this step's currents (populations) and states (sum nodes)."""
+    k = state["k"]
+    objects = {}
+    for name, old in state["objects"].items():
+        value = values[name]
+        finite = xp.all(xp.isfinite(value), axis=-1)
+        entry = {"bad": xp.where((old["bad"] < 0) & ~finite, k, old["bad"])}
+        if name in bounds:
+            low, high = bounds[name]
+            inside = xp.all((value >= low) & (value <= high), axis=-1)  # False for NaN too
+            entry["lo"] = xp.minimum(old["lo"], value)
+            entry["hi"] = xp.maximum(old["hi"], value)
+            entry["out"] = old["out"] + xp.where(inside, 0.0, 1.0)
+            entry["first"] = xp.where((old["first"] < 0) & ~inside, k, old["first"])
+        objects[name] = entry
+    return {"k": k + 1, "objects": objects}
+
+
+def _describe(net: Netlist, name: str) -> str:
+    obj = net[name]
+    kind = "population" if isinstance(obj, Population) else "state"
+    what = ", ".join(obj.computes)
+    return f"{kind} {name}" + (f" ({what})" if what else "")
+
+
+def check_finite(net: Netlist, mode: str, dt: float, guard_state: Mapping[str, Any]) -> None:
+    """Raise :class:`RunError` naming the object and step where the run first went non-finite, if it did."""
+    first: tuple[int, str] | None = None
+    for name, entry in guard_state["objects"].items():
+        bad = np.asarray(entry["bad"], dtype=np.float64)
+        hit = bad[bad >= 0]
+        if hit.size and (first is None or int(hit.min()) < first[0]):
+            first = (int(hit.min()), name)
+    if first is None:
+        return
+    step, name = first
+    raise nonfinite_error(net, mode, dt, step, _describe(net, name))
+
+
+def nonfinite_error(net: Netlist, mode: str, dt: float, step: int, what: str) -> RunError:
+    """The one error for a run that went non-finite at (0-based) ``step`` in ``what``."""
+    return RunError(
+        f"{net.name}: the {mode} simulation went non-finite at t = {(step + 1) * dt:g} s (step {step + 1}) in "
+        f"{what}: its values are undefined from there on",
+        hint="the network diverges (an unstable integrate, a gain too large for this dt, inputs far outside the "
+             "ranges it was tuned for?); compare with prog.run(mode='ideal') on the same inputs and read "
+             "result.info['range_violations'] of a shorter run")
+
+
+def range_violations(net: Netlist, steps: int, dt: float, guard_state: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Per guarded population whose currents left their tuned interval: what, where, how far and how often.
+
+    Each entry: ``op``, ``loc`` (``file:line``), ``source`` (the line's
+    text), ``population``, ``steps`` (steps out of range; summed over batch
+    elements), ``of_steps``, ``first_t`` (first time out of range),
+    ``element`` (the operand element that went furthest out, relative to
+    its tuned width), ``tuned`` and ``seen`` (that element's tuned interval
+    and the values it took, in the operand's units), and ``tuned_lo``,
+    ``tuned_hi``, ``seen_lo``, ``seen_hi`` for every operand element.
+    """
+    report = []
+    for pop in net.populations:
+        g = pop.guard
+        entry = guard_state["objects"].get(pop.name)
+        if g is None or entry is None:
+            continue
+        out = np.asarray(entry["out"], dtype=np.float64)
+        if not out.sum() > 0:
+            continue
+        first = np.asarray(entry["first"], dtype=np.float64)
+        j_lo = np.asarray(entry["lo"], dtype=np.float64).min(axis=0)
+        j_hi = np.asarray(entry["hi"], dtype=np.float64).max(axis=0)
+        a, b = g.operand(j_lo), g.operand(j_hi)
+        unit = g.unit.value.astype(np.int64)
+        tuned_lo, tuned_hi = g.lo.value, g.hi.value
+        seen_lo = np.full(tuned_lo.shape, np.inf)
+        seen_hi = np.full(tuned_lo.shape, -np.inf)
+        np.minimum.at(seen_lo, unit, np.minimum(a, b))
+        np.maximum.at(seen_hi, unit, np.maximum(a, b))
+        width = np.where(tuned_hi > tuned_lo, tuned_hi - tuned_lo, 1.0)
+        excess = np.maximum(tuned_lo - seen_lo, seen_hi - tuned_hi) / width
+        excess = np.where(np.isfinite(seen_lo) & np.isfinite(seen_hi), excess, -np.inf)
+        i = int(np.argmax(excess))
+        report.append({
+            "op": g.op, "loc": g.loc, "source": g.source, "population": pop.name,
+            "steps": int(out.sum()), "of_steps": steps * out.size,
+            "first_t": float((first[first >= 0].min() + 1) * dt),
+            "element": i, "tuned": (float(tuned_lo[i]), float(tuned_hi[i])),
+            "seen": (float(seen_lo[i]), float(seen_hi[i])),
+            "tuned_lo": tuned_lo.copy(), "tuned_hi": tuned_hi.copy(), "seen_lo": seen_lo, "seen_hi": seen_hi,
+        })
+    return report
+
+
+def describe_violation(v: Mapping[str, Any]) -> str:
+    """One violation in a sentence: op, source line, tuned range, range seen, how often."""
+    where = v["op"] if v["loc"] is None else f"{v['op']} at {v['loc']}"
+    if v["source"]:
+        where += f" ({v['source']})"
+    (tlo, thi), (slo, shi) = v["tuned"], v["seen"]
+    return (f"{where}: operand element {v['element']} was tuned for [{tlo:.4g}, {thi:.4g}] but took "
+            f"[{slo:.4g}, {shi:.4g}]; out of range in {v['steps']} of {v['of_steps']} steps from "
+            f"t = {v['first_t']:g} s")
+
+
+def enforce(violations: list[dict[str, Any]], on_range: str) -> None:
+    """Warn (:class:`RangeWarning`), raise (:class:`RangeError`) or do nothing about ``violations``."""
+    if on_range not in ON_RANGE:
+        raise RunError(f"on_range must be one of {', '.join(map(repr, ON_RANGE))}, got {on_range!r}")
+    if not violations or on_range == "ignore":
+        return
+    lines = "\n  ".join(describe_violation(v) for v in violations)
+    message = (f"inputs left the ranges the network was tuned for; these results may be wrong:\n  {lines}\n"
+               "Tune for the inputs you run on (spikec.Input(shape, range=...), prog.tune_for(...), "
+               "spikec.configure(range=...)); result.info['range_violations'] has the details")
+    if on_range == "error":
+        raise RangeError(message)
+    warnings.warn(message, RangeWarning, stacklevel=3)

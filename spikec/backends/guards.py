@@ -44,18 +44,24 @@ __all__ = [
     "guard_bounds",
     "initial_guard_state",
     "range_violations",
+    "smoothing",
     "update_guard_state",
 ]
 
 #: Fraction of a neuron's tuned current interval that a current may overshoot before a step counts.
 TOLERANCE = 0.1
 
+#: Time constant (seconds) of the lowpass through which currents are compared with their intervals.
+SMOOTHING_TAU = 0.01
+
 #: What ``on_range`` may be.
 ON_RANGE = ("warn", "error", "ignore")
 
 
-def guard_bounds(net: Netlist, tolerance: float = TOLERANCE) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per guarded population, the currents ``(low, high)`` that count as in range (tolerance included)."""
+def guard_bounds(net: Netlist, tolerance: float | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per guarded population, the currents ``(low, high)`` that count as in range (``tolerance``:
+    :data:`TOLERANCE` unless given)."""
+    tolerance = TOLERANCE if tolerance is None else tolerance
     out = {}
     for pop in net.populations:
         g = pop.guard
@@ -76,7 +82,7 @@ def initial_guard_state(net: Netlist, batch: int, xp, dtype) -> dict[str, Any]:
     for pop in net.populations:
         entry = {"bad": full((batch,), -1.0)}
         if pop.guard is not None:
-            entry.update(lo=full((batch, pop.n), np.inf), hi=full((batch, pop.n), -np.inf),
+            entry.update(j=full((batch, pop.n), 0.0), lo=full((batch, pop.n), np.inf), hi=full((batch, pop.n), -np.inf),
                          out=full((batch,), 0.0), first=full((batch,), -1.0))
         objects[pop.name] = entry
     for node in net.nodes:
@@ -85,9 +91,21 @@ def initial_guard_state(net: Netlist, batch: int, xp, dtype) -> dict[str, Any]:
     return {"k": full((), 0.0), "objects": objects}
 
 
+def smoothing(dt: float, tau: float | None = None) -> float:
+    """The lowpass's step factor ``1 - exp(-dt / tau)`` (``tau``: :data:`SMOOTHING_TAU` unless given)."""
+    return float(-np.expm1(-dt / (SMOOTHING_TAU if tau is None else tau)))
+
+
 def update_guard_state(state: Mapping[str, Any], values: Mapping[str, Any],
-                       bounds: Mapping[str, tuple[Any, Any]], xp) -> dict[str, Any]:
-    """One step of the guards: ``values`` are this step's currents (populations) and states (sum nodes)."""
+                       bounds: Mapping[str, tuple[Any, Any]], xp, alpha: float) -> dict[str, Any]:
+    """One step of the guards: ``values`` are this step's currents (populations) and states (sum nodes).
+
+    Ranges are checked on currents through a lowpass (step factor ``alpha``,
+    :func:`smoothing`), started at the first step's currents: a unit that
+    reads another unit's raw spikes sees each spike as a jump far outside
+    its range, yet computes the mean it was tuned for; a sustained
+    excursion (an input outside the domain) passes the filter.
+    """
     k = state["k"]
     objects = {}
     for name, old in state["objects"].items():
@@ -96,9 +114,11 @@ def update_guard_state(state: Mapping[str, Any], values: Mapping[str, Any],
         entry = {"bad": xp.where((old["bad"] < 0) & ~finite, k, old["bad"])}
         if name in bounds:
             low, high = bounds[name]
-            inside = xp.all((value >= low) & (value <= high), axis=-1)  # False for NaN too
-            entry["lo"] = xp.minimum(old["lo"], value)
-            entry["hi"] = xp.maximum(old["hi"], value)
+            smooth = xp.where(k > 0, old["j"] + alpha * (value - old["j"]), value)
+            entry["j"] = smooth
+            inside = xp.all((smooth >= low) & (smooth <= high), axis=-1)  # False for NaN too
+            entry["lo"] = xp.minimum(old["lo"], smooth)
+            entry["hi"] = xp.maximum(old["hi"], smooth)
             entry["out"] = old["out"] + xp.where(inside, 0.0, 1.0)
             entry["first"] = xp.where((old["first"] < 0) & ~inside, k, old["first"])
         objects[name] = entry

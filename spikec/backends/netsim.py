@@ -45,7 +45,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from spikec.backends.common import fan_out
-from spikec.backends.guards import guard_bounds, initial_guard_state, update_guard_state
+from spikec.backends.guards import guard_bounds, initial_guard_state, smoothing, update_guard_state
 from spikec.models.neurons import bind_parameters, neuron_parameters
 from spikec.netlist import AvgPool, Convolution, Dense, InputSource, Netlist, Population, Sparse, SumNode
 
@@ -411,6 +411,9 @@ def make_simulator(net: Netlist, mode: str, dt: float, batch: int = 1, xp=np, se
     for index, proj in delayed:
         init["projections"][index] = proj.synapse.init_state((batch, objects[proj.post].size), None, xp=xp)
     bounds = guard_bounds(net) if guards else {}
+    if guards and xp is not np:
+        bounds = {name: (asarr(lo), asarr(hi)) for name, (lo, hi) in bounds.items()}
+    alpha = smoothing(dt)
     if guards:
         init["guard"] = initial_guard_state(net, batch, xp, float_dtype)
 
@@ -512,7 +515,7 @@ def make_simulator(net: Netlist, mode: str, dt: float, batch: int = 1, xp=np, se
         total = sum(pop_spikes.values(), zeros((batch,), count_dtype))
         new_state = {"neurons": new_neurons, "nodes": new_nodes, "projections": new_projections}
         if guards:
-            new_state["guard"] = update_guard_state(state["guard"], checks, bounds, xp)
+            new_state["guard"] = update_guard_state(state["guard"], checks, bounds, xp, alpha)
         report = {"outputs": [values[out.source] for out in net.outputs], "spikes": total, "events": events,
                   "pop_spikes": pop_spikes, "pop_events": pop_events}
         return new_state, report

@@ -40,9 +40,11 @@ __all__ = [
     "ON_RANGE",
     "TOLERANCE",
     "check_finite",
+    "describe",
     "enforce",
     "guard_bounds",
     "initial_guard_state",
+    "limit",
     "range_violations",
     "smoothing",
     "update_guard_state",
@@ -58,23 +60,35 @@ SMOOTHING_TAU = 0.01
 ON_RANGE = ("warn", "error", "ignore")
 
 
-def guard_bounds(net: Netlist, tolerance: float | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per guarded population, the currents ``(low, high)`` that count as in range (``tolerance``:
-    :data:`TOLERANCE` unless given)."""
-    tolerance = TOLERANCE if tolerance is None else tolerance
+def guard_bounds(net: Netlist) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per guarded population, ``(mid, inv_half)``: each neuron's current is read as
+    ``z = (J - mid) * inv_half``, which is in [-1, 1] exactly on its tuned interval."""
     out = {}
     for pop in net.populations:
         g = pop.guard
         if g is None:
             continue
         lo, hi = g.j_lo.value, g.j_hi.value
-        slack = tolerance * (hi - lo)
-        out[pop.name] = (lo - slack, hi + slack)
+        half = (hi - lo) / 2
+        # a neuron tuned for one current only (zero width) is not checked
+        out[pop.name] = ((lo + hi) / 2, np.where(half > 0, 1.0 / np.where(half > 0, half, 1.0), 0.0))
     return out
 
 
+def limit(tolerance: float | None = None) -> float:
+    """The largest ``|z|`` in range: 1 plus the tolerance (a fraction of the interval's width, two half-widths)."""
+    return 1.0 + 2.0 * (TOLERANCE if tolerance is None else tolerance)
+
+
 def initial_guard_state(net: Netlist, batch: int, xp, dtype) -> dict[str, Any]:
-    """The guard part of a simulator's state: step counter, and per checked object its running records."""
+    """The guard part of a simulator's state: step counter, and per checked object its running records.
+
+    Per guarded population: ``z`` (the smoothed normalized currents),
+    ``zmax`` / ``zmin`` (their extremes so far) and ``imax`` / ``imin`` (the
+    neurons that reached them), ``out`` (steps out of range), ``first``
+    (first such step, -1: none); per population and stateful sum node
+    ``bad`` (first non-finite step, -1: none).
+    """
     def full(shape, value):
         return xp.asarray(np.full(shape, value, dtype=dtype))
 
@@ -82,8 +96,9 @@ def initial_guard_state(net: Netlist, batch: int, xp, dtype) -> dict[str, Any]:
     for pop in net.populations:
         entry = {"bad": full((batch,), -1.0)}
         if pop.guard is not None:
-            entry.update(j=full((batch, pop.n), 0.0), lo=full((batch, pop.n), np.inf), hi=full((batch, pop.n), -np.inf),
-                         out=full((batch,), 0.0), first=full((batch,), -1.0))
+            entry.update(z=full((batch, pop.n), 0.0), zmax=full((batch,), -np.inf), zmin=full((batch,), np.inf),
+                         out=full((batch,), 0.0),
+                         first=full((batch,), -1.0))
         objects[pop.name] = entry
     for node in net.nodes:
         if node.synapse is not None:
@@ -101,31 +116,47 @@ def update_guard_state(state: Mapping[str, Any], values: Mapping[str, Any],
     """One step of the guards: ``values`` are this step's currents (populations) and states (sum nodes).
 
     Ranges are checked on currents through a lowpass (step factor ``alpha``,
-    :func:`smoothing`), started at the first step's currents: a unit that
-    reads another unit's raw spikes sees each spike as a jump far outside
-    its range, yet computes the mean it was tuned for; a sustained
-    excursion (an input outside the domain) passes the filter.
+    :func:`smoothing`), started at the centre of each neuron's interval: a
+    unit that reads another unit's raw spikes sees each spike as a jump far
+    outside its range, yet computes the mean it was tuned for, and a unit
+    fed by units that have not spiked yet sees a start-up transient; a
+    sustained excursion (an input outside the domain) passes the filter
+    within a few steps.
     """
     k = state["k"]
-    objects = {}
-    for name, old in state["objects"].items():
-        value = values[name]
-        finite = xp.all(xp.isfinite(value), axis=-1)
-        entry = {"bad": xp.where((old["bad"] < 0) & ~finite, k, old["bad"])}
-        if name in bounds:
-            low, high = bounds[name]
-            smooth = xp.where(k > 0, old["j"] + alpha * (value - old["j"]), value)
-            entry["j"] = smooth
-            inside = xp.all((smooth >= low) & (smooth <= high), axis=-1)  # False for NaN too
-            entry["lo"] = xp.minimum(old["lo"], smooth)
-            entry["hi"] = xp.maximum(old["hi"], smooth)
-            entry["out"] = old["out"] + xp.where(inside, 0.0, 1.0)
-            entry["first"] = xp.where((old["first"] < 0) & ~inside, k, old["first"])
-        objects[name] = entry
+    objects = {name: guard_entry(old, values[name], bounds.get(name), k, xp, alpha)
+               for name, old in state["objects"].items()}
     return {"k": k + 1, "objects": objects}
 
 
-def _describe(net: Netlist, name: str) -> str:
+def guard_entry(old: Mapping[str, Any], value, bounds: tuple[Any, Any] | None, k, xp, alpha: float,
+                bound: float | None = None) -> dict:
+    """One object's records after step ``k`` (see :func:`update_guard_state`); ``bounds`` None: finiteness only.
+
+    Few passes over the currents (JAX on a CPU pays for each one): the
+    smoothed normalized current ``z`` is the only per-neuron record, and one
+    max and one min per step give the extremes, whether a current was out
+    of range (``|z| > limit()``) and whether one was non-finite (NaN
+    propagates through both).
+    """
+    if bounds is None:
+        finite = xp.all(xp.isfinite(value), axis=-1)
+        return {"bad": xp.where((old["bad"] < 0) & ~finite, k, old["bad"])}
+    mid, inv_half = bounds
+    bound = limit() if bound is None else bound
+    z = old["z"] + alpha * ((value - mid) * inv_half - old["z"])
+    zmax, zmin = xp.max(z, axis=-1), xp.min(z, axis=-1)
+    outside = (zmax > bound) | (zmin < -bound)
+    return {
+        "z": z, "zmax": xp.maximum(zmax, old["zmax"]), "zmin": xp.minimum(zmin, old["zmin"]),
+        "out": old["out"] + xp.where(outside, 1.0, 0.0),
+        "first": xp.where((old["first"] < 0) & outside, k, old["first"]),
+        "bad": xp.where((old["bad"] < 0) & ~(xp.isfinite(zmax) & xp.isfinite(zmin)), k, old["bad"]),
+    }
+
+
+def describe(net: Netlist, name: str) -> str:
+    """``population p (mul@prog.py:3)`` or ``state s``: a netlist object as errors name it."""
     obj = net[name]
     kind = "population" if isinstance(obj, Population) else "state"
     what = ", ".join(obj.computes)
@@ -143,7 +174,7 @@ def check_finite(net: Netlist, mode: str, dt: float, guard_state: Mapping[str, A
     if first is None:
         return
     step, name = first
-    raise nonfinite_error(net, mode, dt, step, _describe(net, name))
+    raise nonfinite_error(net, mode, dt, step, describe(net, name))
 
 
 def nonfinite_error(net: Netlist, mode: str, dt: float, step: int, what: str) -> RunError:
@@ -163,9 +194,14 @@ def range_violations(net: Netlist, steps: int, dt: float, guard_state: Mapping[s
     text), ``population``, ``steps`` (steps out of range; summed over batch
     elements), ``of_steps``, ``first_t`` (first time out of range),
     ``element`` (the operand element that went furthest out, relative to
-    its tuned width), ``tuned`` and ``seen`` (that element's tuned interval
-    and the values it took, in the operand's units), and ``tuned_lo``,
-    ``tuned_hi``, ``seen_lo``, ``seen_hi`` for every operand element.
+    its tuned width), ``tuned`` (its tuned interval), ``seen`` (the
+    operand values, in the operand's units, at the lowest and highest
+    normalized currents any neuron reached, at ``seen_elements``).  Values
+    are the currents through the guards' lowpass, mapped back to the
+    operand.  The extremes are exact; which element reached them is the
+    one furthest out at the end of the run (exact when the run ends out of
+    range, as with inputs outside the domain; approximate for a transient
+    excursion).
     """
     report = []
     for pop in net.populations:
@@ -177,26 +213,28 @@ def range_violations(net: Netlist, steps: int, dt: float, guard_state: Mapping[s
         if not out.sum() > 0:
             continue
         first = np.asarray(entry["first"], dtype=np.float64)
-        j_lo = np.asarray(entry["lo"], dtype=np.float64).min(axis=0)
-        j_hi = np.asarray(entry["hi"], dtype=np.float64).max(axis=0)
-        a, b = g.operand(j_lo), g.operand(j_hi)
+        zmax, zmin = (np.asarray(entry[key], dtype=np.float64) for key in ("zmax", "zmin"))
+        bmax, bmin = int(np.argmax(zmax)), int(np.argmin(zmin))  # batch elements
+        # which neuron reached an extreme is not recorded (an arg-max per step costs JAX on a CPU 7x):
+        # the one furthest out at the end, where the run ends out of range (inputs outside the domain)
+        final = np.asarray(entry["z"], dtype=np.float64)
+        imax, imin = int(np.argmax(final[bmax])), int(np.argmin(final[bmin]))
+        j_lo, j_hi = g.j_lo.value, g.j_hi.value
+
+        def operand(i, z):
+            current = np.full(pop.n, (j_lo[i] + j_hi[i]) / 2 + z * (j_hi[i] - j_lo[i]) / 2)
+            return float(g.operand(current)[i])
+
+        ends = sorted([(operand(imin, zmin[bmin]), imin), (operand(imax, zmax[bmax]), imax)])
         unit = g.unit.value.astype(np.int64)
-        tuned_lo, tuned_hi = g.lo.value, g.hi.value
-        seen_lo = np.full(tuned_lo.shape, np.inf)
-        seen_hi = np.full(tuned_lo.shape, -np.inf)
-        np.minimum.at(seen_lo, unit, np.minimum(a, b))
-        np.maximum.at(seen_hi, unit, np.maximum(a, b))
-        width = np.where(tuned_hi > tuned_lo, tuned_hi - tuned_lo, 1.0)
-        excess = np.maximum(tuned_lo - seen_lo, seen_hi - tuned_hi) / width
-        excess = np.where(np.isfinite(seen_lo) & np.isfinite(seen_hi), excess, -np.inf)
-        i = int(np.argmax(excess))
+        worst = imax if zmax[bmax] - 1 >= -1 - zmin[bmin] else imin
+        element = int(unit[worst])
         report.append({
             "op": g.op, "loc": g.loc, "source": g.source, "population": pop.name,
             "steps": int(out.sum()), "of_steps": steps * out.size,
             "first_t": float((first[first >= 0].min() + 1) * dt),
-            "element": i, "tuned": (float(tuned_lo[i]), float(tuned_hi[i])),
-            "seen": (float(seen_lo[i]), float(seen_hi[i])),
-            "tuned_lo": tuned_lo.copy(), "tuned_hi": tuned_hi.copy(), "seen_lo": seen_lo, "seen_hi": seen_hi,
+            "element": element, "tuned": (float(g.lo.value[element]), float(g.hi.value[element])),
+            "seen": (ends[0][0], ends[1][0]), "seen_elements": (int(unit[ends[0][1]]), int(unit[ends[1][1]])),
         })
     return report
 
@@ -207,9 +245,10 @@ def describe_violation(v: Mapping[str, Any]) -> str:
     if v["source"]:
         where += f" ({v['source']})"
     (tlo, thi), (slo, shi) = v["tuned"], v["seen"]
-    return (f"{where}: operand element {v['element']} was tuned for [{tlo:.4g}, {thi:.4g}] but took "
-            f"[{slo:.4g}, {shi:.4g}]; out of range in {v['steps']} of {v['of_steps']} steps from "
-            f"t = {v['first_t']:g} s")
+    (elo, ehi) = v["seen_elements"]
+    return (f"{where}: operand element {v['element']} was tuned for [{tlo:.4g}, {thi:.4g}]; the operand took "
+            f"[{slo:.4g}, {shi:.4g}] (elements {elo}, {ehi}); out of range in {v['steps']} of {v['of_steps']} "
+            f"steps from t = {v['first_t']:g} s")
 
 
 def enforce(violations: list[dict[str, Any]], on_range: str) -> None:

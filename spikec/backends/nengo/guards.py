@@ -22,7 +22,7 @@ from typing import Any
 import nengo
 import numpy as np
 
-from spikec.backends.guards import guard_bounds, initial_guard_state, nonfinite_error, smoothing, update_guard_state
+from spikec.backends.guards import describe, guard_bounds, initial_guard_state, nonfinite_error, smoothing, update_guard_state
 from spikec.netlist import Netlist
 
 __all__ = ["GuardMonitor"]
@@ -46,8 +46,11 @@ class GuardMonitor:
         self.alpha = 1.0
         self.state = initial_guard_state(netlist, 1, np, np.float64)
         names = list(ensembles) + list(values)
-        self.node = nengo.Node(self, size_in=len(names), size_out=0, label="spikec guards")
         self.slot = {name: i for i, name in enumerate(names)}
+        self.node = None
+        if not names:  # nothing to watch (nengo wants a node with inputs to take them)
+            return
+        self.node = nengo.Node(self, size_in=len(names), size_out=0, label="spikec guards")
         for name, ens in ensembles.items():
             nengo.Connection(ens.neurons, self.node[self.slot[name]], transform=np.ones((1, ens.n_neurons)),
                              synapse=None, label=f"{name}.guard")
@@ -79,6 +82,5 @@ class GuardMonitor:
             if entry["bad"][0] >= 0:
                 # stop here: nengo would go on with NaN (or fail in a neuron step with its own error)
                 raise nonfinite_error(self.netlist, self.mode, self.dt, int(entry["bad"][0]),
-                                      f"{'population' if name in self.ensembles else 'state'} {name} "
-                                      f"({', '.join(self.netlist[name].computes)})")
+                                      describe(self.netlist, name))
         return None

@@ -8,7 +8,6 @@ import warnings
 
 import numpy as np
 import pytest
-from numpy.testing import assert_allclose
 
 import spikec
 from spikec.backends import get_backend
@@ -86,7 +85,7 @@ def test_in_domain_runs_do_not_warn(backend, mode):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_product_traced_on_constants_driven_by_sines_warns(backend):
     prog = product.trace(np.array([0.5]), np.array([0.3]))
-    with pytest.warns(RangeWarning, match="mul at test_guards.py"):
+    with pytest.warns(RangeWarning, match=r"mul at test_guards\.py"):
         result = prog.run(lambda t: np.sin(2 * np.pi * 2 * t), lambda t: np.cos(2 * np.pi * 2 * t), t=0.5,
                           backend=backend, mode="spiking", **OPTIONS[backend])
     (v,) = result.info["range_violations"]
@@ -107,7 +106,7 @@ def test_nan_mid_run_is_a_clear_error(backend):
 def test_on_range_error_and_ignore():
     prog = tanh_program()
     x, y = np.array([2.0, -2.0]), np.array([3.0, -3.0])
-    with pytest.raises(RangeError, match="tanh at test_guards.py"):
+    with pytest.raises(RangeError, match=r"tanh at test_guards\.py"):
         prog.run(x, y, t=0.05, backend="numpy", mode="rate", on_range="error")
     with no_range_warning():
         result = prog.run(x, y, t=0.05, backend="numpy", mode="rate", on_range="ignore")
@@ -193,7 +192,8 @@ def diverging_netlist() -> Netlist:
     return Netlist(
         "diverging", net.inputs, net.populations,
         (*net.nodes, SumNode("s", 1, synapse=Integrator(), x0=C([1.0]))),
-        (*net.projections, Projection("s", "s", Dense(C([[1.0 / DT]]))), Projection("s", "p", Dense(C([[1.0], [1.0]])))),
+        (*net.projections, Projection("s", "s", Dense(C([[1.0 / DT]]))),
+         Projection("s", "p", Dense(C([[1.0], [1.0]])))),
         net.outputs,
     ).validate()
 
@@ -201,6 +201,7 @@ def diverging_netlist() -> Netlist:
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_diverging_network_is_a_clear_error(backend):
     """s overflows float64 at step 1024 (2**1024); the population reading it one step later."""
-    with pytest.raises(RunError, match=r"went non-finite at t = [0-9.]+ s \(step 10[0-9][0-9]\) in (state s|population p)"):
+    pattern = r"went non-finite at t = [0-9.]+ s \(step 10[0-9][0-9]\) in (state s|population p)"
+    with pytest.raises(RunError, match=pattern):
         get_backend(backend).run(diverging_netlist(), [lambda t: np.array([0.5])], t=1100 * DT, dt=DT,
                                  mode="rate", on_range="ignore", **OPTIONS[backend])

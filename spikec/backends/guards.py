@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from spikec.errors import RangeError, RangeWarning, RunError
-from spikec.netlist import Netlist, Population
+from spikec.netlist import Guard, Netlist, Population
 
 __all__ = [
     "ON_RANGE",
@@ -219,13 +219,7 @@ def range_violations(net: Netlist, steps: int, dt: float, guard_state: Mapping[s
         # the one furthest out at the end, where the run ends out of range (inputs outside the domain)
         final = np.asarray(entry["z"], dtype=np.float64)
         imax, imin = int(np.argmax(final[bmax])), int(np.argmin(final[bmin]))
-        j_lo, j_hi = g.j_lo.value, g.j_hi.value
-
-        def operand(i, z):
-            current = np.full(pop.n, (j_lo[i] + j_hi[i]) / 2 + z * (j_hi[i] - j_lo[i]) / 2)
-            return float(g.operand(current)[i])
-
-        ends = sorted([(operand(imin, zmin[bmin]), imin), (operand(imax, zmax[bmax]), imax)])
+        ends = sorted([(_operand(g, imin, zmin[bmin]), imin), (_operand(g, imax, zmax[bmax]), imax)])
         unit = g.unit.value.astype(np.int64)
         worst = imax if zmax[bmax] - 1 >= -1 - zmin[bmin] else imin
         element = int(unit[worst])
@@ -237,6 +231,13 @@ def range_violations(net: Netlist, steps: int, dt: float, guard_state: Mapping[s
             "seen": (ends[0][0], ends[1][0]), "seen_elements": (int(unit[ends[0][1]]), int(unit[ends[1][1]])),
         })
     return report
+
+
+def _operand(g: Guard, i: int, z: float) -> float:
+    """Normalized current ``z`` of neuron ``i`` in its operand element's units."""
+    j_lo, j_hi = g.j_lo.value, g.j_hi.value
+    current = np.full(j_lo.shape, (j_lo[i] + j_hi[i]) / 2 + z * (j_hi[i] - j_lo[i]) / 2)
+    return float(g.operand(current)[i])
 
 
 def describe_violation(v: Mapping[str, Any]) -> str:

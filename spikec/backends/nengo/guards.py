@@ -22,7 +22,14 @@ from typing import Any
 import nengo
 import numpy as np
 
-from spikec.backends.guards import describe, guard_bounds, initial_guard_state, nonfinite_error, smoothing, update_guard_state
+from spikec.backends.guards import (
+    describe,
+    guard_bounds,
+    initial_guard_state,
+    nonfinite_error,
+    smoothing,
+    update_guard_state,
+)
 from spikec.netlist import Netlist
 
 __all__ = ["GuardMonitor"]

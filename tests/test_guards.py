@@ -205,3 +205,26 @@ def test_diverging_network_is_a_clear_error(backend):
     with pytest.raises(RunError, match=pattern):
         get_backend(backend).run(diverging_netlist(), [lambda t: np.array([0.5])], t=1100 * DT, dt=DT,
                                  mode="rate", on_range="ignore", **OPTIONS[backend])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_batched_runs_count_every_element(backend):
+    """Two elements: the traced example (in range) and one outside; only the second one's steps count."""
+    prog = tanh_program()
+    xs = np.array([[0.5, -0.3], [2.0, -2.0]])
+    ys = np.array([[1.0, 2.0], [3.0, -3.0]])
+    with pytest.warns(RangeWarning, match=r"tanh at test_guards\.py"):
+        result = prog.run(xs, ys, t=0.05, backend=backend, mode="rate", batch=True, **OPTIONS[backend])
+    violations = {v["op"]: v for v in result.info["range_violations"]}
+    assert violations["tanh"]["steps"] == 50 and violations["tanh"]["of_steps"] == 100
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_activities_that_overflow_are_a_clear_error(backend):
+    """Finite inputs and currents, but a square that overflows in the neurons: the same error everywhere
+    (nengo would raise its own FloatingPointError from inside a neuron step)."""
+    prog = spikec.compile(lambda x: x * x).trace(np.ones(2))
+    blow_up = lambda t: np.full(2, 1e200 if t > 0.0105 else 1.0)
+    with np.errstate(all="ignore"), pytest.raises(
+            RunError, match=r"went non-finite at t = 0.011 s \(step 11\) in population square1 \(square@"):
+        prog.run(blow_up, t=0.05, backend=backend, mode="spiking", **OPTIONS[backend])

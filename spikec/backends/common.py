@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from spikec.backends.guards import check_finite, enforce, range_violations
+from spikec.backends.guards import check_finite, check_outputs, enforce, range_violations
 from spikec.backends.result import RunResult
 from spikec.errors import BackendError, RunError
 from spikec.netlist import AvgPool, Convolution, Dense, InputSource, Netlist
@@ -270,6 +270,8 @@ def assemble_result(netlist: Netlist, spec: RunSpec, outputs: Sequence[np.ndarra
                   for name, v in per_step.items()}
         return {pop.name: counts.get(pop.name, zeros) for pop in netlist.populations}
 
+    if guard_state is not None:
+        check_outputs(netlist, spec.mode, dt, shaped)
     pop_spikes, pop_events = cumulative(spikes), cumulative(events)
     total = sum(pop_spikes.values(), zeros)
     synaptic_events = sum(pop_events.values(), zeros)

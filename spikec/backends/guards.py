@@ -40,6 +40,7 @@ __all__ = [
     "ON_RANGE",
     "TOLERANCE",
     "check_finite",
+    "check_outputs",
     "describe",
     "enforce",
     "guard_bounds",
@@ -175,6 +176,27 @@ def check_finite(net: Netlist, mode: str, dt: float, guard_state: Mapping[str, A
         return
     step, name = first
     raise nonfinite_error(net, mode, dt, step, describe(net, name))
+
+
+def check_outputs(net: Netlist, mode: str, dt: float, outputs) -> None:
+    """Raise :class:`RunError` at the first step where an output is non-finite (currents may all be finite
+    while an activity overflows); ``outputs[i]`` is ``(..., steps, *shape)``."""
+    first: tuple[int, str] | None = None
+    for out, values in zip(net.outputs, outputs):
+        values = np.asarray(values)
+        steps_axis = values.ndim - len(out.shape) - 1
+        finite = np.isfinite(values).reshape(*values.shape[:steps_axis + 1], -1).all(axis=-1)
+        finite = finite.reshape(-1, finite.shape[-1]).all(axis=0)
+        if not finite.all():
+            step = int(np.argmin(finite))
+            if first is None or step < first[0]:
+                first = (step, out.name)
+    if first is not None:
+        step, name = first
+        feeding = [p.pre for p in net.incoming(net.outputs[[o.name for o in net.outputs].index(name)].source)
+                   if isinstance(net[p.pre], Population)]
+        what = " and ".join(describe(net, pre) for pre in feeding) or f"output {name}"
+        raise nonfinite_error(net, mode, dt, step, what)
 
 
 def nonfinite_error(net: Netlist, mode: str, dt: float, step: int, what: str) -> RunError:

@@ -50,12 +50,6 @@ from spikec.models.neurons import bind_parameters, neuron_parameters
 from spikec.netlist import AvgPool, Convolution, Dense, InputSource, Netlist, Population, Sparse, SumNode
 
 
-#: With guards under a fence (JAX), populations of at least this many neurons store their currents once:
-#: XLA would otherwise recompute the summed projections inside the guard's loop; below it, the extra
-#: ``lax.cond`` per step costs more than the recomputation.
-FENCED_CURRENTS = 0
-
-
 class TransformPlan(Protocol):
     """How one projection's transform is stored and multiplied.
 
@@ -491,7 +485,7 @@ def make_simulator(net: Netlist, mode: str, dt: float, batch: int = 1, xp=np, se
             obj = objects[name]
             if isinstance(obj, Population):
                 current = gains[name] * summed(name, values, obj.n) + biases[name]
-                if guards and fence is not None and obj.n >= FENCED_CURRENTS:
+                if guards and fence is not None:
                     # computed once: XLA would otherwise repeat the summed projections inside the guard's loop
                     current = fence(current)
                 kwargs = {"noise": noise[name]} if noise is not None and name in noise else {}

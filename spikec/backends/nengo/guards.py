@@ -74,6 +74,19 @@ class GuardMonitor:
         self.reset()
         return self
 
+    def failure(self, sim: nengo.Simulator, exc: Exception):
+        """The :class:`RunError` for a floating-point error nengo raised inside a step: it names the
+        populations whose currents or activities are non-finite or would overflow when squared."""
+        step = int(sim.n_steps)  # the step in progress (0-based)
+        suspects = []
+        for name, ens in self.ensembles.items():
+            values = [sim.signals[sim.model.sig[ens.neurons][key]] for key in ("in", "out")]
+            with np.errstate(all="ignore"):
+                if any(not np.all(np.isfinite(v)) or np.max(np.abs(v), initial=0.0) > 1e150 for v in values):
+                    suspects.append(describe(self.netlist, name))
+        what = " and ".join(suspects) or f"a neuron step ({type(exc).__name__}: {exc})"
+        return nonfinite_error(self.netlist, self.mode, self.dt, step, what)
+
     def reset(self) -> None:
         """Start the records afresh (a new run or batch element)."""
         self.state = initial_guard_state(self.netlist, 1, np, np.float64)

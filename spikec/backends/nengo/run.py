@@ -89,7 +89,11 @@ class NengoBackend(NetlistBackend):
                 if b:
                     sim.reset(seed=seed)
                     model.guard.reset()
-                sim.run_steps(steps, progress_bar=bar)
+                try:
+                    sim.run_steps(steps, progress_bar=bar)
+                except (FloatingPointError, nengo.exceptions.SimulationError) as exc:
+                    # nengo steps under np.errstate(invalid="raise"): a diverging network stops inside it
+                    raise model.guard.failure(sim, exc) from exc
                 guard_states.append(model.guard.state)
                 outputs.append([np.array(sim.data[p]) for p in model.output_probes])
                 if model.counter_probe is not None:

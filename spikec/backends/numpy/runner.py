@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from spikec.backends.common import InputFeed, RunSpec, assemble_result, input_functions
-from spikec.backends.guards import check_finite
+from spikec.backends.guards import check_finite, describe, nonfinite_error
 from spikec.backends.netsim import make_simulator
 from spikec.backends.result import RunResult
 from spikec.netlist import Netlist
@@ -44,6 +44,9 @@ def run_netlist(net: Netlist, inputs: Sequence, steps: int, dt: float, mode: str
         if k % 64 == 63 or not np.all(np.isfinite(report["spikes"])):
             # stop a diverged run early (NaN in every later step); the error names the first object hit
             check_finite(net, mode, dt, state["guard"])
+            bad = [name for name, count in report["pop_spikes"].items() if not np.all(np.isfinite(count))]
+            if bad:  # finite currents, but activities that overflow
+                raise nonfinite_error(net, mode, dt, k, " and ".join(describe(net, name) for name in bad))
         for name in counted:
             pop_spikes[name][:, k] = report["pop_spikes"][name]
             pop_events[name][:, k] = report["pop_events"][name]

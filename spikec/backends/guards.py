@@ -17,12 +17,18 @@ the tuned range and the range seen in the operand's units), which
 :func:`enforce` turns into a :class:`~spikec.errors.RangeWarning` or a
 :class:`~spikec.errors.RangeError` (``on_range``).
 
-Tolerance: a neuron's current may pass its interval's ends by
-:data:`TOLERANCE` of the interval's width before the step counts.  In
-spiking mode units read other units' filtered spikes, which carry
-quantization noise on top of the ideal value the ranges were measured on;
-the tolerance is picked from measurements on the example programs (see
-tests/test_guards.py and the commit that set it).
+Tolerance: currents are compared through a lowpass (:data:`SMOOTHING_TAU`,
+50 ms), and a neuron's current may pass its interval's ends by
+:data:`TOLERANCE` (a quarter) of the interval's width before a step counts.
+In spiking mode units read other units' spikes (raw, by default), which
+carry quantization noise on top of the ideal values the ranges were
+measured on.  Measured on in-domain runs at tolerance 0 (the largest
+overshoot, as a fraction of the tuned width): the ``make demo`` 2x2 inverse
+(seeds 0-2, spiking) 0 at 10 ms and 50 ms; the 5x5 Adam inverse with
+``TUNED`` options on its example (jax, spiking, 2.5 s) 0 at 10 ms and 50 ms;
+the 5x5 gradient-descent inverse of tests/test_backend_jax.py (spiking, 1 s,
+0.9% NRMSE) 1.0 at 10 ms, 0.28 at 30 ms, 0.064 at 50 ms.  Out-of-domain
+runs overshoot by tens of widths (tests/test_guards.py).
 """
 
 from __future__ import annotations
@@ -52,10 +58,11 @@ __all__ = [
 ]
 
 #: Fraction of a neuron's tuned current interval that a current may overshoot before a step counts.
-TOLERANCE = 0.1
+TOLERANCE = 0.25
 
-#: Time constant (seconds) of the lowpass through which currents are compared with their intervals.
-SMOOTHING_TAU = 0.01
+#: Time constant (seconds) of the lowpass through which currents are compared with their intervals
+#: (see the module docstring for the measurements that set it and :data:`TOLERANCE`).
+SMOOTHING_TAU = 0.05
 
 #: What ``on_range`` may be.
 ON_RANGE = ("warn", "error", "ignore")

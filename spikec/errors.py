@@ -99,3 +99,15 @@ class RunError(SpikecError, ValueError):
 
 class BackendError(SpikecError, RuntimeError):
     """A back end is unavailable or failed in a way spikec can explain."""
+
+
+class RangeError(RunError):
+    """A run's values left the ranges its neurons were tuned for (``on_range="error"``)."""
+
+
+class RangeWarning(UserWarning):
+    """A run's values left the ranges its neurons were tuned for: its results may be wrong.
+
+    Issued after a run (``on_range="warn"``, the default); the message names
+    each op, its source line, the range it was tuned for and the range seen.
+    """

@@ -11,6 +11,7 @@ import numpy as np
 
 from spikec.backends import RunResult, get_backend
 from spikec.backends.common import check_options, steps_of
+from spikec.backends.guards import ON_RANGE, enforce
 from spikec.errors import RunError, SpikecError
 from spikec.ir.domain import Domain, InputDomain
 from spikec.ir.graph import Graph, GraphStats
@@ -360,7 +361,8 @@ class Program:
 
     def run(self, *args: Any, t: float = 1.0, dt: float = 1e-3, backend: str = "numpy", mode: str | None = None,
             seed: int | None = 0, progress: bool | None = None, batch: bool = False,
-            inputs: Mapping[str, Any] | None = None, synapse: Any = None, **options: Any) -> RunResult:
+            inputs: Mapping[str, Any] | None = None, synapse: Any = None, on_range: str = "warn",
+            **options: Any) -> RunResult:
         """Simulate the program for ``t`` seconds with time step ``dt``.
 
         Parameters
@@ -386,6 +388,12 @@ class Program:
             lowpass time constant), like a ``nengo.Probe`` synapse: spiking
             outputs are read through it.  Applied the same way on every back
             end; ``None`` records raw values.
+        on_range
+            What to do when a unit's input leaves the range it was tuned for
+            (``result.info["range_violations"]`` lists them per op):
+            ``"warn"`` (a :class:`spikec.RangeWarning`, the default),
+            ``"error"`` (raise :class:`spikec.RangeError`) or ``"ignore"``.
+            Non-finite values always raise :class:`spikec.RunError`.
         **options
             The back end's own options (its ``options`` table: ``dtype`` for
             ``jax``...) and lowering options for neural modes (``max_rate``,
@@ -397,6 +405,8 @@ class Program:
             raise RunError(f"run needs t > 0 and dt > 0, got t={t}, dt={dt}")
         if t < dt:
             raise RunError(f"t={t} is shorter than one time step dt={dt}")
+        if on_range not in ON_RANGE:
+            raise RunError(f"on_range must be one of {', '.join(map(repr, ON_RANGE))}, got {on_range!r}")
         engine = get_backend(backend)
         mode = mode or engine.default_mode
         engine.check_mode(mode)
@@ -415,6 +425,7 @@ class Program:
             spec = engine.spec(t=t, dt=dt, mode=mode, seed=seed, progress=progress, batch_size=batch_size,
                                options=own)
             result = engine.execute(self.lower(dt=dt, seed=seed, **lowering), providers, spec)
+            enforce(result.info.get("range_violations") or [], on_range)
         return filter_outputs(result, synapse) if synapse is not None else result
 
 

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from spikec.backends.guards import check_finite, check_outputs, enforce, range_violations
 from spikec.backends.result import RunResult
 from spikec.errors import BackendError, RunError
 from spikec.netlist import AvgPool, Convolution, Dense, InputSource, Netlist
@@ -137,12 +138,16 @@ class NetlistBackend:
 
     def run(self, netlist: Netlist, inputs: Sequence[Any], *, t: float, dt: float, mode: str | None = None,
             seed: int | None = 0, progress: bool | None = None, batch_size: int | None = None,
-            **options: Any) -> RunResult:
+            on_range: str = "warn", **options: Any) -> RunResult:
         """Run ``netlist`` for ``t`` seconds; ``inputs[i]`` is program input ``i`` (a function of time,
-        or a list of them when ``batch_size`` is given); ``options`` are the back end's own."""
+        or a list of them when ``batch_size`` is given); ``options`` are the back end's own.
+        ``on_range``: ``"warn"``, ``"error"`` or ``"ignore"`` when units leave their tuned ranges
+        (:func:`spikec.backends.guards.enforce`)."""
         spec = self.spec(t=t, dt=dt, mode=mode, seed=seed, progress=progress, batch_size=batch_size,
                          options=options)
-        return self.execute(netlist, inputs, spec)
+        result = self.execute(netlist, inputs, spec)
+        enforce(result.info.get("range_violations") or [], on_range)
+        return result
 
     def execute(self, netlist: Netlist, inputs: Sequence[Any], spec: RunSpec) -> RunResult:
         """Run ``netlist`` as ``spec`` says (checked by :meth:`spec`)."""
@@ -180,6 +185,11 @@ class InputFeed:
             if value.size == 1:
                 return np.full(self.size, value[0])
             raise RunError(f"input {self.name!r} gave {value.size} values at t={t:g}, expected {self.size}")
+        if not np.all(np.isfinite(value)):
+            bad = np.flatnonzero(~np.isfinite(value))
+            raise RunError(f"input {self.name!r} is not finite at t = {t:g} s: element {bad[0]} is "
+                           f"{value[bad[0]]} ({bad.size} of {self.size} elements non-finite)",
+                           hint="the input function returned NaN or inf; a network cannot compute with it")
         return value
 
     def sample(self, steps: int, dt: float) -> np.ndarray:
@@ -233,7 +243,8 @@ def fan_out(netlist: Netlist) -> dict[str, np.ndarray]:
 
 def assemble_result(netlist: Netlist, spec: RunSpec, outputs: Sequence[np.ndarray], *, backend: str,
                     spikes: Mapping[str, np.ndarray], events: Mapping[str, np.ndarray],
-                    fans: Mapping[str, np.ndarray], info: Mapping[str, Any]) -> RunResult:
+                    fans: Mapping[str, np.ndarray], info: Mapping[str, Any],
+                    guard_state: Mapping[str, Any] | None = None) -> RunResult:
     """The :class:`RunResult` of a netlist run, the same on every back end.
 
     ``outputs[i]`` holds netlist output ``i``'s values, ``(steps, size)`` or
@@ -241,9 +252,14 @@ def assemble_result(netlist: Netlist, spec: RunSpec, outputs: Sequence[np.ndarra
     that).  ``spikes`` and ``events`` map populations to their spikes and
     synaptic events *per step* (``(steps,)`` or ``(batch, steps)``, near
     integers: rounded here); populations left out count zero.  ``info``
-    holds the back end's timings and extras.
+    holds the back end's timings and extras.  ``guard_state``: the run's
+    final guard records (:mod:`spikec.backends.guards`): a non-finite value
+    raises :class:`RunError` here, and ``info["range_violations"]`` lists
+    the ops whose units left their tuned ranges (the caller warns).
     """
     steps, dt = spec.steps, spec.dt
+    if guard_state is not None:
+        check_finite(netlist, spec.mode, dt, guard_state)
     lead = () if spec.batch_size is None else (spec.batch_size,)
     shaped = tuple(np.asarray(o, dtype=np.float64).reshape(*lead, steps, *out.shape)
                    for o, out in zip(outputs, netlist.outputs))
@@ -254,6 +270,8 @@ def assemble_result(netlist: Netlist, spec: RunSpec, outputs: Sequence[np.ndarra
                   for name, v in per_step.items()}
         return {pop.name: counts.get(pop.name, zeros) for pop in netlist.populations}
 
+    if guard_state is not None:
+        check_outputs(netlist, spec.mode, dt, shaped)
     pop_spikes, pop_events = cumulative(spikes), cumulative(events)
     total = sum(pop_spikes.values(), zeros)
     synaptic_events = sum(pop_events.values(), zeros)
@@ -267,5 +285,7 @@ def assemble_result(netlist: Netlist, spec: RunSpec, outputs: Sequence[np.ndarra
         "total_synaptic_events": last(synaptic_events),
         "fan_out": dict(fans),
     })
+    if guard_state is not None:
+        merged["range_violations"] = range_violations(netlist, steps, dt, guard_state)
     return RunResult(t=dt * np.arange(1, steps + 1), outputs=shaped, backend=backend, mode=spec.mode, dt=dt,
                      spikes=total, batched=spec.batch_size is not None, info=merged)

@@ -45,6 +45,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from spikec.backends.common import fan_out
+from spikec.backends.guards import guard_bounds, guard_entry, initial_guard_state, smoothing
 from spikec.models.neurons import bind_parameters, neuron_parameters
 from spikec.netlist import AvgPool, Convolution, Dense, InputSource, Netlist, Population, Sparse, SumNode
 
@@ -339,7 +340,7 @@ def _asarray(xp, value, dtype=None):
 def make_simulator(net: Netlist, mode: str, dt: float, batch: int = 1, xp=np, seed: int = 0, *,
                    dtype=None, plan: Callable[[int, Any], TransformPlan] | None = None,
                    neuron_map: Callable[[Any], Any] | None = None, hoisted=(),
-                   count_dtype=None, neuron_params: bool = False) -> Simulator:
+                   count_dtype=None, neuron_params: bool = False, guards: bool = False) -> Simulator:
     """Prepare ``net`` for simulation in ``mode`` ("rate" or "spiking").
 
     Options for compiled back ends (the NumPy back end uses none of them):
@@ -409,6 +410,12 @@ def make_simulator(net: Netlist, mode: str, dt: float, batch: int = 1, xp=np, se
         init["nodes"][node.name] = node.synapse.init_state((batch, node.size), x0, xp=xp)
     for index, proj in delayed:
         init["projections"][index] = proj.synapse.init_state((batch, objects[proj.post].size), None, xp=xp)
+    bounds = guard_bounds(net) if guards else {}
+    if guards and xp is not np:
+        bounds = {name: (asarr(lo), asarr(hi)) for name, (lo, hi) in bounds.items()}
+    alpha = smoothing(dt)
+    if guards:
+        init["guard"] = initial_guard_state(net, batch, xp, float_dtype)
 
     params = {
         "weights": {index: plans[index].raw() for index in plans},
@@ -473,14 +480,23 @@ def make_simulator(net: Netlist, mode: str, dt: float, batch: int = 1, xp=np, se
             values[node.name] = node.synapse.output(state["nodes"][node.name])
         new_neurons = {}
         spikes = {}
+        checked: dict[str, Any] = {}  # name -> its guard records after this step
         for name in order:
             obj = objects[name]
             if isinstance(obj, Population):
                 current = gains[name] * summed(name, values, obj.n) + biases[name]
+                if guards and fence is not None:
+                    # computed once: XLA would otherwise repeat the summed projections inside the guard's loop
+                    current = fence(current)
                 kwargs = {"noise": noise[name]} if noise is not None and name in noise else {}
                 neuron = bound.get(name, types[name])
                 new_neurons[name], activity = neuron.step(state["neurons"][name], current, dt, xp=xp, **kwargs)
-                if fence is not None:
+                if guards:
+                    checked[name] = guard_entry(state["guard"]["objects"][name], current, bounds.get(name),
+                                                state["guard"]["k"], xp, alpha)
+                if fence is not None and guards:
+                    new_neurons[name], activity, checked[name] = fence((new_neurons[name], activity, checked[name]))
+                elif fence is not None:
                     new_neurons[name], activity = fence((new_neurons[name], activity))
                 values[name] = activity
                 if name in spiking_pops:
@@ -493,6 +509,9 @@ def make_simulator(net: Netlist, mode: str, dt: float, batch: int = 1, xp=np, se
         for node in stateful_nodes:
             u = summed(node.name, values, node.size)
             new_nodes[node.name], _ = node.synapse.step(state["nodes"][node.name], u, dt, xp=xp)
+            if guards:
+                checked[node.name] = guard_entry(state["guard"]["objects"][node.name], values[node.name], None,
+                                                 state["guard"]["k"], xp, alpha)
         new_projections = {}
         for index, proj in delayed:
             new_projections[index], _ = proj.synapse.step(
@@ -502,6 +521,8 @@ def make_simulator(net: Netlist, mode: str, dt: float, batch: int = 1, xp=np, se
         events = sum(pop_events.values(), zeros((batch,), count_dtype))
         total = sum(pop_spikes.values(), zeros((batch,), count_dtype))
         new_state = {"neurons": new_neurons, "nodes": new_nodes, "projections": new_projections}
+        if guards:
+            new_state["guard"] = {"k": state["guard"]["k"] + 1, "objects": checked}
         report = {"outputs": [values[out.source] for out in net.outputs], "spikes": total, "events": events,
                   "pop_spikes": pop_spikes, "pop_events": pop_events}
         return new_state, report

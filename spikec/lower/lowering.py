@@ -35,6 +35,7 @@ from spikec.lower.ranges import interval_ranges, measure_ranges, wanted_operands
 from spikec.lower.rules import STATE_RULES, rule_for
 from spikec.lower.tuning import UnitTuning, nef_ensembles
 from spikec.netlist import (
+    Guard,
     InputSource,
     Netlist,
     Output,
@@ -81,8 +82,13 @@ class _Lowering:
             self.projections.append(Projection(source, post, make_transform(matrix), synapse))
 
     def population(self, node: Node, neuron_type, tuning: UnitTuning, drive: Affine,
-                   info: dict | None = None, aligned: bool = False) -> Affine:
-        """Add a population driven by ``encode @ drive``; return its decoded output."""
+                   info: dict | None = None, aligned: bool = False,
+                   interval: tuple[np.ndarray, np.ndarray] | None = None) -> Affine:
+        """Add a population driven by ``encode @ drive``; return its decoded output.
+
+        ``interval``: the per-element ``(lo, hi)`` of ``drive`` that the tuning
+        was made for; it becomes the population's :class:`~spikec.netlist.Guard`.
+        """
         name = f"{node.op}{node.id}"
         neuron_input = drive.map(tuning.encode)
         n = tuning.gain.size
@@ -95,10 +101,34 @@ class _Lowering:
             name, n, neuron_type, ConstArray(tuning.gain), ConstArray(bias), computes=(where,),
             info=tuple(sorted((info or {}).items())),
             initial_state=tuple((k, ConstArray(v)) for k, v in sorted(state.items())),
+            guard=None if interval is None else self.guard(node, tuning, interval),
         ))
         self.project(Affine(n, dict(neuron_input.terms)), name, self.unit_synapse(node))
         self.population_names.add(name)
         return Affine(tuning.decode.shape[0], {name: tuning.decode})
+
+    @staticmethod
+    def guard(node: Node, tuning: UnitTuning, interval: tuple[np.ndarray, np.ndarray]) -> Guard:
+        """The currents each neuron was tuned for: ``interval`` through ``J = gain * encode @ x + bias``.
+
+        Interval arithmetic (centre and radius), so a neuron encoding several
+        elements gets the currents of the whole box, a necessary condition.
+        """
+        lo, hi = (np.broadcast_to(np.asarray(v, dtype=np.float64).ravel(), (tuning.encode.shape[1],))
+                  for v in interval)
+        encode = sp.csr_array(tuning.encode)
+        mid = encode @ ((lo + hi) / 2)
+        half = abs(encode) @ ((hi - lo) / 2)
+        a = tuning.gain * (mid - half) + tuning.bias
+        b = tuning.gain * (mid + half) + tuning.bias
+        dense = abs(encode).tocsr()
+        unit = np.asarray(dense.argmax(axis=1)).ravel() if encode.shape[1] else np.zeros(encode.shape[0], int)
+        coef = np.asarray(encode[np.arange(encode.shape[0]), unit]).ravel() * tuning.gain
+        loc = node.loc
+        return Guard(node.op, None if loc is None else loc.short, None if loc is None else loc.line.strip() or None,
+                     ConstArray(np.minimum(a, b)), ConstArray(np.maximum(a, b)),
+                     ConstArray(unit.astype(np.int64)), ConstArray(np.where(coef < 0, -1.0, 1.0)),
+                     ConstArray(lo.copy()), ConstArray(hi.copy()))
 
     def opts(self, node: Node) -> LowerOptions:
         """The lowering options for one node.

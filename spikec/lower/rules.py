@@ -132,7 +132,8 @@ def lower_elementwise(lw: _Lowering, node: Node, operands: list[Affine]) -> Affi
 
     tuning = lw.nef(o, ((lo + hi) / 2)[:, None], ((hi - lo) / 2)[:, None], target)
     return lw.population(node, lw.nef_type(o), tuning, operands[0],
-                         {"units": node.size, "rule": f"nef {node.op}", "n_per_unit": o.n_neurons})
+                         {"units": node.size, "rule": f"nef {node.op}", "n_per_unit": o.n_neurons},
+                         interval=(lo, hi))
 
 
 _CONSTANT = LowerRule(lower_constant)
@@ -162,7 +163,8 @@ def lower_mul(lw: _Lowering, node: Node, operands: list[Affine]) -> Affine:
         centers = np.stack([(lx + hx) / 2, (ly + hy) / 2], axis=1)
         radii = np.stack([(hx - lx) / 2, (hy - ly) / 2], axis=1)
         tuning = lw.nef(o, centers, radii, lambda i, p: p[:, 0] * p[:, 1])
-        return lw.population(node, lw.nef_type(o), tuning, drive, {"units": size, "rule": "nef product"})
+        return lw.population(node, lw.nef_type(o), tuning, drive, {"units": size, "rule": "nef product"},
+                             interval=((centers - radii).ravel(), (centers + radii).ravel()))
     # ((x+y)^2 - (x-y)^2) / 4 with parabola neurons for the squares
     _refuse_n_neurons(node, "product")
     square = parabola_square_pairs if o.parabola_pairs else parabola_square
@@ -173,10 +175,14 @@ def lower_mul(lw: _Lowering, node: Node, operands: list[Affine]) -> Affine:
         tu, lin_u, c_u = parabola_square_pairs(-radius, radius, o.max_rate)
         tv, lin_v, c_v = parabola_square_pairs(-radius, radius, o.max_rate)
         linear = Affine.constant(np.zeros(u.size))
+        # The pairs are exact for any value; the guard watches the domain's sums and differences.
+        tuned = (np.concatenate([lx + ly, lx - hy]), np.concatenate([hx + hy, hx - ly]))
     elif o.balanced_products:
         # x*y = cx*cy + cy*(x-cx) + cx*(y-cy) + p*q, and only p*q = (x-cx)(y-cy)
         # goes through neurons, as squares of p/s +- s*q over +-radius
         (cx, cy), (sx, sy), radius, const = balanced_product(lx, hx, ly, hy)
+        # The guard watches the calibrated range; radius_scale only trades spikes for precision.
+        tuned = (np.concatenate([-radius, -radius]), np.concatenate([radius, radius]))
         radius = radius * o.radius_scale
         p, q = x - Affine.constant(cx), y - Affine.constant(cy)
         u, v = p.scaled(sx) + q.scaled(sy), p.scaled(sx) - q.scaled(sy)
@@ -188,6 +194,7 @@ def lower_mul(lw: _Lowering, node: Node, operands: list[Affine]) -> Affine:
         tu, lin_u, c_u = square(*_scaled(lx + ly, hx + hy, o.radius_scale), o.max_rate)
         tv, lin_v, c_v = square(*_scaled(lx - hy, hx - ly, o.radius_scale), o.max_rate)
         linear = Affine.constant(np.zeros(u.size))
+        tuned = (np.concatenate([lx + ly, lx - hy]), np.concatenate([hx + hy, hx - ly]))
     tuning = UnitTuning(
         gain=np.concatenate([tu.gain, tv.gain]), bias=np.concatenate([tu.bias, tv.bias]),
         encode=sp.block_diag([tu.encode, tv.encode], format="csr"),
@@ -198,7 +205,7 @@ def lower_mul(lw: _Lowering, node: Node, operands: list[Affine]) -> Affine:
                 " (pairs)" if o.parabola_pairs else ""))
     decoded = lw.population(node, lw.spiking_parabola(o), tuning, stack([u, v]),
                             {"units": u.size, "rule": rule, "max_rate": o.max_rate},
-                            aligned=o.spike_phase == "aligned")
+                            aligned=o.spike_phase == "aligned", interval=tuned)
     return (decoded + u.scaled(lin_u / 4) - v.scaled(lin_v / 4) + Affine.constant((c_u - c_v) / 4)
             + linear)
 
@@ -228,18 +235,19 @@ def lower_square(lw: _Lowering, node: Node, operands: list[Affine]) -> Affine:
     """``x ** 2``: parabola neurons (exact in rate mode), not a fitted NEF ensemble."""
     o = lw.opts(node)
     _refuse_n_neurons(node, "square")
+    interval = lw.interval(node, 0, node.shape)  # what the guard watches, whatever the tuning below
     if o.product_radius is not None:  # Gyrus's generic square: a pair at 0, one radius (exact everywhere)
         lo, hi = np.full(node.size, -float(o.product_radius)), np.full(node.size, float(o.product_radius))
         square = parabola_square_pairs
     else:
-        lo, hi = _scaled(*lw.interval(node, 0, node.shape), o.radius_scale)
+        lo, hi = _scaled(*interval, o.radius_scale)
         square = parabola_square_pairs if o.parabola_pairs else parabola_square
     tuning, lin, const = square(lo, hi, o.max_rate)
     decoded = lw.population(node, lw.spiking_parabola(o), tuning, operands[0],
                             {"units": node.size, "rule": "parabola square" + (
                                 " (pairs)" if o.parabola_pairs or o.product_radius is not None else ""),
                              "max_rate": o.max_rate},
-                            aligned=o.spike_phase == "aligned")
+                            aligned=o.spike_phase == "aligned", interval=interval)
     return decoded + operands[0].scaled(lin) + Affine.constant(const)
 
 

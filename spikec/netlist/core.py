@@ -100,13 +100,56 @@ class InputSource:
 
 
 @dataclass(frozen=True)
+class Guard:
+    """What a population made for an op was tuned for, so that a run can tell when it left it.
+
+    Each neuron ``i`` was tuned for input currents ``J`` in
+    ``[j_lo[i], j_hi[i]]`` (its operand's tuned interval pushed through
+    ``J = gain * encode @ operand + bias``).  It reads operand element
+    ``unit[i]`` (the dominant one, for a neuron encoding several), whose tuned
+    interval is ``[lo[unit[i]], hi[unit[i]]]``; ``sign[i]`` is +1 when ``J``
+    grows with that element.  So a current seen maps back to the operand's
+    units by linear interpolation (exact for one-dimensional units:
+    parabola squares, elementwise NEF ensembles; along the encoder for
+    multi-dimensional NEF products).  ``op`` and ``loc`` name the graph op and
+    the user's source line (``file:line``), ``source`` is that line's text.
+    """
+
+    op: str
+    loc: str | None
+    source: str | None
+    j_lo: ConstArray
+    j_hi: ConstArray
+    unit: ConstArray
+    sign: ConstArray
+    lo: ConstArray
+    hi: ConstArray
+
+    def where(self) -> str:
+        """``op`` at its source line, as reports print it."""
+        return self.op if self.loc is None else f"{self.op} at {self.loc}"
+
+    def operand(self, current: np.ndarray) -> np.ndarray:
+        """Per-neuron currents (``(..., n)``) mapped to their operand element's units (see the class doc)."""
+        j_lo, j_hi = self.j_lo.value, self.j_hi.value
+        frac = (np.asarray(current, dtype=np.float64) - j_lo) / np.where(j_hi > j_lo, j_hi - j_lo, 1.0)
+        frac = np.where(self.sign.value > 0, frac, 1.0 - frac)
+        unit = self.unit.value.astype(np.int64)
+        lo, hi = self.lo.value[unit], self.hi.value[unit]
+        return lo + frac * (hi - lo)
+
+
+@dataclass(frozen=True)
 class Population:
     """``n`` neurons of one type with per-neuron gains and biases.
 
     ``computes`` says which graph ops the population implements (for
     listings and statistics); ``info`` holds lowering details such as the
     value ranges the neurons were tuned for; ``initial_state`` gives each
-    neuron state variable's value at ``t = 0``.
+    neuron state variable's value at ``t = 0``.  ``guard`` (None for
+    explicit neuron layers, which have no tuned range) says which input
+    currents the neurons were tuned for (:class:`Guard`): back ends count
+    the steps where a current left it.
     """
 
     name: str
@@ -117,6 +160,7 @@ class Population:
     computes: tuple[str, ...] = ()
     info: tuple[tuple[str, Any], ...] = ()
     initial_state: tuple[tuple[str, ConstArray], ...] = ()
+    guard: Guard | None = None
 
     @property
     def size(self) -> int:
@@ -330,6 +374,7 @@ __all__ = [
     "AvgPool",
     "Convolution",
     "Dense",
+    "Guard",
     "InputSource",
     "Netlist",
     "NetlistStats",

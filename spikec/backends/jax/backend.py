@@ -122,5 +122,5 @@ class JaxBackend(NetlistBackend):
             netlist, spec, [pick(o) for o in res["outputs"]], backend=self.name,
             spikes={name: pick(v) for name, v in res["population_spikes"].items()},
             events={name: pick(v) for name, v in res["population_events"].items()},
-            fans=res["fan_out"], info=info,
+            fans=res["fan_out"], info=info, guard_state=res["guard_state"],
         )

@@ -174,7 +174,7 @@ def _compile(net: Netlist, mode: str, dt: float, batch: int, steps: int, dtype: 
     hoisted = [p for i in (hoist_const | set(hoist_varying)) for p in by_input[i]]
     sim = make_simulator(net, mode, dt, batch=batch, xp=jnp, dtype=jdtype,
                          plan=lambda index, tr: plans.choose_plan(tr, jdtype, factor=optimize),
-                         hoisted=hoisted, count_dtype=jnp.int32)
+                         hoisted=hoisted, count_dtype=jnp.int32, guards=True)
 
     def run(raw, const_inputs, varying_inputs, seed, live):
         prepared = sim.prepare(raw)
@@ -182,9 +182,9 @@ def _compile(net: Netlist, mode: str, dt: float, batch: int, steps: int, dtype: 
             if isinstance(w, dict):
                 prepared["weights"][index] = {**w, "live": live}
         prepared["fence"] = lambda tree: fence(tree, live)
-        _, ys = scan(net, sim, prepared, const_inputs, varying_inputs, hoist_const, set(hoist_varying), steps,
-                      jax.random.PRNGKey(seed), jdtype, counts=True, unroll=unroll)
-        return ys
+        final, ys = scan(net, sim, prepared, const_inputs, varying_inputs, hoist_const, set(hoist_varying), steps,
+                         jax.random.PRNGKey(seed), jdtype, counts=True, unroll=unroll)
+        return ys, final["guard"]
 
     raw = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype=jdtype), sim.params)
     return _Compiled(sim, jax.jit(run), raw)
@@ -201,7 +201,8 @@ def simulate(net: Netlist, inputs: Sequence[np.ndarray], *, mode: str = "spiking
     (one ``(steps, batch, size)`` per netlist output), ``population_spikes``
     and ``population_events`` (population -> per-step ``(steps, batch)``
     int64 counts, spiking populations only), ``build_time``,
-    ``compile_time``, ``run_time`` (seconds) and ``plans``.
+    ``compile_time``, ``run_time`` (seconds), ``plans`` and ``guard_state``
+    (the run-time guards' records, :mod:`spikec.backends.guards`).
     """
     if mode not in MODES:
         raise RunError(f"backend 'jax' has modes {', '.join(MODES)}; got mode={mode!r}")
@@ -217,6 +218,9 @@ def simulate(net: Netlist, inputs: Sequence[np.ndarray], *, mode: str = "spiking
     for a, src in zip(arrays, net.inputs):
         if a.shape != (steps, batch, src.size):
             raise RunError(f"input {src.name}: expected shape {(steps, batch, src.size)}, got {a.shape}")
+        if not np.all(np.isfinite(a)):
+            k = int(np.argwhere(~np.isfinite(a))[0, 0])
+            raise RunError(f"input {src.name} is not finite at t = {(k + 1) * dt:g} s (step {k + 1})")
     return run_sampled(net, arrays, steps, batch, mode=mode, dt=dt, dtype=dtype, seed=seed, optimize=optimize,
                      unroll=unroll)
 
@@ -251,8 +255,7 @@ def run_sampled(net, arrays, steps, batch, *, mode, dt, dtype, seed, optimize, u
             compile_time = 0.0
         build_time = time.perf_counter() - start
         start = time.perf_counter()
-        ys = compiled.compiled(raw, const_inputs, varying, seed_arr, live)
-        ys = jax.device_get(ys)
+        ys, guard_state = jax.device_get(compiled.compiled(raw, const_inputs, varying, seed_arr, live))
         run_time = time.perf_counter() - start
     return {
         "outputs": [np.asarray(o, dtype=np.float64) for o in ys["outputs"]],
@@ -261,5 +264,5 @@ def run_sampled(net, arrays, steps, batch, *, mode, dt, dtype, seed, optimize, u
         "fan_out": compiled.sim.fanout,
         "build_time": build_time, "compile_time": compile_time, "run_time": run_time,
         "plans": {f"{p.pre} -> {p.post}": compiled.sim.plans[i].kind for i, p in enumerate(net.projections)},
-        "seed": seed,
+        "seed": seed, "guard_state": guard_state,
     }

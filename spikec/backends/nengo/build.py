@@ -295,6 +295,8 @@ class NengoModel:
         has columns ``2 i`` (spikes) and ``2 i + 1`` (synaptic events).
     fan_out
         Population name -> each neuron's number of nonzero outgoing weights.
+    guard
+        The run-time guards' :class:`~spikec.backends.nengo.guards.GuardMonitor`, or None.
     """
 
     network: nengo.Network
@@ -310,6 +312,7 @@ class NengoModel:
     counter_probe: nengo.Probe | None = None
     counted: tuple[str, ...] = ()
     fan_out: dict[str, np.ndarray] = field(default_factory=dict)
+    guard: Any = None  # GuardMonitor | None
 
     def counts(self, counter_data: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
         """Per-step spikes and synaptic events, each ``(..., steps, populations)`` integers."""
@@ -319,7 +322,7 @@ class NengoModel:
 
 def build_network(netlist: Netlist, mode: str = "spiking", seed: int | None = 0, *,
                   inputs: Sequence[Callable[[float], Any]] | None = None,
-                  count_spikes: bool = True) -> NengoModel:
+                  count_spikes: bool = True, guards: bool = False) -> NengoModel:
     """Build ``netlist`` as a ``nengo.Network`` (see the module docstring for the mapping).
 
     Parameters
@@ -339,6 +342,9 @@ def build_network(netlist: Netlist, mode: str = "spiking", seed: int | None = 0,
         pass-through nodes to connect into.
     count_spikes
         Add the spike counter (spiking mode only).
+    guards
+        Add the run-time guards' node (:class:`~spikec.backends.nengo.guards.GuardMonitor`;
+        bind it to the simulator before running).
     """
     if mode not in MODES:
         raise BackendError(f"unknown mode {mode!r} for the nengo back ends; modes: {', '.join(MODES)}")
@@ -432,11 +438,18 @@ def build_network(netlist: Netlist, mode: str = "spiking", seed: int | None = 0,
                     counted.append(pop.name)
                 counter_probe = nengo.Probe(counter, synapse=None, label="spike counts")
 
+        guard = None
+        if guards:
+            from spikec.backends.nengo.guards import GuardMonitor
+
+            guard = GuardMonitor(netlist, mode, ensembles,
+                                 {sn.name: objects[sn.name] for sn in netlist.nodes if sn.synapse is not None})
+
     return NengoModel(
         network=net, netlist=netlist, mode=mode, objects=objects, ensembles=ensembles,
         inputs=tuple(input_nodes), feeds=tuple(feeds), state_inputs=state_inputs,
         connections=tuple(connections), output_probes=output_probes, counter_probe=counter_probe,
-        counted=tuple(counted), fan_out=fans,
+        counted=tuple(counted), fan_out=fans, guard=guard,
     )
 
 

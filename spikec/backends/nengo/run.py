@@ -27,7 +27,7 @@ def by_index(netlist: Netlist, feeds: Sequence[InputFeed]) -> dict[int, InputFee
 
 
 def collect_result(model: NengoModel, spec: RunSpec, outputs: list[np.ndarray], counter: np.ndarray | None, *,
-                   backend: str, info: Mapping[str, Any]) -> RunResult:
+                   backend: str, info: Mapping[str, Any], guard_state: Mapping[str, Any] | None = None) -> RunResult:
     """Assemble a :class:`RunResult` from probe data.
 
     ``outputs[i]`` is ``(steps, size)``, or ``(batch, steps, size)`` when
@@ -42,7 +42,7 @@ def collect_result(model: NengoModel, spec: RunSpec, outputs: list[np.ndarray], 
             spikes[name] = per_spike[..., i]
             events[name] = per_event[..., i]
     return assemble_result(model.netlist, spec, outputs, backend=backend, spikes=spikes, events=events,
-                           fans=model.fan_out, info=info)
+                           fans=model.fan_out, info=info, guard_state=guard_state)
 
 
 class NengoBackend(NetlistBackend):
@@ -70,7 +70,7 @@ class NengoBackend(NetlistBackend):
         table = input_functions(netlist, inputs, spec.batch_size)
         feeds = [InputFeed(src) for src in netlist.inputs]
         start = time.perf_counter()
-        model = build_network(netlist, spec.mode, seed, inputs=by_index(netlist, feeds))
+        model = build_network(netlist, spec.mode, seed, inputs=by_index(netlist, feeds), guards=True)
         bar = show_progress(spec.progress, steps * len(table))
         try:
             with quiet_nengo_build():
@@ -79,15 +79,22 @@ class NengoBackend(NetlistBackend):
         except nengo.exceptions.NengoException as exc:
             raise BackendError(f"nengo could not build {netlist.name}: {type(exc).__name__}: {exc}") from exc
         build_time = time.perf_counter() - start
-        outputs, counters = [], []
+        outputs, counters, guard_states = [], [], []
         start = time.perf_counter()
+        model.guard.bind(sim)
         with sim:
             for b, row in enumerate(table):
                 for feed, fn in zip(feeds, row):
                     feed.fn = fn
                 if b:
                     sim.reset(seed=seed)
-                sim.run_steps(steps, progress_bar=bar)
+                    model.guard.reset()
+                try:
+                    sim.run_steps(steps, progress_bar=bar)
+                except (FloatingPointError, nengo.exceptions.SimulationError) as exc:
+                    # nengo steps under np.errstate(invalid="raise"): a diverging network stops inside it
+                    raise model.guard.failure(sim, exc) from exc
+                guard_states.append(model.guard.state)
                 outputs.append([np.array(sim.data[p]) for p in model.output_probes])
                 if model.counter_probe is not None:
                     counters.append(np.array(sim.data[model.counter_probe]))
@@ -99,4 +106,8 @@ class NengoBackend(NetlistBackend):
             outs = outputs[0]
             counter = counters[0] if counters else None
         info = {"build_time": build_time, "run_time": run_time, "seed": seed}
-        return collect_result(model, spec, outs, counter, backend=self.name, info=info)
+        # each element's records have a batch axis of one: join them along it
+        guard_state = {"k": guard_states[0]["k"], "objects": {
+            name: {key: np.concatenate([g["objects"][name][key] for g in guard_states]) for key in entry}
+            for name, entry in guard_states[0]["objects"].items()}}
+        return collect_result(model, spec, outs, counter, backend=self.name, info=info, guard_state=guard_state)

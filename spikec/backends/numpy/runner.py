@@ -7,10 +7,10 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from spikec.backends.common import RunSpec, assemble_result
+from spikec.backends.common import InputFeed, RunSpec, assemble_result, input_functions
+from spikec.backends.guards import check_finite, describe, nonfinite_error
 from spikec.backends.netsim import make_simulator
 from spikec.backends.result import RunResult
-from spikec.errors import RunError
 from spikec.netlist import Netlist
 from spikec.util.progress import progress_bar
 
@@ -22,9 +22,10 @@ def run_netlist(net: Netlist, inputs: Sequence, steps: int, dt: float, mode: str
     spec = RunSpec(steps=steps, dt=dt, mode=mode, seed=seed, progress=progress, batch_size=batch_size)
     batch = spec.elements
     start = time.perf_counter()
-    sim = make_simulator(net, mode, dt, batch=batch, xp=np, seed=seed or 0)
+    sim = make_simulator(net, mode, dt, batch=batch, xp=np, seed=seed or 0, guards=True)
     rng = np.random.default_rng(seed)
-    per_batch: list[list[Callable]] = [[fn] * 1 if batch_size is None else list(fn) for fn in inputs]
+    table = input_functions(net, inputs, batch_size)  # [element][netlist input]
+    per_batch: list[list[Callable]] = [[InputFeed(src, row[i]) for row in table] for i, src in enumerate(net.inputs)]
     outputs = [np.empty((batch, steps, out.size)) for out in net.outputs]
     counted = [name for name in sim.neuron_types if sim.neuron_types[name].spiking]
     pop_spikes = {name: np.zeros((batch, steps)) for name in counted}
@@ -33,17 +34,19 @@ def run_netlist(net: Netlist, inputs: Sequence, steps: int, dt: float, mode: str
     build = time.perf_counter() - start
     for k in progress_bar(range(steps), total=steps, desc=f"{net.name} (numpy {mode})", enable=progress):
         t = (k + 1) * dt
-        values = [np.stack([np.ravel(fn(t)) for fn in fns]) for fns in per_batch]
+        values: list = [None] * max([src.index + 1 for src in net.inputs], default=0)
+        for src, fns in zip(net.inputs, per_batch):
+            values[src.index] = np.stack([fn(t) for fn in fns])
         noise = {name: rng.random((batch, net[name].n)) for name in sim.noisy} or None
         state, report = sim.step(state, values, noise)
         for buf, value in zip(outputs, report["outputs"]):
             buf[:, k] = value
-        if not np.all(np.isfinite(report["spikes"])):
+        if k % 64 == 63 or not np.all(np.isfinite(report["spikes"])):
+            # stop a diverged run early (NaN in every later step); the error names the first object hit
+            check_finite(net, mode, dt, state["guard"])
             bad = [name for name, count in report["pop_spikes"].items() if not np.all(np.isfinite(count))]
-            raise RunError(f"{net.name}: the {mode} simulation went non-finite at t = {t:g} s (step {k + 1}) in "
-                           f"population {', '.join(bad)}: spike counts are undefined from there on",
-                           hint="the network diverges (an unstable integrate, a gain too large for this dt?); "
-                                "check the program with backend='numpy', mode='ideal'")
+            if bad:  # finite currents, but activities that overflow
+                raise nonfinite_error(net, mode, dt, k, " and ".join(describe(net, name) for name in bad))
         for name in counted:
             pop_spikes[name][:, k] = report["pop_spikes"][name]
             pop_events[name][:, k] = report["pop_events"][name]
@@ -53,5 +56,5 @@ def run_netlist(net: Netlist, inputs: Sequence, steps: int, dt: float, mode: str
         net, spec, [unbatch(o) for o in outputs], backend=backend,
         spikes={name: unbatch(v) for name, v in pop_spikes.items()},
         events={name: unbatch(v) for name, v in pop_events.items()},
-        fans=sim.fanout, info={"build_time": build, "run_time": run},
+        fans=sim.fanout, info={"build_time": build, "run_time": run}, guard_state=state["guard"],
     )

@@ -293,8 +293,9 @@ def enforce(violations: list[dict[str, Any]], on_range: str) -> None:
         return
     lines = "\n  ".join(describe_violation(v) for v in violations)
     message = (f"inputs left the ranges the network was tuned for; these results may be wrong:\n  {lines}\n"
-               "Tune for the inputs you run on (spikec.Input(shape, range=...), prog.tune_for(...), "
-               "spikec.configure(range=...)); result.info['range_violations'] has the details")
+               "Declare the inputs you run on as the program's domain (prog.set_domain(x=(lo, hi) or a sampler), "
+               "spikec.Input(shape, range=...), prog.tune_for(*examples)); the ranges seen are through a 50 ms "
+               "lowpass; result.info['range_violations'] has the details")
     if on_range == "error":
         raise RangeError(message)
     warnings.warn(message, RangeWarning, stacklevel=3)

@@ -138,7 +138,7 @@ def test_backends_take_netlists_and_their_own_options_only():
     jax_backend = get_backend("jax")
     with pytest.raises(BackendError, match="runs a Netlist"):
         jax_backend.run(object(), [x_of], t=0.01, dt=DT, mode="spiking")
-    with pytest.raises(RunError, match="unknown options: max_rate; its options are dtype, optimize, unroll"):
+    with pytest.raises(RunError, match="unknown options: max_rate; its options are devices, dtype, optimize, unroll"):
         jax_backend.run(hand_netlist(), [x_of], t=0.01, dt=DT, max_rate=100.0)
     with pytest.raises(RunError, match="has modes"):
         jax_backend.spec(t=0.01, dt=DT, mode="ideal")

@@ -144,6 +144,6 @@ def test_backends_take_netlists_and_their_own_options_only():
         jax_backend.spec(t=0.01, dt=DT, mode="ideal")
     spec = jax_backend.spec(t=10 * DT, dt=DT, options={"unroll": 2})
     assert spec == RunSpec(steps=10, dt=DT, mode="spiking", seed=0, options={"dtype": "float32", "optimize": True,
-                                                                             "unroll": 2})
+                                                                             "unroll": 2, "devices": None})
     with pytest.raises(RunError, match="on a program's graph"):
         get_backend("numpy").run(hand_netlist(), [x_of], t=0.01, dt=DT, mode="ideal")

@@ -138,12 +138,12 @@ def test_backends_take_netlists_and_their_own_options_only():
     jax_backend = get_backend("jax")
     with pytest.raises(BackendError, match="runs a Netlist"):
         jax_backend.run(object(), [x_of], t=0.01, dt=DT, mode="spiking")
-    with pytest.raises(RunError, match="unknown options: max_rate; its options are dtype, optimize, unroll"):
+    with pytest.raises(RunError, match="unknown options: max_rate; its options are devices, dtype, optimize, unroll"):
         jax_backend.run(hand_netlist(), [x_of], t=0.01, dt=DT, max_rate=100.0)
     with pytest.raises(RunError, match="has modes"):
         jax_backend.spec(t=0.01, dt=DT, mode="ideal")
     spec = jax_backend.spec(t=10 * DT, dt=DT, options={"unroll": 2})
     assert spec == RunSpec(steps=10, dt=DT, mode="spiking", seed=0, options={"dtype": "float32", "optimize": True,
-                                                                             "unroll": 2})
+                                                                             "unroll": 2, "devices": None})
     with pytest.raises(RunError, match="on a program's graph"):
         get_backend("numpy").run(hand_netlist(), [x_of], t=0.01, dt=DT, mode="ideal")

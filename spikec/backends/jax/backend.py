@@ -94,14 +94,17 @@ class JaxBackend(NetlistBackend):
     Modes ``"spiking"`` (default) and ``"rate"``.  Options: ``dtype``
     (``"float32"``, the default, or ``"float64"``), ``optimize`` (factored
     sparse plans, default True), ``unroll`` (``lax.scan`` unrolling, default
-    1).  ``RunResult.info`` has the nengo back end's keys (see the module
+    1), ``devices`` (where a batched run's batch axis is spread: None for
+    every local device, a count, or a list of ``jax.Device``; see
+    :mod:`spikec.backends.jax.sharding`, which also says how to span several
+    hosts with ``jax.distributed``).  ``RunResult.info`` has the nengo back end's keys (see the module
     docstring).
     """
 
     name = "jax"
     modes = MODES
     default_mode = "spiking"
-    options = MappingProxyType({"dtype": "float32", "optimize": True, "unroll": 1})
+    options = MappingProxyType({"dtype": "float32", "optimize": True, "unroll": 1, "devices": None})
 
     def execute(self, netlist: Netlist, inputs: Sequence[Any], spec: RunSpec) -> RunResult:
         netlist = self.check_netlist(netlist)
@@ -110,13 +113,15 @@ class JaxBackend(NetlistBackend):
         arrays = sample_inputs(netlist, inputs, spec.steps, spec.dt, spec.batch_size)
         sample_time = time.perf_counter() - start
         res = run_sampled(netlist, arrays, spec.steps, spec.elements, mode=spec.mode, dt=spec.dt, dtype=dtype,
-                          seed=spec.seed, optimize=spec.options["optimize"], unroll=spec.options["unroll"])
+                          seed=spec.seed, optimize=spec.options["optimize"], unroll=spec.options["unroll"],
+                          devices=spec.options["devices"], shard=spec.batched)
         # res holds (steps, batch) per-step counts and (steps, batch, size) outputs: batch first, or dropped.
         pick = (lambda a: a[:, 0]) if spec.batch_size is None else (lambda a: np.swapaxes(a, 0, 1))
         info = {
             "build_time": res["build_time"] + sample_time, "run_time": res["run_time"],
             "compile_time": res["compile_time"], "sample_time": sample_time, "dtype": dtype, "seed": res["seed"],
-            "plans": res["plans"], "device": str(jax.devices()[0]),
+            "plans": res["plans"], "device": str(jax.devices()[0]), "chunk": res["chunk"],
+            "devices": res["devices"],
         }
         return assemble_result(
             netlist, spec, [pick(o) for o in res["outputs"]], backend=self.name,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -16,14 +17,17 @@ import numpy as np
 
 from spikec.backends.common import InputFeed, input_functions
 from spikec.backends.jax import plans
+from spikec.backends.jax.cache import setup as setup_cache
 from spikec.backends.jax.plans import fence
+from spikec.backends.jax.sharding import Placement, placement
 from spikec.backends.netsim import Simulator, make_simulator
 from spikec.errors import RunError
 from spikec.netlist import Netlist
 from spikec.util.cache import LruCache
 
 __all__ = [
-    "DTYPES", "HOIST_BYTES", "MODES", "check_dtype", "clear_cache", "input_projections", "precision",
+    "CHUNK", "COMPILATIONS", "DTYPES", "HOIST_BYTES", "MODES", "check_dtype", "chunk_steps", "clear_cache",
+    "input_projections", "precision",
     "run_sampled", "sample_inputs", "scan", "simulate",
 ]
 
@@ -108,8 +112,16 @@ def _add_currents(a: dict, b: dict) -> dict:
 
 def scan(net: Netlist, sim: Simulator, prepared, const_inputs: dict[int, Any], varying_inputs: dict[int, Any],
           hoist_const: set[int], hoist_varying: set[int], steps: int, key, dtype, *, counts: bool,
-          unroll: int = 1):
-    """Run ``sim`` for ``steps`` steps (traceable); returns the stacked per-step reports."""
+          unroll: int = 1, init=None, k0=0, end=None):
+    """Run ``sim`` for ``steps`` steps (traceable); returns the final state and the stacked per-step reports.
+
+    For a run in chunks: ``init`` is the state carried from the previous
+    chunk (default: the simulator's initial state), ``k0`` the global index of
+    this chunk's first step (noise is drawn per global step, so chunking does
+    not change it) and ``end`` the run's number of steps: steps at or past it
+    pad the last chunk, and leave the guards' records (the only state a run
+    returns) as they were.
+    """
     by_input = input_projections(net)
     const_extra = _hoisted_currents(net, sim, prepared, {i: const_inputs[i] for i in hoist_const}, by_input)
     varying_extra = _hoisted_currents(net, sim, prepared, {i: varying_inputs[i] for i in hoist_varying}, by_input)
@@ -129,70 +141,110 @@ def scan(net: Netlist, sim: Simulator, prepared, const_inputs: dict[int, Any], v
         extra = _add_currents(const_extra, extra_k)
         new_state, report = sim.step(state, program_order, noise, prepared, extra or None)
         new_state = _cast_like(new_state, state)
+        if end is not None and "guard" in state:
+            live_step = k < end
+            new_state["guard"] = jax.tree_util.tree_map(lambda a, b: jnp.where(live_step, a, b),
+                                                        new_state["guard"], state["guard"])
         ys = {"outputs": report["outputs"], "spikes": report["pop_spikes"]}
         if counts:
             ys["events"] = report["pop_events"]
         return new_state, ys
 
-    xs = (jnp.arange(steps), {i: v for i, v in varying_inputs.items()}, varying_extra)
-    init = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype=dtype), sim.init)
+    xs = (k0 + jnp.arange(steps), {i: v for i, v in varying_inputs.items()}, varying_extra)
+    if init is None:
+        init = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype=dtype), sim.init)
     return jax.lax.scan(body, init, xs, length=steps, unroll=unroll)
 
 
 # ---------------------------------------------------------------------------- simulate
 
+# A run is stepped in chunks of this many steps: one compiled chunk, called
+# repeatedly with the carried state, serves every run length (the last chunk
+# is padded and its extra steps masked), so a new ``t`` compiles nothing.
+# 250 divides the usual run lengths (1 s, 0.5 s, 0.25 s at dt = 1 ms) without
+# padding; the calls between chunks cost microseconds.
+CHUNK = 250
+# Runs shorter than a chunk use the smallest power of two (at least this) that
+# holds them, so that a 20-step test run does not step 250 times.
+MIN_CHUNK = 16
+
+
+def chunk_steps(steps: int) -> int:
+    """The compiled chunk's length for a run of ``steps`` steps (see :data:`CHUNK`)."""
+    if steps >= CHUNK:
+        return CHUNK
+    return min(CHUNK, max(MIN_CHUNK, 1 << max(0, steps - 1).bit_length()))
+
 
 @dataclasses.dataclass
 class _Compiled:
     sim: Simulator
-    run: Callable  # jitted
-    raw: dict  # the weights, gains and biases, on the device
+    run: Callable  # jitted chunk
+    raw: dict  # the weights, gains and biases, as host arrays of the run's dtype
+    init: dict  # the initial state, host arrays of the run's dtype
     compile_time: float = 0.0
     compiled: Any = None
+    placed: Any = None  # raw, put on the devices
 
 
 _CACHE = LruCache(8)
+# Compiled chunks built in this process (a test's count of compilations; JAX's own
+# events, jax.monitoring's "/jax/core/compile/backend_compile_duration", count all of them).
+COMPILATIONS = [0]
+
+
+# Compiled chunks by their program text (StableHLO) and devices: weights are arguments, so a netlist
+# lowered again with another seed or new values but the same structure reuses the executable.
+_EXECUTABLES = LruCache(16)
+
+
+def _count(executable):
+    COMPILATIONS[0] += 1
+    return executable
 
 
 def clear_cache() -> None:
-    """Forget the compiled simulators (they hold their weights)."""
+    """Forget the compiled simulators (they hold their weights) and executables."""
     _CACHE.clear()
+    _EXECUTABLES.clear()
 
 
-def _build(net: Netlist, mode: str, dt: float, batch: int, steps: int, dtype: str, optimize: bool,
+def _build(net: Netlist, mode: str, dt: float, where: Placement, chunk: int, dtype: str, optimize: bool,
            const_pattern: tuple[bool, ...], hoist_varying: frozenset[int], unroll: int) -> _Compiled:
-    key = (net, mode, float(dt), batch, steps, dtype, optimize, const_pattern, hoist_varying, unroll)
-    return _CACHE.get(key, lambda: _compile(net, mode, dt, batch, steps, dtype, optimize, const_pattern,
+    key = (net, mode, float(dt), where.key, chunk, dtype, optimize, const_pattern, hoist_varying, unroll)
+    return _CACHE.get(key, lambda: _compile(net, mode, dt, where, chunk, dtype, optimize, const_pattern,
                                             hoist_varying, unroll))
 
 
-def _compile(net: Netlist, mode: str, dt: float, batch: int, steps: int, dtype: str, optimize: bool,
+def _compile(net: Netlist, mode: str, dt: float, where: Placement, chunk: int, dtype: str, optimize: bool,
              const_pattern: tuple[bool, ...], hoist_varying: frozenset[int], unroll: int) -> _Compiled:
     jdtype = jnp.dtype(dtype)
     by_input = input_projections(net)
     hoist_const = {i for i, c in enumerate(const_pattern) if c}
     hoisted = [p for i in (hoist_const | set(hoist_varying)) for p in by_input[i]]
-    sim = make_simulator(net, mode, dt, batch=batch, xp=jnp, dtype=jdtype,
+    sim = make_simulator(net, mode, dt, batch=where.padded, xp=jnp, dtype=jdtype,
                          plan=lambda index, tr: plans.choose_plan(tr, jdtype, factor=optimize),
                          hoisted=hoisted, count_dtype=jnp.int32, guards=True)
 
-    def run(raw, const_inputs, varying_inputs, seed, live):
+    def run(raw, const_inputs, varying_inputs, seed, live, state, k0, end):
         prepared = sim.prepare(raw)
         for index, w in prepared["weights"].items():
             if isinstance(w, dict):
                 prepared["weights"][index] = {**w, "live": live}
         prepared["fence"] = lambda tree: fence(tree, live)
-        final, ys = scan(net, sim, prepared, const_inputs, varying_inputs, hoist_const, set(hoist_varying), steps,
-                         jax.random.PRNGKey(seed), jdtype, counts=True, unroll=unroll)
-        return ys, final["guard"]
+        final, ys = scan(net, sim, prepared, const_inputs, varying_inputs, hoist_const, set(hoist_varying), chunk,
+                         jax.random.PRNGKey(seed), jdtype, counts=True, unroll=unroll, init=state, k0=k0, end=end)
+        return where.constrain(final, batch_axis=0), ys
 
-    raw = jax.tree_util.tree_map(lambda a: jnp.asarray(a, dtype=jdtype), sim.params)
-    return _Compiled(sim, jax.jit(run), raw)
+    host = lambda a: np.asarray(a, dtype=dtype)
+    return _Compiled(sim, jax.jit(run), jax.tree_util.tree_map(host, sim.params),
+                     jax.tree_util.tree_map(host, sim.init))
 
 
 def simulate(net: Netlist, inputs: Sequence[np.ndarray], *, mode: str = "spiking", dt: float = 1e-3,
              dtype: str = "float32", seed: int | None = 0, optimize: bool = True, unroll: int = 1,
-             steps: int | None = None, batch: int | None = None) -> dict:
+             steps: int | None = None, batch: int | None = None, devices: Any = None,
+             shard: bool = False) -> dict:
     """Simulate ``net`` on sampled inputs; the back end's core, for benchmarks and tests.
 
     ``inputs[i]`` is netlist input ``i`` (``net.inputs`` order) sampled as
@@ -202,7 +254,9 @@ def simulate(net: Netlist, inputs: Sequence[np.ndarray], *, mode: str = "spiking
     and ``population_events`` (population -> per-step ``(steps, batch)``
     int64 counts, spiking populations only), ``build_time``,
     ``compile_time``, ``run_time`` (seconds), ``plans`` and ``guard_state``
-    (the run-time guards' records, :mod:`spikec.backends.guards`).
+    (the run-time guards' records, :mod:`spikec.backends.guards`).  With
+    ``shard=True`` the batch axis is spread over ``devices``
+    (:mod:`spikec.backends.jax.sharding`).
     """
     if mode not in MODES:
         raise RunError(f"backend 'jax' has modes {', '.join(MODES)}; got mode={mode!r}")
@@ -222,41 +276,67 @@ def simulate(net: Netlist, inputs: Sequence[np.ndarray], *, mode: str = "spiking
             k = int(np.argwhere(~np.isfinite(a))[0, 0])
             raise RunError(f"input {src.name} is not finite at t = {(k + 1) * dt:g} s (step {k + 1})")
     return run_sampled(net, arrays, steps, batch, mode=mode, dt=dt, dtype=dtype, seed=seed, optimize=optimize,
-                     unroll=unroll)
+                       unroll=unroll, devices=devices, shard=shard)
 
 
-def run_sampled(net, arrays, steps, batch, *, mode, dt, dtype, seed, optimize, unroll=1) -> dict:
-    """:func:`simulate` on checked ``(steps, batch, size)`` float64 arrays; also returns ``fan_out`` and ``seed``."""
+def _pad_steps(a: np.ndarray, chunk: int) -> np.ndarray:
+    """``(n, batch, size)`` with ``n <= chunk`` padded to ``chunk`` steps by repeating the last step."""
+    return a if len(a) == chunk else np.concatenate([a, np.repeat(a[-1:], chunk - len(a), axis=0)])
+
+
+def run_sampled(net, arrays, steps, batch, *, mode, dt, dtype, seed, optimize, unroll=1, devices=None,
+                shard=False) -> dict:
+    """:func:`simulate` on checked ``(steps, batch, size)`` float64 arrays; also returns ``fan_out`` and ``seed``.
+
+    With ``shard=True`` the batch axis is spread over ``devices``
+    (:mod:`spikec.backends.jax.sharding`).
+    """
     start = time.perf_counter()
+    setup_cache()
     if seed is None:
         seed = int(np.random.default_rng().integers(2**31))
+    chunk = chunk_steps(steps)
+    where = placement(batch, devices, shard)
     const_pattern = tuple(bool(np.all(a == a[:1])) for a in arrays)
     itemsize = np.dtype(dtype).itemsize
     by_input = input_projections(net)
     hoist_varying = frozenset(
         i for i, c in enumerate(const_pattern)
         if not c and by_input[i]
-        and steps * batch * sum(net[net.projections[p].post].size for p in by_input[i]) * itemsize <= HOIST_BYTES
+        and chunk * where.padded * sum(net[net.projections[p].post].size for p in by_input[i]) * itemsize
+        <= HOIST_BYTES
     )
     with precision(dtype):
-        compiled = _build(net, mode, dt, batch, steps, dtype, optimize, const_pattern, hoist_varying, unroll)
-        jdtype = jnp.dtype(dtype)
-        raw = compiled.raw
-        const_inputs = {i: jnp.asarray(a[0], dtype=jdtype) for i, a in enumerate(arrays) if const_pattern[i]}
-        varying = {i: jnp.asarray(a, dtype=jdtype) for i, a in enumerate(arrays) if not const_pattern[i]}
-        seed_arr = np.uint32(seed % 2**32)
-        live = np.bool_(True)  # see _gather
+        compiled = _build(net, mode, dt, where, chunk, dtype, optimize, const_pattern, hoist_varying, unroll)
+        if compiled.placed is None:
+            compiled.placed = where.put(compiled.raw)
+        raw = compiled.placed
+        arrays = [where.pad(a.astype(dtype), axis=1) for a in arrays]
+        const_inputs = where.put({i: a[0] for i, a in enumerate(arrays) if const_pattern[i]}, batch_axis=0)
+        state = where.put(compiled.init, batch_axis=0)
+        seed_arr, live, end = np.uint32(seed % 2**32), np.bool_(True), np.int32(steps)  # live: see _gather
+
+        def varying(k0):
+            return where.put({i: _pad_steps(a[k0:k0 + chunk], chunk)
+                              for i, a in enumerate(arrays) if not const_pattern[i]}, batch_axis=1)
+
+        compile_time = 0.0
         if compiled.compiled is None:
             t0 = time.perf_counter()
-            compiled.compiled = compiled.run.lower(raw, const_inputs, varying, seed_arr, live).compile()
-            compiled.compile_time = time.perf_counter() - t0
-            compile_time = compiled.compile_time
-        else:
-            compile_time = 0.0
+            lowered = compiled.run.lower(raw, const_inputs, varying(0), seed_arr, live, state, np.int32(0), end)
+            compiled.compiled = _EXECUTABLES.get((hashlib.sha256(lowered.as_text().encode()).hexdigest(), where.key),
+                                                 lambda: _count(lowered.compile()))
+            compiled.compile_time = compile_time = time.perf_counter() - t0
         build_time = time.perf_counter() - start
         start = time.perf_counter()
-        ys, guard_state = jax.device_get(compiled.compiled(raw, const_inputs, varying, seed_arr, live))
+        pieces = []
+        for k0 in range(0, steps, chunk):  # dispatched asynchronously: the host samples while a chunk runs
+            state, ys = compiled.compiled(raw, const_inputs, varying(k0), seed_arr, live, state, np.int32(k0), end)
+            pieces.append(ys)
+        pieces, guard_state = jax.device_get((pieces, state["guard"]))
         run_time = time.perf_counter() - start
+    ys = jax.tree_util.tree_map(lambda *a: np.concatenate(a)[:steps], *pieces)
+    ys, guard_state = where.trim(ys, batch_axis=1), where.trim(guard_state, batch_axis=0)
     return {
         "outputs": [np.asarray(o, dtype=np.float64) for o in ys["outputs"]],
         "population_spikes": {k: np.asarray(v, dtype=np.int64) for k, v in ys["spikes"].items()},
@@ -264,5 +344,6 @@ def run_sampled(net, arrays, steps, batch, *, mode, dt, dtype, seed, optimize, u
         "fan_out": compiled.sim.fanout,
         "build_time": build_time, "compile_time": compile_time, "run_time": run_time,
         "plans": {f"{p.pre} -> {p.post}": compiled.sim.plans[i].kind for i, p in enumerate(net.projections)},
-        "seed": seed, "guard_state": guard_state,
+        "seed": seed, "guard_state": guard_state, "chunk": chunk,
+        "devices": 1 if where.mesh is None else where.mesh.devices.size,
     }

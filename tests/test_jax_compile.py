@@ -90,16 +90,16 @@ def test_new_t_inputs_seed_and_batch_compile_nothing(prog, counter):
     assert_array_equal(runs[0].output[:600], first.output)
 
 
-@pytest.mark.parametrize("t", [0.37, 1.0])
+@pytest.mark.parametrize("t", [0.37, 1.0, 1.3])
 def test_chunks_equal_one_scan(prog, monkeypatch, t):
-    """Chunks of 250 steps (the last one padded and masked) give the bits of one scan over the run."""
+    """Chunks of CHUNK steps (the last one padded and masked) give the bits of one scan over the run."""
     net = prog.lower(**prog.mode_options("spiking", {}), dt=1e-3, seed=0)
     steps = int(round(t / 1e-3))
     ts = (np.arange(steps) + 1) * 1e-3
     xs = [np.stack([wave(0.0)(s) for s in ts])[:, None, :], np.tile([0.2, 0.4, -0.6], (steps, 1))[:, None, :]]
     jscan.clear_cache()
     chunked = jscan.simulate(net, xs, dtype="float64")
-    assert chunked["chunk"] == 250
+    assert chunked["chunk"] == jscan.CHUNK
     monkeypatch.setattr(jscan, "CHUNK", 10**6)
     jscan.clear_cache()
     whole = jscan.simulate(net, xs, dtype="float64")
@@ -117,7 +117,7 @@ def test_chunks_equal_one_scan(prog, monkeypatch, t):
 def test_chunk_lengths():
     assert jscan.chunk_steps(5) == jscan.MIN_CHUNK
     assert jscan.chunk_steps(100) == 128
-    assert jscan.chunk_steps(249) == jscan.CHUNK
+    assert jscan.chunk_steps(jscan.CHUNK - 1) == jscan.CHUNK  # past the last power of two below CHUNK
     assert jscan.chunk_steps(10_000) == jscan.CHUNK
 
 

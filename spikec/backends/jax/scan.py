@@ -161,11 +161,12 @@ def scan(net: Netlist, sim: Simulator, prepared, const_inputs: dict[int, Any], v
 # A run is stepped in chunks of this many steps: one compiled chunk, called
 # repeatedly with the carried state, serves every run length (the last chunk
 # is padded and its extra steps masked), so a new ``t`` compiles nothing.
-# 250 divides the usual run lengths (1 s, 0.5 s, 0.25 s at dt = 1 ms) without
-# padding; the calls between chunks cost microseconds.
-CHUNK = 250
+# 500 divides the usual run lengths (1 s, 2.5 s, 0.5 s at dt = 1 ms) without
+# padding; each call between chunks costs a few microseconds, which a 5x5
+# inverse (4 us per step) notices at 250 steps a chunk (10% slower), less at 500.
+CHUNK = 500
 # Runs shorter than a chunk use the smallest power of two (at least this) that
-# holds them, so that a 20-step test run does not step 250 times.
+# holds them, so that a 20-step test run does not step 500 times.
 MIN_CHUNK = 16
 
 

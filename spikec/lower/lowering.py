@@ -30,9 +30,10 @@ from spikec.ir.node import Node
 from spikec.ir.registry import get_op
 from spikec.lower.affine import Affine, distinct_rows
 from spikec.lower.errors import LoweringError
+from spikec.lower.estimate import check_size
 from spikec.lower.options import LowerOptions
 from spikec.lower.ranges import interval_ranges, measure_ranges, wanted_operands, widen
-from spikec.lower.rules import STATE_RULES, rule_for
+from spikec.lower.rules import STATE_RULES, node_options, rule_for
 from spikec.lower.tuning import UnitTuning, nef_ensembles
 from spikec.netlist import (
     Guard,
@@ -131,19 +132,8 @@ class _Lowering:
                      ConstArray(lo.copy()), ConstArray(hi.copy()))
 
     def opts(self, node: Node) -> LowerOptions:
-        """The lowering options for one node.
-
-        The global options, then the ``budget`` pass's choice for the node
-        (``attrs["tuning"]``: neurons and peak rate of NEF units), then the
-        user's ``spikec.configure`` overrides, which win.
-        """
-        overrides: dict = {}
-        tuning = node.attrs.get("tuning")
-        if tuning is not None:
-            rate = float(tuning["max_rate"])
-            overrides.update(n_neurons=int(tuning["n_neurons"]), max_rates=(rate / 2, rate))
-        overrides.update((k, v) for k, v in node.config.items() if k != "range")
-        return self.options.updated(**overrides) if overrides else self.options
+        """The lowering options for one node (:func:`spikec.lower.rules.node_options`)."""
+        return node_options(self.options, node)
 
     def unit_synapse(self, node: Node):
         from spikec.models.synapses import as_synapse
@@ -441,6 +431,9 @@ def lower(graph: Graph, inputs: Sequence[Callable[[float], np.ndarray]], options
         if not get_op(node.op).is_input and not get_op(node.op).is_stateful:
             rule_for(node)
     options = options or LowerOptions()
+    # Before anything is built: a program over max_neurons fails here in milliseconds.
+    check_size(graph, [(n, rule_for(n).neurons(n, node_options(options, n))) for n in graph
+                       if get_op(n.op).is_nonlinear], options)
     boxes = _boxes(graph, options, domain)
     sound = interval_ranges(graph, boxes)
     wanted = [i for i in wanted_operands(graph) if i not in sound]

@@ -126,3 +126,18 @@ def test_runs_reuse_the_lowered_netlist():
     assert len(prog._netlists) == 2  # rate runs keep units instantaneous: other options
     prog.run(t=0.01, backend="numpy", mode="rate")
     assert len(prog._netlists) == 2
+
+
+def test_range_measurement_stops_once_a_constant_input_run_has_settled():
+    from spikec.lower import ranges
+
+    prog = spikec.compile(lambda x: spikec.filter(x, 0.005) ** 2).trace(np.array([0.5, -1.0]))
+    graph = prog.lowering_graph
+    wanted = ranges.wanted_operands(graph)
+    settled = ranges.measure_ranges(graph, [s.provider() for s in prog.inputs], 1.0, 1e-3, wanted=wanted)
+    assert ranges._measure_run.steps < 500  # the lowpass settles long before 1 s
+    full = ranges.measure_ranges(graph, [lambda t: np.array([0.5, -1.0])], 1.0, 1e-3, wanted=wanted)
+    assert ranges._measure_run.steps == 1000  # a function of time may change later: the whole run
+    for i in wanted:  # the states move by under 1e-12 (relative) per step once settled
+        np.testing.assert_allclose(settled[i][0], full[i][0], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(settled[i][1], full[i][1], rtol=1e-9, atol=1e-12)

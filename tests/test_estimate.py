@@ -141,3 +141,15 @@ def test_range_measurement_stops_once_a_constant_input_run_has_settled():
     for i in wanted:  # the states move by under 1e-12 (relative) per step once settled
         np.testing.assert_allclose(settled[i][0], full[i][0], rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(settled[i][1], full[i][1], rtol=1e-9, atol=1e-12)
+
+
+def test_row_argmax_matches_scipy():
+    import scipy.sparse as sp
+
+    from spikec.lower.lowering import _row_argmax
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        m = abs(sp.random_array((30, 20), density=0.2, rng=rng, format="csr"))
+        m.data = np.round(m.data * 3) / 3  # ties and explicit zeros
+        np.testing.assert_array_equal(_row_argmax(m), np.asarray(m.argmax(axis=1)).ravel())

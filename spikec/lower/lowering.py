@@ -122,8 +122,7 @@ class _Lowering:
         half = abs(encode) @ ((hi - lo) / 2)
         a = tuning.gain * (mid - half) + tuning.bias
         b = tuning.gain * (mid + half) + tuning.bias
-        dense = abs(encode).tocsr()
-        unit = np.asarray(dense.argmax(axis=1)).ravel() if encode.shape[1] else np.zeros(encode.shape[0], int)
+        unit = _row_argmax(abs(encode))
         coef = np.asarray(encode[np.arange(encode.shape[0]), unit]).ravel() * tuning.gain
         loc = node.loc
         return Guard(node.op, None if loc is None else loc.short, None if loc is None else loc.line.strip() or None,
@@ -439,6 +438,21 @@ def lower(graph: Graph, inputs: Sequence[Callable[[float], np.ndarray]], options
     wanted = [i for i in wanted_operands(graph) if i not in sound]
     ranges = measure_ranges(graph, inputs, options.range_t, options.dt, more=more_examples, wanted=wanted)
     return _Lowering(graph, options, ranges, sound=sound, boxes=boxes, domain=domain).run()
+
+
+def _row_argmax(matrix: sp.csr_array) -> np.ndarray:
+    """Per row, the column of its largest entry (the first such column; 0 for an empty row), like
+    ``matrix.argmax(axis=1)`` for a nonnegative matrix, vectorised: scipy loops over rows in Python."""
+    m = sp.csr_array(matrix, copy=True)
+    m.sum_duplicates()
+    m.eliminate_zeros()
+    counts = np.diff(m.indptr)
+    rows = np.repeat(np.arange(m.shape[0]), counts)
+    order = np.lexsort((m.indices, -m.data, rows))  # by row, then largest value, then smallest column
+    unit = np.zeros(m.shape[0], dtype=np.int64)
+    filled = counts > 0
+    unit[filled] = m.indices[order[m.indptr[:-1][filled]]]
+    return unit
 
 
 def _boxes(graph: Graph, options: LowerOptions, domain: Domain | None) -> list[tuple[np.ndarray, np.ndarray] | None]:

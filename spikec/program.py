@@ -16,6 +16,7 @@ from spikec.errors import RunError, SpikecError
 from spikec.ir.domain import Domain, InputDomain
 from spikec.ir.graph import Graph, GraphStats
 from spikec.lower import LowerOptions, lower
+from spikec.lower.estimate import Estimate
 from spikec.netlist import Netlist, NetlistStats
 from spikec.passes import prepare_for_lowering
 from spikec.trace.compile import Input, InputSpec
@@ -73,6 +74,12 @@ class Program:
         # Trained parameter values (name -> array), written into every netlist lower() returns.
         self._trained: dict[str, np.ndarray] = {}
         self._trained_netlists: dict[tuple[LowerOptions, Domain], Netlist] = {}
+        # A program too large to build fails before the passes expand its products (where it would run out of
+        # memory): a lower bound of its neurons from the traced shapes alone.
+        from spikec.lower.estimate import check_size, traced_neurons
+
+        compile_options = self.lower_options()
+        check_size(graph, traced_neurons(graph, compile_options), compile_options, what="this program")
         # ---- passes (spikec/passes): the optimized graph and the log of each pass ----
         from spikec.passes import PassManager
 
@@ -90,6 +97,18 @@ class Program:
         with ``lowered`` (the default), neurons, populations, projections,
         nonzero weights and synapse kinds of :attr:`netlist`."""
         return ProgramStats(self.graph.stats(), self.netlist.stats() if lowered else None, self.domain)
+
+    def estimate(self, **options: Any) -> Estimate:
+        """The size of the network these lowering options give, from shapes alone, without lowering.
+
+        Neurons and populations are exactly the netlist's; nonzero weights and
+        memory per back end (bytes of weights and neuron state) approximate
+        (:class:`spikec.lower.estimate.Estimate`).  Milliseconds for any size;
+        :meth:`lower` refuses a program over ``max_neurons`` the same way.
+        """
+        from spikec.lower.estimate import estimate
+
+        return estimate(self.lowering_graph, self.lower_options(**options))
 
     def to_dot(self) -> str:
         """Graphviz DOT text of :attr:`graph`."""

@@ -161,7 +161,9 @@ class OpDef:
             return tuple(int(d) for d in self.shape_rule(attrs, *shapes))
         if self.reference is None:
             raise TypeError(f"op {self.name!r} has neither a shape rule nor a reference")
-        dummies = [np.zeros(s) for s in shapes]
+        # Large operands as read-only zero-stride views: shape inference must not allocate their size.
+        dummies = [np.zeros(s) if int(np.prod(s)) <= _DUMMY_LIMIT else np.broadcast_to(np.zeros(()), s)
+                   for s in shapes]
         return tuple(np.shape(self.reference(attrs, *dummies)))
 
     def count_units(self, node: Any, shapes: list[Shape]) -> int:
@@ -174,6 +176,10 @@ class OpDef:
 
 
 _REGISTRY: dict[str, OpDef] = {}
+
+
+#: Operand size above which shape inference runs the reference on zero-stride views (see OpDef.infer_shape).
+_DUMMY_LIMIT = 1 << 20
 
 
 def register(opdef: OpDef) -> OpDef:

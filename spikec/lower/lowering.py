@@ -30,9 +30,10 @@ from spikec.ir.node import Node
 from spikec.ir.registry import get_op
 from spikec.lower.affine import Affine, distinct_rows
 from spikec.lower.errors import LoweringError
+from spikec.lower.estimate import check_size
 from spikec.lower.options import LowerOptions
 from spikec.lower.ranges import interval_ranges, measure_ranges, wanted_operands, widen
-from spikec.lower.rules import STATE_RULES, rule_for
+from spikec.lower.rules import STATE_RULES, node_options, rule_for
 from spikec.lower.tuning import UnitTuning, nef_ensembles
 from spikec.netlist import (
     Guard,
@@ -121,8 +122,7 @@ class _Lowering:
         half = abs(encode) @ ((hi - lo) / 2)
         a = tuning.gain * (mid - half) + tuning.bias
         b = tuning.gain * (mid + half) + tuning.bias
-        dense = abs(encode).tocsr()
-        unit = np.asarray(dense.argmax(axis=1)).ravel() if encode.shape[1] else np.zeros(encode.shape[0], int)
+        unit = _row_argmax(abs(encode))
         coef = np.asarray(encode[np.arange(encode.shape[0]), unit]).ravel() * tuning.gain
         loc = node.loc
         return Guard(node.op, None if loc is None else loc.short, None if loc is None else loc.line.strip() or None,
@@ -131,19 +131,8 @@ class _Lowering:
                      ConstArray(lo.copy()), ConstArray(hi.copy()))
 
     def opts(self, node: Node) -> LowerOptions:
-        """The lowering options for one node.
-
-        The global options, then the ``budget`` pass's choice for the node
-        (``attrs["tuning"]``: neurons and peak rate of NEF units), then the
-        user's ``spikec.configure`` overrides, which win.
-        """
-        overrides: dict = {}
-        tuning = node.attrs.get("tuning")
-        if tuning is not None:
-            rate = float(tuning["max_rate"])
-            overrides.update(n_neurons=int(tuning["n_neurons"]), max_rates=(rate / 2, rate))
-        overrides.update((k, v) for k, v in node.config.items() if k != "range")
-        return self.options.updated(**overrides) if overrides else self.options
+        """The lowering options for one node (:func:`spikec.lower.rules.node_options`)."""
+        return node_options(self.options, node)
 
     def unit_synapse(self, node: Node):
         from spikec.models.synapses import as_synapse
@@ -441,11 +430,29 @@ def lower(graph: Graph, inputs: Sequence[Callable[[float], np.ndarray]], options
         if not get_op(node.op).is_input and not get_op(node.op).is_stateful:
             rule_for(node)
     options = options or LowerOptions()
+    # Before anything is built: a program over max_neurons fails here in milliseconds.
+    check_size(graph, [(n, rule_for(n).neurons(n, node_options(options, n))) for n in graph
+                       if get_op(n.op).is_nonlinear], options)
     boxes = _boxes(graph, options, domain)
     sound = interval_ranges(graph, boxes)
     wanted = [i for i in wanted_operands(graph) if i not in sound]
     ranges = measure_ranges(graph, inputs, options.range_t, options.dt, more=more_examples, wanted=wanted)
     return _Lowering(graph, options, ranges, sound=sound, boxes=boxes, domain=domain).run()
+
+
+def _row_argmax(matrix: sp.csr_array) -> np.ndarray:
+    """Per row, the column of its largest entry (the first such column; 0 for an empty row), like
+    ``matrix.argmax(axis=1)`` for a nonnegative matrix, vectorised: scipy loops over rows in Python."""
+    m = sp.csr_array(matrix, copy=True)
+    m.sum_duplicates()
+    m.eliminate_zeros()
+    counts = np.diff(m.indptr)
+    rows = np.repeat(np.arange(m.shape[0]), counts)
+    order = np.lexsort((m.indices, -m.data, rows))  # by row, then largest value, then smallest column
+    unit = np.zeros(m.shape[0], dtype=np.int64)
+    filled = counts > 0
+    unit[filled] = m.indices[order[m.indptr[:-1][filled]]]
+    return unit
 
 
 def _boxes(graph: Graph, options: LowerOptions, domain: Domain | None) -> list[tuple[np.ndarray, np.ndarray] | None]:

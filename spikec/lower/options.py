@@ -101,6 +101,11 @@ class LowerOptions:
         Seed for tuning curves and initial neuron states.
     dt
         Time step the netlist is built for (only ``lti`` depends on it).
+    max_neurons
+        The most neurons a program may lower to (default 5,000,000, about what
+        a laptop simulates); a program that would need more raises a
+        :class:`~spikec.errors.SpikecError` naming its largest op, before
+        anything is built (``Program.estimate`` counts them).  ``None``: no limit.
     """
 
     products: str = "parabola"
@@ -124,6 +129,7 @@ class LowerOptions:
     radius_scale: float = 1.0
     seed: int = 0
     dt: float = 0.001
+    max_neurons: int | None = 5_000_000
 
     def __post_init__(self):
         if self.products not in ("parabola", "nef"):

@@ -32,6 +32,7 @@ from spikec.ir.ops.stateful import lti_discrete
 from spikec.ir.registry import get_op
 from spikec.lower.affine import Affine, broadcast_matrix, stack
 from spikec.lower.errors import LoweringError
+from spikec.lower.options import LowerOptions
 from spikec.lower.tuning import UnitTuning, balanced_product, parabola_square, parabola_square_pairs
 from spikec.netlist import AvgPool, Convolution, Dense, ParamBinding, Projection, SumNode
 
@@ -47,25 +48,30 @@ class LowerRule:
 
     ``lower(lw, node, operands) -> Affine``; ``needs_ranges``: for a
     nonlinear op, whether its units are tuned to its operands' measured value
-    ranges (an explicit neuron layer brings its own gains and biases).
+    ranges (an explicit neuron layer brings its own gains and biases);
+    ``neurons(node, options) -> int``: how many neurons ``lower`` builds for
+    ``node`` with its options (:func:`node_options`), from shapes alone
+    (what :mod:`spikec.lower.estimate` adds up; 0 for ops that build none).
     """
 
     lower: RuleFn
     needs_ranges: bool = True
+    neurons: Callable[[Node, LowerOptions], int] = lambda node, options: 0
 
 
 RULES: dict[str, LowerRule] = {}
 
 
-def lowering_rule(*ops: str, needs_ranges: bool = True) -> Callable[[RuleFn], RuleFn]:
-    """Decorator: register the function as the lowering rule of ``ops``."""
+def lowering_rule(*ops: str, needs_ranges: bool = True,
+                  neurons: Callable[[Node, LowerOptions], int] | None = None) -> Callable[[RuleFn], RuleFn]:
+    """Decorator: register the function as the lowering rule of ``ops`` (``neurons``: see :class:`LowerRule`)."""
 
     def register(fn: RuleFn) -> RuleFn:
         for op in ops:
             if op in RULES:
                 raise ValueError(f"op {op!r} already has a lowering rule")
             get_op(op)  # an unknown op name fails here, not at lowering time
-            RULES[op] = LowerRule(fn, needs_ranges)
+            RULES[op] = LowerRule(fn, needs_ranges, **({} if neurons is None else {"neurons": neurons}))
         return fn
 
     return register
@@ -89,6 +95,22 @@ def rule_for(node: Node) -> LowerRule:
                             hint=f"the {opdef.expanded_by} pass rewrites it; run the default pass pipeline or "
                             "spikec.passes.prepare_for_lowering(graph) first")
     raise LoweringError(f"no lowering rule for op {node.op!r}", op=node.op, loc=node.loc)
+
+
+def node_options(options: LowerOptions, node: Node) -> LowerOptions:
+    """The lowering options for one node.
+
+    The global options, then the ``budget`` pass's choice for the node
+    (``attrs["tuning"]``: neurons and peak rate of NEF units), then the
+    user's ``spikec.configure`` overrides, which win.
+    """
+    overrides: dict = {}
+    tuning = node.attrs.get("tuning")
+    if tuning is not None:
+        rate = float(tuning["max_rate"])
+        overrides.update(n_neurons=int(tuning["n_neurons"]), max_rates=(rate / 2, rate))
+    overrides.update((k, v) for k, v in node.config.items() if k != "range")
+    return options.updated(**overrides) if overrides else options
 
 
 def needs_ranges(node: Node) -> bool:
@@ -136,14 +158,19 @@ def lower_elementwise(lw: _Lowering, node: Node, operands: list[Affine]) -> Affi
                          interval=(lo, hi))
 
 
+def _per_square(o: LowerOptions) -> int:
+    """Parabola neurons per square: a symmetric pair, or one."""
+    return 2 if o.parabola_pairs or o.product_radius is not None else 1
+
+
 _CONSTANT = LowerRule(lower_constant)
 _LINEAR = LowerRule(lower_linear)
-_ELEMENTWISE = LowerRule(lower_elementwise)
+_ELEMENTWISE = LowerRule(lower_elementwise, neurons=lambda node, o: node.size * o.n_neurons)
 
 # -- products ----------------------------------------------------------------------------------
 
 
-@lowering_rule("mul")
+@lowering_rule("mul", neurons=lambda node, o: node.size * (o.n_neurons if o.products == "nef" else 2 * _per_square(o)))
 def lower_mul(lw: _Lowering, node: Node, operands: list[Affine]) -> Affine:
     """``x * y``: NEF product units, or ``((x+y)^2 - (x-y)^2) / 4`` with parabola neurons."""
     (ix, iy), shape = node.inputs, node.shape
@@ -230,7 +257,7 @@ def _scaled(lo: np.ndarray, hi: np.ndarray, factor: float) -> tuple[np.ndarray, 
     return center - radius, center + radius
 
 
-@lowering_rule("square")
+@lowering_rule("square", neurons=lambda node, o: node.size * _per_square(o))
 def lower_square(lw: _Lowering, node: Node, operands: list[Affine]) -> Affine:
     """``x ** 2``: parabola neurons (exact in rate mode), not a fitted NEF ensemble."""
     o = lw.opts(node)
@@ -254,7 +281,7 @@ def lower_square(lw: _Lowering, node: Node, operands: list[Affine]) -> Affine:
 # -- explicit neurons ------------------------------------------------------------------------
 
 
-@lowering_rule("neurons", needs_ranges=False)
+@lowering_rule("neurons", needs_ranges=False, neurons=lambda node, o: node.size)
 def lower_neurons(lw: _Lowering, node: Node, operands: list[Affine]) -> Affine:
     """An explicit neuron layer: the user's neurons, gains and biases; the activity is the value."""
     attrs, n = node.attrs, node.size

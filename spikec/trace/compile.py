@@ -127,7 +127,7 @@ class InputSpec:
                     shapes=[self.shape, array.shape], loc=capture(),
                     hint="trace the function again for new shapes",
                 )
-            return lambda t, a=array: a
+            return ConstantInput(array)
         shape = self.shape
 
         def checked(t: float) -> np.ndarray:
@@ -236,3 +236,16 @@ def _output_id(ctx: TraceContext, value: Any, name: str, loc: SourceLoc | None =
 
 
 __all__ = ["Input", "InputSpec", "const", "trace_function"]
+
+
+class ConstantInput:
+    """An input held at one value: a function of time that the range measurement knows to be constant (a
+    run whose inputs are all constant can stop once its state has settled; see :mod:`spikec.lower.ranges`)."""
+
+    constant = True
+
+    def __init__(self, value: np.ndarray):
+        self.value = value
+
+    def __call__(self, t: float) -> np.ndarray:
+        return self.value

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 import scipy.sparse
+from numpy.lib.array_utils import normalize_axis_index
 
 from spikec.ir.attrs import Attrs, format_array
 from spikec.ir.linear_map import (
@@ -127,8 +128,16 @@ _structural("reshape", "change the shape, keeping C order", lambda a, x: np.resh
 _structural("transpose", "permute axes", lambda a, x: np.transpose(x, a["axes"]),
             shape_rule=lambda a, s: tuple(s[i] for i in a["axes"]), format_attrs=fmt("axes"),
             numpy_names=("transpose", ".T", "swapaxes", "moveaxis"))
+def _broadcast_to_shape(attrs: Attrs, shape: tuple[int, ...]) -> tuple[int, ...]:
+    # From the shapes alone: a reference run would materialise the whole broadcast array.
+    target = tuple(int(d) for d in attrs["shape"])
+    if np.broadcast_shapes(shape, target) != target:
+        raise ValueError(f"operands could not be broadcast from shape {shape} to {target}")
+    return target
+
+
 _structural("broadcast_to", "repeat along broadcast axes", lambda a, x: np.broadcast_to(x, a["shape"]).copy(),
-            format_attrs=fmt("shape"), numpy_names=("np.broadcast_to",))
+            shape_rule=_broadcast_to_shape, format_attrs=fmt("shape"), numpy_names=("np.broadcast_to",))
 
 
 def _thaw_item(item: tuple):
@@ -191,10 +200,22 @@ def _reduce(mean: bool):
     return linear_map
 
 
+def _reduce_shape(attrs: Attrs, shape: tuple[int, ...]) -> tuple[int, ...]:
+    # From the shapes alone: summing a dummy array of a large operand costs its size in memory and time.
+    axis, ndim = attrs["axis"], len(shape)
+    axes = range(ndim) if axis is None else (axis,) if isinstance(axis, int) else axis
+    axes = {int(normalize_axis_index(a, ndim)) for a in axes} if ndim else set()
+    if attrs["keepdims"]:
+        return tuple(1 if i in axes else d for i, d in enumerate(shape))
+    return tuple(d for i, d in enumerate(shape) if i not in axes)
+
+
 _linear("sum", "sum over axes", lambda a, x: np.sum(x, axis=a["axis"], keepdims=a["keepdims"]),
-        format_attrs=fmt("axis", "keepdims"), linear_map=_reduce(mean=False), numpy_names=("np.sum", ".sum"))
+        shape_rule=_reduce_shape, format_attrs=fmt("axis", "keepdims"), linear_map=_reduce(mean=False),
+        numpy_names=("np.sum", ".sum"))
 _linear("mean", "mean over axes", lambda a, x: np.mean(x, axis=a["axis"], keepdims=a["keepdims"]),
-        format_attrs=fmt("axis", "keepdims"), linear_map=_reduce(mean=True), numpy_names=("np.mean", ".mean"))
+        shape_rule=_reduce_shape, format_attrs=fmt("axis", "keepdims"), linear_map=_reduce(mean=True),
+        numpy_names=("np.mean", ".mean"))
 
 
 def _along_axis(shape: tuple[int, ...], axis: int | None, block: scipy.sparse.csr_array) -> scipy.sparse.csr_array:

@@ -11,7 +11,7 @@ import pytest
 
 import spikec
 from spikec.backends import get_backend
-from spikec.backends.guards import SMOOTHING_TAU, TOLERANCE, limit
+from spikec.backends.guards import settings
 from spikec.errors import RangeError, RangeWarning, RunError
 from spikec.ir.attrs import ConstArray
 from spikec.models.neurons import SpikingRectifiedLinear
@@ -36,16 +36,18 @@ def tanh_program():
     return tanh_times.trace(np.array([0.5, -0.3]), np.array([1.0, 2.0]))
 
 
-def tanh_steps_out(prog, x, steps):
-    """Steps where the tanh units' lowpassed currents are out of range for a constant ``x``, by hand.
+def tanh_steps_out(prog, x, steps, mode="rate"):
+    """Steps where the tanh units' currents are out of range for a constant ``x``, by hand.
 
     Each unit is a 1-D NEF ensemble (encoders +-1), so every neuron's normalized current is
-    ``+-(x - c) / r`` (``c``, ``r``: its element's tuned centre and radius); the guards' lowpass starts at 0.
+    ``+-(x - c) / r`` (``c``, ``r``: its element's tuned centre and radius), seen through the guards'
+    lowpass of step factor ``alpha`` started at 0 (``alpha`` = 1 in rate mode: no filter).
     """
+    alpha, bound = settings(mode, 1e-3)
     (g,) = [p.guard for p in prog.lower().populations if p.guard.op == "tanh"]
     c, r = (g.lo.value + g.hi.value) / 2, (g.hi.value - g.lo.value) / 2
-    z = np.max(np.abs(x - c) / r) * -np.expm1(-1e-3 / SMOOTHING_TAU * np.arange(1, steps + 1))
-    return int(np.sum(z > limit()))
+    z = np.max(np.abs(x - c) / r) * (1 - (1 - alpha) ** np.arange(1, steps + 1))
+    return int(np.sum(z > bound))
 
 
 @contextlib.contextmanager
@@ -74,12 +76,14 @@ def test_tanh_times_y_outside_its_range_warns(backend):
     violations = {v["op"]: v for v in result.info["range_violations"]}
     assert set(violations) == {"tanh", "mul"}
     tanh = violations["tanh"]
-    # tanh's operand is x itself: in rate mode the furthest excursion is the input x[1] = -2 seen through the
-    # guards' lowpass, which starts at the centre c of the tuned interval: -2 + (c + 2) (1 - alpha)**steps
+    # tanh's operand is x itself: the furthest excursion is the input x[1] = -2 seen through the guards'
+    # lowpass, which starts at the centre c of the tuned interval: -2 + (c + 2) (1 - alpha)**steps (rate mode
+    # compares currents unfiltered, alpha = 1: the excursion itself)
     assert tanh["element"] == 1
     assert tanh["tuned"][0] <= -0.3 <= tanh["tuned"][1] and tanh["tuned"][1] - tanh["tuned"][0] < 0.1
     c = sum(tanh["tuned"]) / 2
-    seen = -2.0 + (c + 2.0) * (1 + np.expm1(-1e-3 / SMOOTHING_TAU)) ** 100
+    alpha, _ = settings("rate", 1e-3)
+    seen = -2.0 + (c + 2.0) * (1 - alpha) ** 100
     assert tanh["seen"] == pytest.approx((seen, seen), abs=1e-6)
     assert tanh["of_steps"] == 100 and tanh["steps"] == tanh_steps_out(prog, x, 100)
     assert f"[{tanh['tuned'][0]:.4g}, {tanh['tuned'][1]:.4g}]" in message
@@ -169,13 +173,14 @@ def x_of(t: float) -> np.ndarray:
 
 def oracle() -> tuple[int, float, float]:
     """Steps out of range, first time out, lowest and highest value seen (operand units), by hand."""
-    alpha = -np.expm1(-DT / SMOOTHING_TAU)
+    alpha, bound = settings("rate", DT)
+    tolerance = (bound - 1) / 2  # a fraction of the interval's width
     smooth, out, first, high, low = GAIN / 2 + BIAS, 0, None, -np.inf, np.inf  # from the interval's centre
     for k in range(STEPS):
         J = GAIN * x_of((k + 1) * DT)[0] + BIAS
         smooth = smooth + alpha * (J - smooth)
         width = GAIN  # the interval [bias, gain + bias] of operand [0, 1]
-        if np.any((smooth < BIAS - TOLERANCE * width) | (smooth > GAIN + BIAS + TOLERANCE * width)):
+        if np.any((smooth < BIAS - tolerance * width) | (smooth > GAIN + BIAS + tolerance * width)):
             out += 1
             first = (k + 1) * DT if first is None else first
         high = max(high, float(np.max((smooth - BIAS) / GAIN)))

@@ -17,7 +17,8 @@ the tuned range and the range seen in the operand's units), which
 :func:`enforce` turns into a :class:`~spikec.errors.RangeWarning` or a
 :class:`~spikec.errors.RangeError` (``on_range``).
 
-Tolerance: currents are compared through a lowpass (:data:`SMOOTHING_TAU`,
+Tolerance (spiking mode; rate mode compares currents unfiltered, within
+:data:`RATE_TOLERANCE`): currents are compared through a lowpass (:data:`SMOOTHING_TAU`,
 50 ms), and a neuron's current may pass its interval's ends by
 :data:`TOLERANCE` (a quarter) of the interval's width before a step counts.
 In spiking mode units read other units' spikes (raw, by default), which
@@ -48,6 +49,7 @@ from spikec.netlist import Guard, Netlist, Population
 
 __all__ = [
     "ON_RANGE",
+    "RATE_TOLERANCE",
     "TOLERANCE",
     "check_finite",
     "check_outputs",
@@ -57,12 +59,19 @@ __all__ = [
     "initial_guard_state",
     "limit",
     "range_violations",
+    "settings",
     "smoothing",
     "update_guard_state",
 ]
 
 #: Fraction of a neuron's tuned current interval that a current may overshoot before a step counts.
 TOLERANCE = 0.25
+
+#: The same in rate mode, where currents carry no spike noise and are compared unfiltered: only rounding
+#: (a box corner's current computed through the weights) may pass the interval's ends.  A rate unit
+#: pushed past its interval computes something else at once (a single parabola neuron below its range
+#: is silent), so a quarter-width allowance there would let wrong answers through without a word.
+RATE_TOLERANCE = 1e-6
 
 #: Time constant (seconds) of the lowpass through which currents are compared with their intervals
 #: (see the module docstring for the measurements that set it and :data:`TOLERANCE`).
@@ -118,13 +127,23 @@ def initial_guard_state(net: Netlist, batch: int, xp, dtype) -> dict[str, Any]:
     return {"k": full((), 0.0), "objects": objects}
 
 
+def settings(mode: str, dt: float) -> tuple[float, float]:
+    """``(alpha, bound)`` for a run in ``mode``: spiking runs compare currents through the
+    :data:`SMOOTHING_TAU` lowpass with :data:`TOLERANCE`; rate runs compare them as they are, with
+    :data:`RATE_TOLERANCE`."""
+    if mode == "rate":
+        return 1.0, limit(RATE_TOLERANCE)
+    return smoothing(dt), limit()
+
+
 def smoothing(dt: float, tau: float | None = None) -> float:
     """The lowpass's step factor ``1 - exp(-dt / tau)`` (``tau``: :data:`SMOOTHING_TAU` unless given)."""
     return float(-np.expm1(-dt / (SMOOTHING_TAU if tau is None else tau)))
 
 
 def update_guard_state(state: Mapping[str, Any], values: Mapping[str, Any],
-                       bounds: Mapping[str, tuple[Any, Any]], xp, alpha: float) -> dict[str, Any]:
+                       bounds: Mapping[str, tuple[Any, Any]], xp, alpha: float,
+                       bound: float | None = None) -> dict[str, Any]:
     """One step of the guards: ``values`` are this step's currents (populations) and states (sum nodes).
 
     Ranges are checked on currents through a lowpass (step factor ``alpha``,
@@ -136,7 +155,7 @@ def update_guard_state(state: Mapping[str, Any], values: Mapping[str, Any],
     within a few steps.
     """
     k = state["k"]
-    objects = {name: guard_entry(old, values[name], bounds.get(name), k, xp, alpha)
+    objects = {name: guard_entry(old, values[name], bounds.get(name), k, xp, alpha, bound)
                for name, old in state["objects"].items()}
     return {"k": k + 1, "objects": objects}
 

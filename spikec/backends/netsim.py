@@ -45,7 +45,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from spikec.backends.common import fan_out
-from spikec.backends.guards import guard_bounds, guard_entry, initial_guard_state, smoothing
+from spikec.backends.guards import guard_bounds, guard_entry, initial_guard_state, settings
 from spikec.models.neurons import bind_parameters, neuron_parameters
 from spikec.netlist import AvgPool, Convolution, Dense, InputSource, Netlist, Population, Sparse, SumNode
 
@@ -413,7 +413,7 @@ def make_simulator(net: Netlist, mode: str, dt: float, batch: int = 1, xp=np, se
     bounds = guard_bounds(net) if guards else {}
     if guards and xp is not np:
         bounds = {name: (asarr(lo), asarr(hi)) for name, (lo, hi) in bounds.items()}
-    alpha = smoothing(dt)
+    alpha, bound_z = settings(mode, dt)
     if guards:
         init["guard"] = initial_guard_state(net, batch, xp, float_dtype)
 
@@ -493,7 +493,7 @@ def make_simulator(net: Netlist, mode: str, dt: float, batch: int = 1, xp=np, se
                 new_neurons[name], activity = neuron.step(state["neurons"][name], current, dt, xp=xp, **kwargs)
                 if guards:
                     checked[name] = guard_entry(state["guard"]["objects"][name], current, bounds.get(name),
-                                                state["guard"]["k"], xp, alpha)
+                                                state["guard"]["k"], xp, alpha, bound_z)
                 if fence is not None and guards:
                     new_neurons[name], activity, checked[name] = fence((new_neurons[name], activity, checked[name]))
                 elif fence is not None:

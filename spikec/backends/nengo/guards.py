@@ -27,7 +27,7 @@ from spikec.backends.guards import (
     guard_bounds,
     initial_guard_state,
     nonfinite_error,
-    smoothing,
+    settings,
     update_guard_state,
 )
 from spikec.netlist import Netlist
@@ -50,7 +50,7 @@ class GuardMonitor:
         self.bounds = guard_bounds(netlist)
         self.currents: dict[str, np.ndarray] = {}
         self.dt = 1.0
-        self.alpha = 1.0
+        self.alpha, self.bound = 1.0, None
         self.state = initial_guard_state(netlist, 1, np, np.float64)
         names = list(ensembles) + list(values)
         self.slot = {name: i for i, name in enumerate(names)}
@@ -68,7 +68,7 @@ class GuardMonitor:
     def bind(self, sim: nengo.Simulator) -> GuardMonitor:
         """Read the currents from ``sim``'s signals (views that nengo updates in place)."""
         self.dt = sim.dt
-        self.alpha = smoothing(sim.dt)
+        self.alpha, self.bound = settings(self.mode, sim.dt)
         self.currents = {name: sim.signals[sim.model.sig[ens.neurons]["in"]]
                          for name, ens in self.ensembles.items()}
         self.reset()
@@ -97,7 +97,7 @@ class GuardMonitor:
         values = {name: current[None, :] for name, current in self.currents.items()}
         values.update({name: x[None, self.slot[name]:self.slot[name] + 1] for name in self.values})
         with np.errstate(invalid="ignore", over="ignore"):
-            self.state = update_guard_state(self.state, values, self.bounds, np, self.alpha)
+            self.state = update_guard_state(self.state, values, self.bounds, np, self.alpha, self.bound)
         for name, entry in self.state["objects"].items():
             if entry["bad"][0] >= 0:
                 # stop here: nengo would go on with NaN (or fail in a neuron step with its own error)

@@ -28,7 +28,7 @@ from spikec.ir.graph import Graph
 from spikec.ir.linear_map import is_identity
 from spikec.ir.node import Node
 from spikec.ir.registry import get_op
-from spikec.lower.affine import Affine, distinct_rows
+from spikec.lower.affine import Affine, Gathered, distinct_rows
 from spikec.lower.errors import LoweringError
 from spikec.lower.estimate import check_size
 from spikec.lower.options import LowerOptions
@@ -168,7 +168,7 @@ class _Lowering:
         """Whether operand ``port`` of ``node`` is decoded from an NEF population (approximate, unlike parabola
         units, which are exact in rate mode)."""
         expr = self.exprs.get(node.inputs[port])
-        names = set(expr.terms) if expr is not None else set()
+        names = set(expr.names) if expr is not None else set()
         return any(str(dict(p.info).get("rule", "")).startswith("nef") for p in self.populations if p.name in names)
 
     def interval(self, node: Node, port: int, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -193,9 +193,13 @@ class _Lowering:
         expr = self.exprs.get(node_id)
         if expr is None:
             return None
-        expr = expr.pruned()
         boxes = {source.name: self.boxes[source.index] if source.index < len(self.boxes) else None
                  for source in self.inputs}
+        if isinstance(expr, Gathered) and any(
+                boxes.get(name) is None and np.diff(m.indptr)[expr.rows].any()
+                for name, m in expr.base.pruned().terms.items()):
+            return None  # reads a source without a box: decided without building the broadcast's rows
+        expr = expr.pruned()
         if not expr.terms or any(boxes.get(name) is None for name in expr.terms):
             return None
         mid = expr.const.copy()
@@ -230,12 +234,14 @@ class _Lowering:
         costs the distinct rows' weights in, plus one weight per reading
         unit out.  Exact: only the order of additions changes.
         """
-        expr = expr.pruned()
+        # A broadcast (Gathered) is counted and factored from its base's rows; it is built only if it is read
+        # directly.
+        expr = Gathered(expr.base.pruned(), expr.rows) if isinstance(expr, Gathered) else expr.pruned()
         unique, select = distinct_rows(expr)
-        direct = uses * sum(m.nnz for m in expr.terms.values())
+        direct = uses * int(expr.row_nnz().sum())
         via_relay = sum(m.nnz for m in unique.terms.values()) + uses * expr.size
         if direct <= 2 * via_relay:
-            return expr
+            return expr.pruned()
         name = f"relay{key}"
         offset = ConstArray(unique.const) if unique.const.any() else None
         self.nodes.append(SumNode(name, unique.size, None, None, offset, computes=("relay",)))

@@ -270,7 +270,10 @@ def _affine(attrs: Attrs, *xs: np.ndarray) -> np.ndarray:
     bias = attrs["bias"]
     out = np.zeros(math.prod(attrs["shape"])) if bias is None else np.array(bias.value, dtype=np.float64)
     for w, x in zip(attrs["weights"], xs):
-        out = out + w.matrix @ np.ravel(x)
+        if w.picks is not None:  # a selection: the same values as the product (``+ 0.0``: it turns -0 into 0 too)
+            out = out + (np.ravel(x)[w.picks] + 0.0)
+        else:
+            out = out + w.matrix @ np.ravel(x)
     return out.reshape(attrs["shape"])
 
 

@@ -81,3 +81,24 @@ def test_measured_ranges_equal_every_node_watched():
     for i in wanted:
         lo, hi = measured[i]
         assert np.array_equal(np.ravel(lo), np.ravel(lows[i])) and np.array_equal(np.ravel(hi), np.ravel(highs[i]))
+
+
+def test_affine_selections_and_sums_give_the_sparse_products_bits():
+    from spikec.ir.attrs import Attrs, ConstArray
+    from spikec.ir.ops.linear import _affine
+    from spikec.ir.sparse import SparseConst
+
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal(60)
+    x[::7], x[3], x[11] = -0.0, np.inf, np.nan
+    picks = sp.csr_array(selection(rng.integers(0, 60, 200), 60))
+    summed = np.argsort(rng.random((20, 60)), axis=1)[:, :5]
+    sums = sp.csr_array((np.ones(100), (np.repeat(np.arange(20), 5), summed.ravel())), shape=(20, 60))
+    mixed = sp.csr_array(sums * rng.standard_normal(sums.shape))  # neither: the sparse product itself
+    for matrix in (picks, sums, mixed):
+        w = SparseConst(matrix)
+        assert (w.picks is not None, w.sums is not None) == (matrix is picks, matrix is sums)
+        for bias in (None, np.where(rng.random(matrix.shape[0]) < 0.5, -0.0, 1.0)):
+            attrs = Attrs(weights=(w,), bias=None if bias is None else ConstArray(bias), shape=(matrix.shape[0],))
+            expected = (np.zeros(matrix.shape[0]) if bias is None else bias) + w.matrix @ x
+            assert np.array_equal(_affine(attrs, x).view(np.uint64), expected.view(np.uint64))

@@ -274,6 +274,8 @@ def _affine(attrs: Attrs, *xs: np.ndarray) -> np.ndarray:
     for w, x in zip(weights, xs):
         if w.picks is not None:  # a selection: the same values as the product (``+ 0.0``: it turns -0 into 0 too)
             out = out + (np.ravel(x)[w.picks] + 0.0)
+        elif w.sums is not None:  # sums of k elements: added in the product's order (spikec.ir.sparse)
+            out = out + np.add.reduce(np.ravel(x)[w.sums], axis=0, initial=0.0)
         else:
             out = out + w.matrix @ np.ravel(x)
     return out.reshape(attrs["shape"])

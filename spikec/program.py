@@ -101,14 +101,15 @@ class Program:
     def estimate(self, **options: Any) -> Estimate:
         """The size of the network these lowering options give, from shapes alone, without lowering.
 
-        Neurons and populations are exactly the netlist's; nonzero weights and
-        memory per back end (bytes of weights and neuron state) approximate
-        (:class:`spikec.lower.estimate.Estimate`).  Milliseconds for any size;
+        Neurons, populations and nonzero weights are exactly the netlist's
+        (weights counted by the lowering without its ideal simulation, for a
+        program within ``max_neurons``); memory per back end (bytes of weights
+        and neuron state) approximate (:class:`spikec.lower.estimate.Estimate`).
         :meth:`lower` refuses a program over ``max_neurons`` the same way.
         """
         from spikec.lower.estimate import estimate
 
-        return estimate(self.lowering_graph, self.lower_options(**options))
+        return estimate(self.lowering_graph, self.lower_options(**options), domain=self.domain)
 
     def to_dot(self) -> str:
         """Graphviz DOT text of :attr:`graph`."""

@@ -58,7 +58,7 @@ def test_estimate_equals_the_netlist(name):
     stats = prog.lower(**options).stats()
     assert est.neurons == stats.neurons > 0
     assert est.populations == stats.populations
-    assert est.nonzero_weights > 0
+    assert est.nonzero_weights == stats.nonzero_weights > 0 and est.weights_exact
     assert set(est.memory) == set(BACKEND_BYTES)
     assert all(v >= est.neurons for v in est.memory.values())
     assert str(est).startswith("neurons")
@@ -153,3 +153,11 @@ def test_row_argmax_matches_scipy():
         m = abs(sp.random_array((30, 20), density=0.2, rng=rng, format="csr"))
         m.data = np.round(m.data * 3) / 3  # ties and explicit zeros
         np.testing.assert_array_equal(_row_argmax(m), np.asarray(m.argmax(axis=1)).ravel())
+
+
+def test_estimate_over_max_neurons_lowers_nothing_and_says_weights_are_approximate():
+    prog, _ = _inverse(5)
+    needed = prog.estimate().neurons
+    est = prog.estimate(max_neurons=needed - 1)
+    assert est.neurons == needed and not est.weights_exact
+    assert "nonzero weights (approx.)" in str(est)

@@ -5,11 +5,14 @@ nonlinear op's neurons as its lowering rule counts them
 (:attr:`spikec.lower.rules.LowerRule.neurons`: a parabola product is 2
 neurons per element, 4 with pairs; an NEF unit ``n_neurons`` per element; an
 explicit neuron layer its size), so the neuron and population counts equal
-the built netlist's.  Weights and memory are approximations (see
-:class:`Estimate`).  :func:`check_size` refuses a graph whose neurons exceed
-``max_neurons``; :func:`traced_neurons` bounds the neurons of a graph as
-traced (before the passes expand ``@`` into its product units, which is where
-a program too large to build would otherwise run out of memory).
+the built netlist's.  Nonzero weights are counted exactly by the lowering
+itself run without its ideal simulation
+(:func:`spikec.lower.lowering.count_weights`), once the neurons are known to
+be within ``max_neurons``; memory is an approximation (see :class:`Estimate`).
+:func:`check_size` refuses a graph whose neurons exceed ``max_neurons``;
+:func:`traced_neurons` bounds the neurons of a graph as traced (before the
+passes expand ``@`` into its product units, which is where a program too
+large to build would otherwise run out of memory).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from spikec.ir.domain import Domain
 from spikec.ir.graph import Graph
 from spikec.ir.node import Node
 from spikec.ir.registry import get_op
@@ -40,10 +44,12 @@ BACKEND_BYTES: dict[str, tuple[int, int]] = {
 class Estimate:
     """The size of the network a program lowers to, counted from shapes alone.
 
-    ``neurons`` and ``populations`` are exact (what the netlist will have);
-    ``nonzero_weights`` is an approximation (each neuron's encoding weights,
-    one per operand it reads, plus one decoding weight); ``memory`` is bytes
-    of weights and neuron state per back end (:data:`BACKEND_BYTES`).
+    ``neurons``, ``populations`` and ``nonzero_weights`` are exact (what the
+    netlist will have); for a program over ``max_neurons``, which is never
+    lowered, ``nonzero_weights`` is an approximation instead (each neuron's
+    encoding weights, one per operand it reads, plus one decoding weight) and
+    ``weights_exact`` False.  ``memory`` is bytes of weights and neuron state
+    per back end (:data:`BACKEND_BYTES`), approximate.
     ``by_op`` lists ``(op, shape, neurons, where)`` per population, largest
     first.
     """
@@ -53,6 +59,7 @@ class Estimate:
     nonzero_weights: int
     memory: Mapping[str, int] = field(default_factory=dict)
     by_op: tuple[tuple[str, tuple[int, ...], int, str], ...] = ()
+    weights_exact: bool = True
 
     def as_dict(self) -> dict[str, int]:
         """The counts and ``memory.<backend>`` in bytes, as one flat dictionary."""
@@ -61,7 +68,7 @@ class Estimate:
 
     def __str__(self) -> str:
         rows = [("neurons", f"{self.neurons:,}"), ("populations", f"{self.populations:,}"),
-                ("nonzero weights (approx.)", f"{self.nonzero_weights:,}")]
+                ("nonzero weights" + ("" if self.weights_exact else " (approx.)"), f"{self.nonzero_weights:,}")]
         rows += [(f"memory {k} (approx.)", _bytes(v)) for k, v in self.memory.items()]
         rows += [(f"  {op}{list(shape)} at {where}", f"{n:,}") for op, shape, n, where in self.by_op[:5]]
         width = max(len(k) for k, _ in rows)
@@ -80,8 +87,9 @@ def _where(node: Node) -> str:
     return node.loc.short if node.loc is not None else "?"
 
 
-def estimate(graph: Graph, options: LowerOptions | None = None) -> Estimate:
-    """The size of the netlist :func:`spikec.lower.lower` builds from ``graph`` (prepared for lowering)."""
+def estimate(graph: Graph, options: LowerOptions | None = None, *, domain: Domain | None = None) -> Estimate:
+    """The size of the netlist :func:`spikec.lower.lower` builds from ``graph`` (prepared for lowering) over
+    ``domain``."""
     options = options or LowerOptions()
     rows = []
     weights = 0
@@ -94,8 +102,13 @@ def estimate(graph: Graph, options: LowerOptions | None = None) -> Estimate:
             rows.append((node.op, tuple(node.shape), n, _where(node)))
             weights += n * (len(node.inputs) + 1)
     neurons = sum(r[2] for r in rows)
+    exact = options.max_neurons is None or neurons <= options.max_neurons
+    if exact:  # within the limit, so it can be lowered: count the weights as the lowering folds them
+        from spikec.lower.lowering import count_weights  # (lowering imports this module: check_size)
+
+        weights = count_weights(graph, options, domain=domain)
     memory = {name: weights * w + neurons * s for name, (w, s) in BACKEND_BYTES.items()}
-    return Estimate(neurons, len(rows), weights, memory, tuple(sorted(rows, key=lambda r: -r[2])))
+    return Estimate(neurons, len(rows), weights, memory, tuple(sorted(rows, key=lambda r: -r[2])), exact)
 
 
 def traced_neurons(graph: Graph, options: LowerOptions | None = None) -> list[tuple[Node, int]]:

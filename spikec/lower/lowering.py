@@ -28,11 +28,11 @@ from spikec.ir.graph import Graph
 from spikec.ir.linear_map import is_identity
 from spikec.ir.node import Node
 from spikec.ir.registry import get_op
-from spikec.lower.affine import Affine, distinct_rows
+from spikec.lower.affine import Affine, Gathered, distinct_rows
 from spikec.lower.errors import LoweringError
 from spikec.lower.estimate import check_size
 from spikec.lower.options import LowerOptions
-from spikec.lower.ranges import interval_ranges, measure_ranges, wanted_operands, widen
+from spikec.lower.ranges import Measured, interval_ranges, measure_ranges, wanted_operands, widen
 from spikec.lower.rules import STATE_RULES, node_options, rule_for
 from spikec.lower.tuning import UnitTuning, nef_ensembles
 from spikec.netlist import (
@@ -47,7 +47,7 @@ from spikec.netlist import (
     make_transform,
 )
 
-__all__ = ["LoweringError", "lower"]
+__all__ = ["LoweringError", "count_weights", "lower"]
 
 
 class _Lowering:
@@ -168,7 +168,7 @@ class _Lowering:
         """Whether operand ``port`` of ``node`` is decoded from an NEF population (approximate, unlike parabola
         units, which are exact in rate mode)."""
         expr = self.exprs.get(node.inputs[port])
-        names = set(expr.terms) if expr is not None else set()
+        names = set(expr.names) if expr is not None else set()
         return any(str(dict(p.info).get("rule", "")).startswith("nef") for p in self.populations if p.name in names)
 
     def interval(self, node: Node, port: int, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -193,9 +193,13 @@ class _Lowering:
         expr = self.exprs.get(node_id)
         if expr is None:
             return None
-        expr = expr.pruned()
         boxes = {source.name: self.boxes[source.index] if source.index < len(self.boxes) else None
                  for source in self.inputs}
+        if isinstance(expr, Gathered) and any(
+                boxes.get(name) is None and np.diff(m.indptr)[expr.rows].any()
+                for name, m in expr.base.pruned().terms.items()):
+            return None  # reads a source without a box: decided without building the broadcast's rows
+        expr = expr.pruned()
         if not expr.terms or any(boxes.get(name) is None for name in expr.terms):
             return None
         mid = expr.const.copy()
@@ -230,12 +234,14 @@ class _Lowering:
         costs the distinct rows' weights in, plus one weight per reading
         unit out.  Exact: only the order of additions changes.
         """
-        expr = expr.pruned()
+        # A broadcast (Gathered) is counted and factored from its base's rows; it is built only if it is read
+        # directly.
+        expr = Gathered(expr.base.pruned(), expr.rows) if isinstance(expr, Gathered) else expr.pruned()
         unique, select = distinct_rows(expr)
-        direct = uses * sum(m.nnz for m in expr.terms.values())
+        direct = uses * int(expr.row_nnz().sum())
         via_relay = sum(m.nnz for m in unique.terms.values()) + uses * expr.size
         if direct <= 2 * via_relay:
-            return expr
+            return expr.pruned()
         name = f"relay{key}"
         offset = ConstArray(unique.const) if unique.const.any() else None
         self.nodes.append(SumNode(name, unique.size, None, None, offset, computes=("relay",)))
@@ -438,6 +444,36 @@ def lower(graph: Graph, inputs: Sequence[Callable[[float], np.ndarray]], options
     wanted = [i for i in wanted_operands(graph) if i not in sound]
     ranges = measure_ranges(graph, inputs, options.range_t, options.dt, more=more_examples, wanted=wanted)
     return _Lowering(graph, options, ranges, sound=sound, boxes=boxes, domain=domain).run()
+
+
+def count_weights(graph: Graph, options: LowerOptions | None = None, *, domain: Domain | None = None) -> int:
+    """The nonzero weights of the netlist :func:`lower` builds from ``graph``, without simulating anything.
+
+    The weights' pattern (which neuron reads which source, which operands a
+    relay node shares) follows from the shapes and the folding, not from the
+    values the units are tuned to: this runs the same lowering with the
+    domain's sound interval bounds and, where :func:`lower` would measure,
+    stand-in ranges (:func:`_stand_in_ranges`), and counts.  It costs the
+    lowering without the ideal simulation (the larger part of a recurrence's).
+    """
+    options = options or LowerOptions()
+    boxes = _boxes(graph, options, domain)
+    sound = interval_ranges(graph, boxes)
+    wanted = [i for i in wanted_operands(graph) if i not in sound]
+    net = _Lowering(graph, options, _stand_in_ranges(graph, wanted), sound=sound, boxes=boxes, domain=domain).run()
+    return sum(p.transform.nnz for p in net.projections)
+
+
+def _stand_in_ranges(graph: Graph, wanted: Sequence[int]) -> Measured:
+    """Ranges with the generic pattern of measured ones: a different, nonzero centre per element (measured
+    ranges coincide or centre on exactly 0 only by accident), inside every elementwise function's domain
+    ((0.1, 0.4): ``log``, ``sqrt``, ``arcsin``, ``1/x`` are finite there)."""
+    rng = np.random.default_rng(0)
+    ranges = Measured()
+    for i in wanted:
+        lo = 0.1 + 0.1 * rng.random(graph[i].shape)
+        ranges[i] = (lo, lo + 0.1 + 0.1 * rng.random(graph[i].shape))
+    return ranges
 
 
 def _row_argmax(matrix: sp.csr_array) -> np.ndarray:

@@ -214,6 +214,10 @@ SPREAD = 3.0
 def _measure_run(graph: Graph, inputs: Sequence[InputFunction], t: float, dt: float,
                  wanted: list[int]) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
     steps = max(1, int(round(t / dt)))
+    # A broadcast's extremes are its source's, broadcast: watch the source (a 100x100 inverse's product operands
+    # are 10^6 values per step, broadcasts of 10^4).
+    gathers = {i: g for i in wanted if (g := _broadcast_of(graph, graph[i])) is not None}
+    wanted_all, wanted = wanted, sorted({gathers[i][0] if i in gathers else i for i in wanted})
     # Running extremes, not stored traces: the operands of a 30x30 inverse's
     # products are 10^5 values per step.
     lows = {i: np.full(graph[i].shape, np.inf) for i in wanted}
@@ -259,7 +263,16 @@ def _measure_run(graph: Graph, inputs: Sequence[InputFunction], t: float, dt: fl
         except _Settled:
             pass
     _measure_run.steps = step  # how many steps the last run simulated (tests check that a settled run stops)
-    for node_id in wanted:
+    for i, (source, picks, zero) in gathers.items():
+        shape = graph[i].shape
+        # ``+ zero`` as the broadcast's own values have it: an affine's (spikec.ir.ops.linear._affine) turn -0 into 0
+        lows[i] = lows[source].ravel()[picks].reshape(shape) + zero
+        highs[i] = highs[source].ravel()[picks].reshape(shape) + zero
+        if source in first_bad:
+            first_bad[i] = first_bad[source]
+    lows = {i: lows[i] for i in wanted_all}
+    highs = {i: highs[i] for i in wanted_all}
+    for node_id in wanted_all:
         if node_id in first_bad:
             node = graph[node_id]
             raise LoweringError(
@@ -271,6 +284,24 @@ def _measure_run(graph: Graph, inputs: Sequence[InputFunction], t: float, dt: fl
                 "spikec.configure(range=(lo, hi))",
             )
     return lows, highs
+
+
+def _broadcast_of(graph: Graph, node: Node) -> tuple[int, np.ndarray, float] | None:
+    """``(source, picks, zero)`` when ``node``'s value is ``source``'s flat value at ``picks`` plus ``zero`` (every
+    element of it at least once, so they go non-finite together), else None: a ``broadcast_to`` (``zero`` -0.0:
+    values as they are) or an ``affine`` that is a selection without bias (0.0: it turns -0 into 0)."""
+    if node.op == "broadcast_to" and len(node.inputs) == 1:
+        source = graph[node.inputs[0]]
+        picks = np.broadcast_to(np.arange(source.size).reshape(source.shape), node.shape).ravel()
+        return source.id, picks, -0.0
+    if node.op != "affine" or len(node.inputs) != 1:
+        return None
+    (weight,), bias = node.attrs["weights"], node.attrs["bias"]
+    if weight.picks is None or (bias is not None and np.any(bias.value)):
+        return None
+    if np.unique(weight.picks).size != graph[node.inputs[0]].size:
+        return None
+    return node.inputs[0], weight.picks, 0.0
 
 
 class _Settled(Exception):

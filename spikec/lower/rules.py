@@ -132,6 +132,9 @@ def lower_constant(lw: _Lowering, node: Node, operands: list[Affine]) -> Affine:
 def lower_linear(lw: _Lowering, node: Node, operands: list[Affine]) -> Affine:
     """A linear op: its matrices applied to the operands' expressions (no neurons)."""
     matrices, bias = linear_map(node, [lw.graph[i].shape for i in node.inputs])
+    if len(operands) == 1 and not np.any(bias):
+        # a broadcast stays Gathered (spikec.lower.affine.Affine.map): not built row by row unless read
+        return operands[0].map(matrices[0])
     total = Affine.constant(bias)
     for expr, matrix in zip(operands, matrices):
         total = total + expr.map(matrix)

@@ -267,10 +267,17 @@ _structural("select", "np.where(c, x, y) with a constant condition c", lambda a,
 
 def _affine(attrs: Attrs, *xs: np.ndarray) -> np.ndarray:
     """``b + W_0 @ ravel(x_0) + W_1 @ ravel(x_1) + ...``, reshaped; summed in that order."""
-    bias = attrs["bias"]
+    bias, weights = attrs["bias"], attrs["weights"]
+    if bias is None and len(weights) == 1 and weights[0].picks is not None:  # a broadcast: one pass, same values
+        return (np.ravel(xs[0])[weights[0].picks] + 0.0).reshape(attrs["shape"])
     out = np.zeros(math.prod(attrs["shape"])) if bias is None else np.array(bias.value, dtype=np.float64)
-    for w, x in zip(attrs["weights"], xs):
-        out = out + w.matrix @ np.ravel(x)
+    for w, x in zip(weights, xs):
+        if w.picks is not None:  # a selection: the same values as the product (``+ 0.0``: it turns -0 into 0 too)
+            out = out + (np.ravel(x)[w.picks] + 0.0)
+        elif w.sums is not None:  # sums of k elements: added in the product's order (spikec.ir.sparse)
+            out = out + np.add.reduce(np.ravel(x)[w.sums], axis=0, initial=0.0)
+        else:
+            out = out + w.matrix @ np.ravel(x)
     return out.reshape(attrs["shape"])
 
 

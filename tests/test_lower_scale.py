@@ -1,0 +1,104 @@
+"""Lowering large programs without building broadcasts: :class:`spikec.lower.affine.Gathered`, the vectorised
+:func:`spikec.lower.affine.distinct_rows`, and range measurement that watches a broadcast's source; each against
+the plain (eager, row by row, every node watched) computation."""
+
+import numpy as np
+import scipy.sparse as sp
+from test_estimate import _inverse
+
+from spikec.ir.interpret import simulate_graph
+from spikec.lower.affine import Affine, Gathered, broadcast_matrix, distinct_rows, selection
+from spikec.lower.ranges import measure_ranges, wanted_operands
+
+
+def _affine_with_repeats(rng, rows=40, cols=7):
+    base = sp.random_array((rows // 4, cols), density=0.4, random_state=rng, format="csr")
+    pick = rng.integers(0, rows // 4, rows)
+    m = sp.csr_array(base[pick])
+    const = rng.choice([0.0, 1.5], rows // 4)[pick]
+    return Affine(rows, {"a": m, "b": sp.csr_array(2 * m)}, const)
+
+
+def _distinct_reference(expr: Affine):
+    """distinct_rows, one row at a time over dense rows (the definition)."""
+    dense = np.hstack([expr.const[:, None]] + [m.toarray() for _, m in sorted(expr.terms.items())])
+    first: dict[bytes, int] = {}
+    owner = [first.setdefault(row.tobytes(), len(first)) for row in dense]
+    keep = [owner.index(k) for k in range(len(first))]
+    return keep, owner
+
+
+def test_distinct_rows_matches_the_row_by_row_definition():
+    rng = np.random.default_rng(0)
+    expr = _affine_with_repeats(rng)
+    keep, owner = _distinct_reference(expr)
+    unique, select = distinct_rows(expr)
+    assert unique.size == len(keep) < expr.size
+    assert np.array_equal(select.toarray(), selection(np.array(owner), len(keep)).toarray())
+    for name, m in expr.terms.items():
+        assert np.array_equal(unique.terms[name].toarray(), m.toarray()[keep])
+    assert np.array_equal(unique.const, expr.const[keep])
+
+
+def test_gathered_is_the_eager_broadcast():
+    rng = np.random.default_rng(1)
+    expr = _affine_with_repeats(rng, rows=12)
+    matrix = broadcast_matrix((3, 4, 1), (3, 4, 5))
+    lazy = expr.map(matrix)
+    assert isinstance(lazy, Gathered)
+    eager = expr.mapped(matrix)
+    for name in expr.terms:
+        assert np.array_equal(lazy.terms[name].toarray(), eager.terms[name].toarray())
+    again = lazy.map(broadcast_matrix((3, 4, 5), (2, 3, 4, 5)))  # a broadcast of a broadcast composes
+    assert isinstance(again, Gathered) and again.base is expr
+    twice = eager.mapped(broadcast_matrix((3, 4, 5), (2, 3, 4, 5)))
+    assert np.array_equal(again.terms["a"].toarray(), twice.terms["a"].toarray())
+    u1, s1 = distinct_rows(again)
+    u2, s2 = distinct_rows(twice)
+    assert np.array_equal(s1.toarray(), s2.toarray())
+    assert np.array_equal(u1.terms["b"].toarray(), u2.terms["b"].toarray())
+    assert np.array_equal(u1.const, u2.const)
+
+
+def test_measured_ranges_equal_every_node_watched():
+    prog, _ = _inverse(4)
+    graph = prog.lowering_graph
+    graph = graph() if callable(graph) else graph
+    wanted = wanted_operands(graph)
+    assert any(graph[i].op in ("affine", "broadcast_to") for i in wanted)  # broadcasts are measured via source
+    a = np.random.default_rng(4).standard_normal((4, 4)) / 2 + np.eye(4)
+    inputs = [lambda t: a]
+    measured = measure_ranges(graph, inputs, 0.2, 0.001, wanted=wanted)
+    lows = {i: np.inf for i in wanted}
+    highs = {i: -np.inf for i in wanted}
+
+    def observe(values):
+        for i in wanted:
+            lows[i] = np.minimum(lows[i], values[i])
+            highs[i] = np.maximum(highs[i], values[i])
+
+    simulate_graph(graph, inputs, 200, 0.001, progress=False, observe=observe, only=wanted)
+    for i in wanted:
+        lo, hi = measured[i]
+        assert np.array_equal(np.ravel(lo), np.ravel(lows[i])) and np.array_equal(np.ravel(hi), np.ravel(highs[i]))
+
+
+def test_affine_selections_and_sums_give_the_sparse_products_bits():
+    from spikec.ir.attrs import Attrs, ConstArray
+    from spikec.ir.ops.linear import _affine
+    from spikec.ir.sparse import SparseConst
+
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal(60)
+    x[::7], x[3], x[11] = -0.0, np.inf, np.nan
+    picks = sp.csr_array(selection(rng.integers(0, 60, 200), 60))
+    summed = np.argsort(rng.random((20, 60)), axis=1)[:, :5]
+    sums = sp.csr_array((np.ones(100), (np.repeat(np.arange(20), 5), summed.ravel())), shape=(20, 60))
+    mixed = sp.csr_array(sums * rng.standard_normal(sums.shape))  # neither: the sparse product itself
+    for matrix in (picks, sums, mixed):
+        w = SparseConst(matrix)
+        assert (w.picks is not None, w.sums is not None) == (matrix is picks, matrix is sums)
+        for bias in (None, np.where(rng.random(matrix.shape[0]) < 0.5, -0.0, 1.0)):
+            attrs = Attrs(weights=(w,), bias=None if bias is None else ConstArray(bias), shape=(matrix.shape[0],))
+            expected = (np.zeros(matrix.shape[0]) if bias is None else bias) + w.matrix @ x
+            assert np.array_equal(_affine(attrs, x).view(np.uint64), expected.view(np.uint64))

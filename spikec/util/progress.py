@@ -6,8 +6,6 @@ import sys
 from collections.abc import Iterable
 from typing import TypeVar
 
-from tqdm.auto import tqdm
-
 T = TypeVar("T")
 
 # Runs shorter than this many steps finish too fast for a bar to help.
@@ -29,4 +27,8 @@ def progress_bar(iterable: Iterable[T], total: int, desc: str, enable: bool | No
     """
     if enable is False or (enable is None and total < MIN_STEPS_FOR_BAR):
         return iterable
+    # Imported here, not at the top: tqdm.auto costs ~0.1 s of every fresh process's time to first
+    # result, and most runs show no bar.
+    from tqdm.auto import tqdm
+
     return tqdm(iterable, total=total, desc=desc, disable=None if enable is None else False, leave=False)

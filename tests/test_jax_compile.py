@@ -184,7 +184,6 @@ def test_sharded_batch_equals_one_device():
     res = _python(SHARD_PROBE, {"XLA_FLAGS": "--xla_force_host_platform_device_count=4", "SPIKEC_JAX_CACHE": "0"})
     assert res["devices"] == [1, 4, 2]
     assert res["shape"] == [5, 300, 3]
-    # Spike trains, events and guard records: bit for bit.  Decoded outputs: to rounding (XLA's CPU dot
-    # rounds a 2-row block and a 5-row block differently); bit-for-bit outputs are left to do.
+    # Bit for bit in float64: outputs, spike trains, events and guard records (plans sum in a fixed order).
     assert res["spikes"] and res["events"] and res["violations"], res
-    assert res["max_diff"] < 1e-12, res
+    assert res["outputs"] and res["max_diff"] == 0.0, res

@@ -340,7 +340,8 @@ def _asarray(xp, value, dtype=None):
 def make_simulator(net: Netlist, mode: str, dt: float, batch: int = 1, xp=np, seed: int = 0, *,
                    dtype=None, plan: Callable[[int, Any], TransformPlan] | None = None,
                    neuron_map: Callable[[Any], Any] | None = None, hoisted=(),
-                   count_dtype=None, neuron_params: bool = False, guards: bool = False) -> Simulator:
+                   count_dtype=None, neuron_params: bool = False, guards: bool = False,
+                   guard_params: bool = False) -> Simulator:
     """Prepare ``net`` for simulation in ``mode`` ("rate" or "spiking").
 
     Options for compiled back ends (the NumPy back end uses none of them):
@@ -368,6 +369,10 @@ def make_simulator(net: Netlist, mode: str, dt: float, batch: int = 1, xp=np, se
         (in this mode, before ``neuron_map``) to scalars; the step binds them
         with :func:`spikec.models.neurons.bind_parameters`, so they may be traced
         (differentiated) or per-neuron arrays.
+    guard_params
+        With ``guards``: the guards' per-neuron bounds are data too
+        (``params["guard"]``), not constants of the step, so that a compiled
+        step serves another network of the same structure (a new seed).
     """
     if mode not in ("rate", "spiking"):
         raise ValueError(f"mode must be 'rate' or 'spiking', got {mode!r}")
@@ -410,7 +415,8 @@ def make_simulator(net: Netlist, mode: str, dt: float, batch: int = 1, xp=np, se
         init["nodes"][node.name] = node.synapse.init_state((batch, node.size), x0, xp=xp)
     for index, proj in delayed:
         init["projections"][index] = proj.synapse.init_state((batch, objects[proj.post].size), None, xp=xp)
-    bounds = guard_bounds(net) if guards else {}
+    host_bounds = guard_bounds(net) if guards else {}
+    bounds = host_bounds
     if guards and xp is not np:
         bounds = {name: (asarr(lo), asarr(hi)) for name, (lo, hi) in bounds.items()}
     alpha, bound_z = settings(mode, dt)
@@ -422,6 +428,8 @@ def make_simulator(net: Netlist, mode: str, dt: float, batch: int = 1, xp=np, se
         "gain": {p.name: p.gain.value for p in net.populations},
         "bias": {p.name: p.bias.value for p in net.populations},
     }
+    if guards and guard_params:
+        params["guard"] = {name: {"mid": lo, "inv_half": hi} for name, (lo, hi) in host_bounds.items()}
     # Neuron parameters are named for the mode's own type; neuron_map may wrap it (a surrogate-gradient
     # stepper keeps it as .base), and then the names are the wrapper's "base." ones.
     prefixes: dict[str, str] = {}
@@ -440,6 +448,9 @@ def make_simulator(net: Netlist, mode: str, dt: float, batch: int = 1, xp=np, se
         if "neuron" in raw_params:
             prepared["neuron"] = {name: {k: asarr(v) for k, v in values.items()}
                                   for name, values in raw_params["neuron"].items()}
+        if "guard" in raw_params:
+            prepared["guard"] = {name: (asarr(b["mid"]), asarr(b["inv_half"]))
+                                 for name, b in raw_params["guard"].items()}
         return prepared
 
     default_prepared = prepare(params) if xp is np else None
@@ -492,7 +503,8 @@ def make_simulator(net: Netlist, mode: str, dt: float, batch: int = 1, xp=np, se
                 neuron = bound.get(name, types[name])
                 new_neurons[name], activity = neuron.step(state["neurons"][name], current, dt, xp=xp, **kwargs)
                 if guards:
-                    checked[name] = guard_entry(state["guard"]["objects"][name], current, bounds.get(name),
+                    checked[name] = guard_entry(state["guard"]["objects"][name], current,
+                                                prepared.get("guard", bounds).get(name),
                                                 state["guard"]["k"], xp, alpha, bound_z)
                 if fence is not None and guards:
                     new_neurons[name], activity, checked[name] = fence((new_neurons[name], activity, checked[name]))

@@ -51,6 +51,10 @@ What it does
   NumPy netlist simulator and nengo to rounding, spike trains of
   deterministic neurons included; float32 rounds differently, which can
   move a spike by a step now and then (tests bound how much).
+  float64 plans sum in a fixed order
+  (:func:`~spikec.backends.jax.plans.fixed_sum`), so a batch element's bits
+  do not depend on the batch block it is computed in: a batch sharded over
+  devices equals the run on one device bit for bit.
 * **Spike accounting**: per step and population, spikes are
   ``round(output * dt / amplitude)`` per neuron summed in int32, and
   synaptic events are spikes times the neuron's fan-out (nonzero outgoing

@@ -20,7 +20,7 @@ from spikec.netlist import AvgPool, Convolution, Dense, Sparse
 
 __all__ = [
     "ColumnFactoredPlan", "EllPlan", "JaxDensePlan", "RowFactoredPlan", "SegmentSumPlan", "SparseAsDensePlan",
-    "StridedPlan", "choose_plan", "fence",
+    "StridedPlan", "choose_plan", "fence", "fixed_sum", "is_exact",
 ]
 
 # Dense storage for a sparse matrix only below this many bytes.
@@ -38,16 +38,74 @@ FACTOR_GAIN = 2.0
 FACTOR_RTOL = 1e-12
 
 
+def is_exact(dtype) -> bool:
+    """Whether plans of ``dtype`` sum in a fixed order (:func:`fixed_sum`): float64, where results are
+    promised bit for bit whatever the batch block (a sharded batch equals the run on one device)."""
+    return jnp.dtype(dtype) == jnp.float64
+
+
+def fixed_sum(a, axis: int = -1):
+    """``a.sum(axis)`` by a fixed pairwise tree of slices (zero-padded to a power of two).
+
+    XLA's CPU dots and reductions pick their blocking, vector width and so
+    their summation order from the whole shape, batch axis included: the
+    same batch element summed in a block of 2 and of 5 rounds differently
+    (up to 1e-12 in float64).  Here each output element is the same tree of
+    elementwise adds whatever the other axes are, so the bits of a batch
+    element do not depend on the block it is computed in (a batch sharded
+    over devices equals the run on one device).  The adds fuse into one loop.
+    """
+    axis = axis % a.ndim
+    n = a.shape[axis]
+    if n == 0:
+        return jnp.zeros(a.shape[:axis] + a.shape[axis + 1:], dtype=a.dtype)
+    size = 1 << (n - 1).bit_length()
+    if size != n:
+        pad = [(0, 0)] * a.ndim
+        pad[axis] = (0, size - n)
+        a = jnp.pad(a, pad)
+    while size > 1:
+        size //= 2
+        a = jax.lax.slice_in_dim(a, 0, size, axis=axis) + jax.lax.slice_in_dim(a, size, 2 * size, axis=axis)
+    return jnp.squeeze(a, axis)
+
+
+# Fixed-order row sums up to this length add the slots one after another (one fused loop; a random
+# 10k LIF network's ELL rows of ~100: 1.8x XLA's reduce, where the pairwise tree costs 3.3x); longer: the tree.
+CHAIN_SUM = 128
+
+
+def _row_sum(a, exact: bool):
+    """``a.sum(-1)``, in a fixed order when ``exact`` (a chain of adds for short rows, else :func:`fixed_sum`)."""
+    if not exact:
+        return a.sum(axis=-1)
+    if a.shape[-1] == 0 or a.shape[-1] > CHAIN_SUM:
+        return fixed_sum(a, -1)
+    total = a[..., 0]
+    for k in range(1, a.shape[-1]):
+        total = total + a[..., k]
+    return total
+
+
+def _matmul(x, wt, exact: bool):
+    """``x @ wt``, in a fixed order (per output element, independent of the batch) when ``exact``."""
+    return fixed_sum(x[..., :, None] * wt, -2) if exact else x @ wt
+
+
 class JaxDensePlan(DensePlan):
-    """Dense ``x @ W.T``."""
+    """Dense ``x @ W.T`` (float64: summed in a fixed order, :func:`fixed_sum`)."""
 
     kind = "dense"
 
     def __init__(self, transform: Dense, dtype):
         super().__init__(transform, jnp, dtype)
+        self.exact = is_exact(dtype)
 
     def cost(self) -> float:
         return DENSE_COST * math.prod(self.transform.shape)
+
+    def apply(self, prepared, x):
+        return _matmul(x, prepared, self.exact)
 
 
 def _ell(rows: np.ndarray, cols: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -119,7 +177,7 @@ class EllPlan:
     kind = "ell"
 
     def __init__(self, transform: Sparse, dtype):
-        self.transform, self.dtype = transform, dtype
+        self.transform, self.dtype, self.exact = transform, dtype, is_exact(dtype)
         m = transform.shape[0]
         self.cols, self.src, _ = _ell(transform.rows.value, transform.cols.value, m)
 
@@ -136,7 +194,7 @@ class EllPlan:
     def apply(self, prepared, x):
         if self.cols.shape[1] == 1:  # one entry per row: a plain gather (much faster than gather + sum)
             return _gather(x, prepared["cols"][:, 0], prepared.get("live")) * prepared["data"][:, 0]
-        return (_gather(x, prepared["cols"], prepared.get("live")) * prepared["data"]).sum(axis=-1)
+        return _row_sum(_gather(x, prepared["cols"], prepared.get("live")) * prepared["data"], self.exact)
 
 
 class StridedPlan:
@@ -149,9 +207,10 @@ class StridedPlan:
     kind = "strided"
 
     def __init__(self, ell: EllPlan, layout):
-        self.transform, self.dtype, self.layout = ell.transform, ell.dtype, layout
+        self.transform, self.dtype, self.layout, self.exact = ell.transform, ell.dtype, layout, ell.exact
         self.cols, self.src = ell.cols, ell.src
-        self.row_sum = StridedRowSum(layout) if self.cols.shape[1] > 1 else None
+        # float64 sums the view in a fixed order (fixed_sum) instead of the einsum, whose order depends on the batch
+        self.row_sum = StridedRowSum(layout) if self.cols.shape[1] > 1 and not self.exact else None
 
     @classmethod
     def from_ell(cls, ell: EllPlan) -> StridedPlan | None:
@@ -182,6 +241,8 @@ class StridedPlan:
         x = _fence_reread(x, self.cols.size, prepared.get("live"))
         if self.row_sum is not None:
             return self.row_sum.apply(x, prepared["data"], jnp)
+        if self.cols.shape[1] > 1:
+            return fixed_sum(strided_view(x, self.layout, jnp) * prepared["data"], -1)
         return strided_view(x, self.layout, jnp)[..., 0] * prepared["data"][:, 0]
 
 
@@ -222,7 +283,7 @@ class SparseAsDensePlan:
     kind = "dense"
 
     def __init__(self, transform: Sparse, dtype):
-        self.transform, self.dtype = transform, dtype
+        self.transform, self.dtype, self.exact = transform, dtype, is_exact(dtype)
         self.rows = transform.rows.value.astype(np.int32)
         self.cols = transform.cols.value.astype(np.int32)
 
@@ -238,7 +299,7 @@ class SparseAsDensePlan:
         return dense_t.at[jnp.asarray(self.cols), jnp.asarray(self.rows)].add(jnp.asarray(raw, dtype=self.dtype))
 
     def apply(self, prepared, x):
-        return x @ prepared
+        return _matmul(x, prepared, self.exact)
 
 
 def _row_factors(rows, cols, data, shape):
@@ -278,7 +339,7 @@ class RowFactoredPlan:
     kind = "rows_factored"
 
     def __init__(self, transform: Sparse, dtype, factors):
-        self.transform, self.dtype = transform, dtype
+        self.transform, self.dtype, self.exact = transform, dtype, is_exact(dtype)
         g, s, (ur, uc, ud), G = factors
         self.g, self.s = g, s
         self.u_cols, u_src, u_mask = _ell(ur, uc, G)
@@ -295,7 +356,7 @@ class RowFactoredPlan:
                 "u_cols": jnp.asarray(self.u_cols), "g": jnp.asarray(self.g)}
 
     def apply(self, prepared, x):
-        distinct = (_gather(x, prepared["u_cols"], prepared.get("live")) * prepared["u"]).sum(axis=-1)
+        distinct = _row_sum(_gather(x, prepared["u_cols"], prepared.get("live")) * prepared["u"], self.exact)
         return _gather(distinct, prepared["g"], prepared.get("live")) * prepared["s"]
 
 
@@ -309,7 +370,7 @@ class ColumnFactoredPlan:
     kind = "columns_factored"
 
     def __init__(self, transform: Sparse, dtype, factors):
-        self.transform, self.dtype = transform, dtype
+        self.transform, self.dtype, self.exact = transform, dtype, is_exact(dtype)
         g, s, (ur, uc, ud), G = factors  # factors of W.T: W.T[c] = s[c] * U[g[c]]; U is (G, m)
         n = transform.shape[1]
         members = np.arange(n)
@@ -330,8 +391,8 @@ class ColumnFactoredPlan:
                 "z_cols": jnp.asarray(self.z_cols), "v_cols": jnp.asarray(self.v_cols)}
 
     def apply(self, prepared, x):
-        z = (_gather(x, prepared["z_cols"], prepared.get("live")) * prepared["s"]).sum(axis=-1)
-        return (_gather(z, prepared["v_cols"], prepared.get("live")) * prepared["v"]).sum(axis=-1)
+        z = _row_sum(_gather(x, prepared["z_cols"], prepared.get("live")) * prepared["s"], self.exact)
+        return _row_sum(_gather(z, prepared["v_cols"], prepared.get("live")) * prepared["v"], self.exact)
 
 
 def choose_plan(transform, dtype, *, factor: bool = True):

@@ -11,7 +11,7 @@ import numpy as np
 
 from spikec.backends import RunResult, get_backend
 from spikec.backends.common import check_options, steps_of
-from spikec.backends.guards import ON_RANGE, enforce
+from spikec.backends.guards import check_on_range, enforce
 from spikec.errors import RunError, SpikecError
 from spikec.ir.domain import Domain, InputDomain
 from spikec.ir.graph import Graph, GraphStats
@@ -425,8 +425,7 @@ class Program:
             raise RunError(f"run needs t > 0 and dt > 0, got t={t}, dt={dt}")
         if t < dt:
             raise RunError(f"t={t} is shorter than one time step dt={dt}")
-        if on_range not in ON_RANGE:
-            raise RunError(f"on_range must be one of {', '.join(map(repr, ON_RANGE))}, got {on_range!r}")
+        check_on_range(on_range)
         engine = get_backend(backend)
         mode = mode or engine.default_mode
         engine.check_mode(mode)

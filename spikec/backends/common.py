@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from spikec.backends.guards import check_finite, check_outputs, enforce, range_violations
+from spikec.backends.guards import check_finite, check_on_range, check_outputs, enforce, range_violations
 from spikec.backends.result import RunResult
 from spikec.errors import BackendError, RunError
 from spikec.netlist import AvgPool, Convolution, Dense, InputSource, Netlist
@@ -143,6 +143,7 @@ class NetlistBackend:
         or a list of them when ``batch_size`` is given); ``options`` are the back end's own.
         ``on_range``: ``"warn"``, ``"error"`` or ``"ignore"`` when units leave their tuned ranges
         (:func:`spikec.backends.guards.enforce`)."""
+        check_on_range(on_range)
         spec = self.spec(t=t, dt=dt, mode=mode, seed=seed, progress=progress, batch_size=batch_size,
                          options=options)
         result = self.execute(netlist, inputs, spec)

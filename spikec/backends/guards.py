@@ -52,6 +52,7 @@ __all__ = [
     "RATE_TOLERANCE",
     "TOLERANCE",
     "check_finite",
+    "check_on_range",
     "check_outputs",
     "describe",
     "enforce",
@@ -304,17 +305,22 @@ def describe_violation(v: Mapping[str, Any]) -> str:
             f"steps from t = {v['first_t']:g} s")
 
 
-def enforce(violations: list[dict[str, Any]], on_range: str) -> None:
-    """Warn (:class:`RangeWarning`), raise (:class:`RangeError`) or do nothing about ``violations``."""
+def check_on_range(on_range: str) -> None:
+    """Refuse an ``on_range`` that is not one of :data:`ON_RANGE` (before a run, not after it)."""
     if on_range not in ON_RANGE:
         raise RunError(f"on_range must be one of {', '.join(map(repr, ON_RANGE))}, got {on_range!r}")
+
+
+def enforce(violations: list[dict[str, Any]], on_range: str) -> None:
+    """Warn (:class:`RangeWarning`), raise (:class:`RangeError`) or do nothing about ``violations``."""
+    check_on_range(on_range)
     if not violations or on_range == "ignore":
         return
     lines = "\n  ".join(describe_violation(v) for v in violations)
     message = (f"inputs left the ranges the network was tuned for; these results may be wrong:\n  {lines}\n"
                "Declare the inputs you run on as the program's domain (prog.set_domain(x=(lo, hi) or a sampler), "
-               "spikec.Input(shape, range=...), prog.tune_for(*examples)); the ranges seen are through a 50 ms "
-               "lowpass; result.info['range_violations'] has the details")
+               "spikec.Input(shape, range=...), prog.tune_for(*examples)); in spiking runs the ranges seen are "
+               "through a 50 ms lowpass; result.info['range_violations'] has the details")
     if on_range == "error":
         raise RangeError(message)
     warnings.warn(message, RangeWarning, stacklevel=3)

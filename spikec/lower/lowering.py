@@ -439,9 +439,7 @@ def lower(graph: Graph, inputs: Sequence[Callable[[float], np.ndarray]], options
     # Before anything is built: a program over max_neurons fails here in milliseconds.
     check_size(graph, [(n, rule_for(n).neurons(n, node_options(options, n))) for n in graph
                        if get_op(n.op).is_nonlinear], options)
-    boxes = _boxes(graph, options, domain)
-    sound = interval_ranges(graph, boxes)
-    wanted = [i for i in wanted_operands(graph) if i not in sound]
+    boxes, sound, wanted = _bounds(graph, options, domain)
     ranges = measure_ranges(graph, inputs, options.range_t, options.dt, more=more_examples, wanted=wanted)
     return _Lowering(graph, options, ranges, sound=sound, boxes=boxes, domain=domain).run()
 
@@ -457,9 +455,7 @@ def count_weights(graph: Graph, options: LowerOptions | None = None, *, domain: 
     lowering without the ideal simulation (the larger part of a recurrence's).
     """
     options = options or LowerOptions()
-    boxes = _boxes(graph, options, domain)
-    sound = interval_ranges(graph, boxes)
-    wanted = [i for i in wanted_operands(graph) if i not in sound]
+    boxes, sound, wanted = _bounds(graph, options, domain)
     net = _Lowering(graph, options, _stand_in_ranges(graph, wanted), sound=sound, boxes=boxes, domain=domain).run()
     return sum(p.transform.nnz for p in net.projections)
 
@@ -489,6 +485,13 @@ def _row_argmax(matrix: sp.csr_array) -> np.ndarray:
     filled = counts > 0
     unit[filled] = m.indices[order[m.indptr[:-1][filled]]]
     return unit
+
+
+def _bounds(graph: Graph, options: LowerOptions, domain: Domain | None):
+    """The inputs' boxes, the sound interval bounds they give, and the operands still to be measured."""
+    boxes = _boxes(graph, options, domain)
+    sound = interval_ranges(graph, boxes)
+    return boxes, sound, [i for i in wanted_operands(graph) if i not in sound]
 
 
 def _boxes(graph: Graph, options: LowerOptions, domain: Domain | None) -> list[tuple[np.ndarray, np.ndarray] | None]:

@@ -183,7 +183,7 @@ def _matrix_weights(key: str, weight: np.ndarray, v: Value) -> np.ndarray:
         hwc = np.empty_like(weight)
         hwc[:, _chw_perm((c, h, w))] = weight
         weight = hwc
-    elif v.layout == "image":
+    elif v.layout == "image" and sum(d > 1 for d in v.x.shape) > 1:
         raise NIRImportError(f"NIR node {key}: a matrix on an image needs a Flatten before it")
     return weight.T.copy()
 
@@ -286,12 +286,27 @@ def _flatten_graph(graph: Any, prefix: str = "") -> tuple[dict, list]:
             ins[full] = [full + "." + k for k, n in node.nodes.items() if _kind(n) == "Input"]
             outs[full] = [full + "." + k for k, n in node.nodes.items() if _kind(n) == "Output"]
         else:
-            nodes[full] = node
+            nodes[full] = _as_numpy(node)
     for a, b in graph.edges:
         for s in outs.get(prefix + a, [prefix + a]):
             for d in ins.get(prefix + b, [prefix + b]):
                 edges.append((s, d))
     return nodes, edges
+
+
+def _as_numpy(node: Any) -> Any:
+    """``node`` with array-like parameters (torch tensors, as Norse writes them) as NumPy arrays."""
+    import copy
+    import dataclasses
+
+    changes = {f.name: np.asarray(getattr(node, f.name).detach().cpu().numpy())
+               for f in dataclasses.fields(node) if hasattr(getattr(node, f.name, None), "detach")}
+    if not changes:
+        return node
+    node = copy.copy(node)  # the caller's graph stays as it was
+    for name, value in changes.items():
+        setattr(node, name, value)
+    return node
 
 
 def _input_shape(node: Any) -> tuple[int, ...]:

@@ -22,7 +22,7 @@ adopters (snnTorch, Norse, Spyx...) read:
   ``spike="per_step"`` (what simulators feed: 1 in the step of the spike) by
   ``amplitude / dt``;
 * an average pooling becomes ``nir.SumPool2d`` (its ``1/k^2`` folded into
-  the next weights), a dense or sparse matrix ``nir.Linear`` (after
+  the next weights; ``pool="avg"``: ``nir.AvgPool2d``), a dense or sparse matrix ``nir.Linear`` (after
   ``nir.Flatten`` when its source is an image), a convolution ``nir.Conv2d``;
   sum nodes without state disappear (NIR sums the edges into a node), one with
   an offset is an ``Affine``.
@@ -48,7 +48,8 @@ from spikec.netlist import AvgPool, Convolution, Dense, Netlist, Population, Spa
 NEURON_RULES: dict[type, Callable[..., Any]] = {}
 #: synapse type -> ``rule(synapse, shape) -> nir node``
 SYNAPSE_RULES: dict[type, Callable[..., Any]] = {}
-#: transform type -> ``rule(transform, pre_shape, post_shape, factor) -> [(suffix, nir node)], factor_left``
+#: transform type -> ``rule(transform, pre_shape, post_shape, factor, where, options)``
+#: ``-> ([(suffix, nir node)], factor left for the next weights)``
 TRANSFORM_RULES: dict[type, Callable[..., Any]] = {}
 
 SPIKE_CONVENTIONS = ("impulse", "per_step")
@@ -75,12 +76,15 @@ class ExportOptions:
     floor: str = "refuse"
     refractory: str = "refuse"
     fold: bool = True
+    pool: str = "sum"
 
     def __post_init__(self):
         if self.spike not in SPIKE_CONVENTIONS:
             raise NIRExportError(f"to_nir(spike={self.spike!r}): choose one of {SPIKE_CONVENTIONS}")
         if self.spike == "per_step" and not self.dt:
             raise NIRExportError("to_nir(spike='per_step') needs the step it counts in: dt=...")
+        if self.pool not in ("sum", "avg"):
+            raise NIRExportError(f"to_nir(pool={self.pool!r}): choose 'sum' or 'avg'")
         for what in ("floor", "refractory"):
             if getattr(self, what) not in ("refuse", "drop"):
                 raise NIRExportError(f"to_nir({what}={getattr(self, what)!r}): choose 'refuse' or 'drop'")
@@ -194,7 +198,7 @@ def _synapse_node(synapse: Any, shape: tuple[int, ...], where: str) -> Any:
 
 
 @_register(TRANSFORM_RULES, Dense, Sparse)
-def _matrix(tr: Any, pre: tuple[int, ...], post: tuple[int, ...], factor: float, where: str):
+def _matrix(tr: Any, pre: tuple[int, ...], post: tuple[int, ...], factor: float, where: str, options: ExportOptions):
     import nir
 
     weight = tr.to_dense() * factor
@@ -219,7 +223,8 @@ def _conv_padding(tr: Convolution) -> Any:
 
 
 @_register(TRANSFORM_RULES, Convolution)
-def _conv(tr: Convolution, pre: tuple[int, ...], post: tuple[int, ...], factor: float, where: str):
+def _conv(tr: Convolution, pre: tuple[int, ...], post: tuple[int, ...], factor: float, where: str,
+          options: ExportOptions):
     import nir
 
     if pre != (tr.input_shape[2], tr.input_shape[0], tr.input_shape[1]):
@@ -231,12 +236,15 @@ def _conv(tr: Convolution, pre: tuple[int, ...], post: tuple[int, ...], factor: 
 
 
 @_register(TRANSFORM_RULES, AvgPool)
-def _pool(tr: AvgPool, pre: tuple[int, ...], post: tuple[int, ...], factor: float, where: str):
+def _pool(tr: AvgPool, pre: tuple[int, ...], post: tuple[int, ...], factor: float, where: str,
+          options: ExportOptions):
     import nir
 
-    # NIR's adopters take SumPool2d; the average's 1/k^2 rides on to the next weights
-    node = nir.SumPool2d(kernel_size=np.array(tr.pool), stride=np.array(tr.strides), padding=np.array([0, 0]))
-    return [("pool", node)], factor / (tr.pool[0] * tr.pool[1])
+    geometry = dict(kernel_size=np.array(tr.pool), stride=np.array(tr.strides), padding=np.array([0, 0]))
+    if options.pool == "avg":  # what snnTorch reads
+        return [("pool", nir.AvgPool2d(**geometry))], factor
+    # Norse and Spyx read SumPool2d; the average's 1/k^2 rides on to the next weights
+    return [("pool", nir.SumPool2d(**geometry))], factor / (tr.pool[0] * tr.pool[1])
 
 
 # ----------------------------------------------------------------------------- the graph
@@ -287,7 +295,7 @@ def _connect(ctx: _Context, srcs: list[str], dst: str) -> None:
 
 
 def export_nir(net: Netlist, *, spike: str = "impulse", dt: float | None = None, floor: str = "refuse",
-               refractory: str = "refuse", fold: bool = True) -> Any:
+               refractory: str = "refuse", fold: bool = True, pool: str = "sum") -> Any:
     """``net`` as a ``nir.NIRGraph`` (see the module docstring for the mapping).
 
     ``spike``: ``"impulse"`` (NIR's unit-impulse spikes) or ``"per_step"``
@@ -295,7 +303,8 @@ def export_nir(net: Netlist, *, spike: str = "impulse", dt: float | None = None,
     ``"refuse"`` a LIF with a voltage floor / a refractory period (NIR's LIF
     has neither), or ``"drop"`` them.  ``fold``: move a LIF's gain and bias
     into its incoming weights where exact (``r = 1``, ``v_leak = 0``, the
-    form snnTorch and Norse load).
+    form snnTorch and Norse load).  ``pool``: average poolings as ``"sum"`` (``SumPool2d``, what Norse
+    and Spyx read) or ``"avg"`` (``AvgPool2d``, what snnTorch reads).
     """
     import nir
 
@@ -303,7 +312,7 @@ def export_nir(net: Netlist, *, spike: str = "impulse", dt: float | None = None,
         _register_neurons()
     if not SYNAPSE_RULES:
         _register_synapses()
-    options = ExportOptions(spike, dt, floor, refractory, fold)
+    options = ExportOptions(spike, dt, floor, refractory, fold, pool)
     ctx = _Context(net, options, _shapes(net))
     objects = net.objects
 
@@ -362,7 +371,7 @@ def export_nir(net: Netlist, *, spike: str = "impulse", dt: float | None = None,
         rule = TRANSFORM_RULES.get(type(p.transform))
         if rule is None:
             raise NIRExportError(f"{where}: transform {type(p.transform).__name__} has no NIR node")
-        chain, left = rule(p.transform, ctx.shapes[p.pre], ctx.shapes[p.post], factor, where)
+        chain, left = rule(p.transform, ctx.shapes[p.pre], ctx.shapes[p.post], factor, where, options)
         post = objects[p.post]
         if p.post in folded:
             _fold(chain, post, ctx)

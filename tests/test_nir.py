@@ -111,6 +111,28 @@ def test_an_integrator_recurrence_matches_the_reference():
     assert_same_spikes(prog.netlist, graph, u, 300, least=20)
 
 
+def test_spiking_rectified_linear_is_an_if_node_on_request():
+    """NIR's IF resets to 0 where spikec's unit subtracts the threshold: refused unless asked; then it fires as
+    the reference's IF, a little slower (it loses each spike's overshoot)."""
+    rng = np.random.default_rng(14)
+    w = rng.uniform(0, 1, (4, 16)) * 30
+
+    def f(x):
+        return spikec.neurons(spikec.dense(x, w), spikec.SpikingRectifiedLinear(), 1.0, 20.0)
+
+    x = rng.uniform(0, 1, 4)
+    prog = compile_rest(f, x)
+    with pytest.raises(NIRExportError, match=r"population neurons\d+: .*relu='if'"):
+        prog.to_nir()
+    graph = prog.to_nir(relu="if")
+    assert type(graph.nodes["neurons2"]).__name__ == "IF"
+    ours, _ = spikec_trains(prog.netlist, x, 500)
+    theirs, _ = reference_trains(graph, x, 500)
+    a, b = next(iter(ours.values())).sum(axis=0), theirs["neurons2"].sum(axis=0)
+    assert a.sum() > 300 and np.all(b <= a + 1)
+    assert np.corrcoef(a, b)[0, 1] > 0.95 and b.sum() > 0.8 * a.sum()
+
+
 def test_exported_nodes_mean_what_nir_says():
     rng = np.random.default_rng(0)
     f, x = classifier(rng, lif0(amplitude=0.01))
@@ -147,7 +169,7 @@ def test_graph_survives_nir_write_and_read(tmp_path):
 def test_export_refuses_what_it_cannot_express():
     with pytest.raises(NIRExportError, match="synapse Alpha"):
         spikec.compile(lambda x: spikec.filter(x, spikec.Alpha(0.01)) * 2)(np.ones(3)).to_nir()
-    with pytest.raises(NIRExportError, match="covers LIF neurons"):
+    with pytest.raises(NIRExportError, match="covers LIF, SpikingRectifiedLinear neurons"):
         spikec.compile(lambda x, y: x * y)(np.ones(2), np.ones(2)).to_nir()
     with pytest.raises(NIRExportError, match=r"per_step.*dt="):
         spikec.compile(lambda x: x * 2)(np.ones(2)).to_nir(spike="per_step")

@@ -14,6 +14,8 @@ adopters (snnTorch, Norse, Spyx...) read:
   refractory period: a LIF with ``min_voltage > -inf`` or ``tau_ref > 0`` is
   refused, or converted by ``floor="drop"`` / ``refractory="drop"`` (the
   graph then describes that LIF without them);
+* a spiking rectified linear population becomes ``nir.IF`` when asked
+  (``relu="if"``: NIR's IF neither rectifies nor resets by subtraction);
 * a LIF whose every input comes through the same ``Lowpass`` becomes
   ``nir.CubaLIF``; other lowpass synapses ``nir.LI``, integrators ``nir.I``;
 * a spike is worth ``amplitude / dt`` for one step in spikec.  With
@@ -77,12 +79,15 @@ class ExportOptions:
     refractory: str = "refuse"
     fold: bool = True
     pool: str = "sum"
+    relu: str = "refuse"
 
     def __post_init__(self):
         if self.spike not in SPIKE_CONVENTIONS:
             raise NIRExportError(f"to_nir(spike={self.spike!r}): choose one of {SPIKE_CONVENTIONS}")
         if self.spike == "per_step" and not self.dt:
             raise NIRExportError("to_nir(spike='per_step') needs the step it counts in: dt=...")
+        if self.relu not in ("refuse", "if"):
+            raise NIRExportError(f"to_nir(relu={self.relu!r}): choose 'refuse' or 'if'")
         if self.pool not in ("sum", "avg"):
             raise NIRExportError(f"to_nir(pool={self.pool!r}): choose 'sum' or 'avg'")
         for what in ("floor", "refractory"):
@@ -167,10 +172,32 @@ def _lif(pop: Population, ctx: _Context, synapse: Any, gain: np.ndarray, bias: n
                        w_in=np.ones(shape), **common)
 
 
+_lif.fuses_lowpass = True  # a LIF behind a lowpass is one CubaLIF
+
+
+def _if(pop: Population, ctx: _Context, synapse: Any, gain: np.ndarray, bias: np.ndarray) -> Any:
+    """A spiking rectified linear unit as NIR's ``IF`` (``dv/dt = r I``, reset to 0), on request only: spikec's
+    unit rectifies its input, resets by subtraction and may spike more than once a step."""
+    import nir
+
+    if ctx.options.relu == "refuse":
+        raise NIRExportError(
+            f"population {pop.name}: {pop.neuron_type.label()} rectifies its input and resets by subtraction; "
+            "NIR's IF does neither. to_nir(relu='if') exports it as IF (rates agree while the input stays "
+            "positive and well below 1/dt)")
+    if np.any(bias):
+        raise NIRExportError(f"population {pop.name}: NIR's IF has no bias and this one cannot move into its "
+                             "incoming weights (one dense or convolution projection can take it)")
+    shape = ctx.shapes[pop.name]
+    return nir.IF(r=gain * 1.0, v_threshold=np.ones(shape), v_reset=np.zeros(shape),
+                  metadata={"spikec": f"population:{pop.name}", "amplitude": float(pop.neuron_type.amplitude)})
+
+
 def _register_neurons() -> None:
-    from spikec.models.neurons import LIF
+    from spikec.models.neurons import LIF, SpikingRectifiedLinear
 
     NEURON_RULES[LIF] = _lif
+    NEURON_RULES[SpikingRectifiedLinear] = _if
 
 
 # ----------------------------------------------------------------------------- synapses
@@ -295,7 +322,7 @@ def _connect(ctx: _Context, srcs: list[str], dst: str) -> None:
 
 
 def export_nir(net: Netlist, *, spike: str = "impulse", dt: float | None = None, floor: str = "refuse",
-               refractory: str = "refuse", fold: bool = True, pool: str = "sum") -> Any:
+               refractory: str = "refuse", fold: bool = True, pool: str = "sum", relu: str = "refuse") -> Any:
     """``net`` as a ``nir.NIRGraph`` (see the module docstring for the mapping).
 
     ``spike``: ``"impulse"`` (NIR's unit-impulse spikes) or ``"per_step"``
@@ -304,7 +331,8 @@ def export_nir(net: Netlist, *, spike: str = "impulse", dt: float | None = None,
     has neither), or ``"drop"`` them.  ``fold``: move a LIF's gain and bias
     into its incoming weights where exact (``r = 1``, ``v_leak = 0``, the
     form snnTorch and Norse load).  ``pool``: average poolings as ``"sum"`` (``SumPool2d``, what Norse
-    and Spyx read) or ``"avg"`` (``AvgPool2d``, what snnTorch reads).
+    and Spyx read) or ``"avg"`` (``AvgPool2d``, what snnTorch reads).  ``relu``: ``"refuse"`` a spiking
+    rectified linear population, or write it as ``"if"`` (NIR's ``IF``; see :func:`_if`).
     """
     import nir
 
@@ -312,7 +340,7 @@ def export_nir(net: Netlist, *, spike: str = "impulse", dt: float | None = None,
         _register_neurons()
     if not SYNAPSE_RULES:
         _register_synapses()
-    options = ExportOptions(spike, dt, floor, refractory, fold, pool)
+    options = ExportOptions(spike, dt, floor, refractory, fold, pool, relu)
     ctx = _Context(net, options, _shapes(net))
     objects = net.objects
 
@@ -332,7 +360,7 @@ def export_nir(net: Netlist, *, spike: str = "impulse", dt: float | None = None,
         if rule is None:
             raise NIRExportError(f"population {pop.name}: NIR export covers "
                                  f"{', '.join(t.__name__ for t in NEURON_RULES)} neurons, not {pop.neuron_type!r}")
-        fused[pop.name] = _fused_synapse(net, pop)
+        fused[pop.name] = _fused_synapse(net, pop) if getattr(rule, "fuses_lowpass", False) else None
         if _foldable(net, pop, ctx, fused[pop.name]):
             folded.add(pop.name)
             shape = ctx.shapes[pop.name]

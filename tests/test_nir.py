@@ -256,6 +256,14 @@ def test_from_nir_fits():
     assert np.mean((rates() - ys) ** 2) < 0.5 * before
 
 
+def test_from_nir_reads_a_threshold_as_a_step_function():
+    graph = nir.NIRGraph.from_list(nir.Input(input_type=np.array([4])), nir.Threshold(threshold=np.full(4, 0.5)),
+                                   nir.Output(output_type=np.array([4])))
+    prog = spikec.from_nir(graph)
+    x = np.array([0.1, 0.4, 0.6, 0.9])
+    assert_array_equal(prog.run(x, t=0.01, mode="ideal").outputs[0][-1], [0, 0, 1, 1])
+
+
 def test_from_nir_names_what_it_cannot_read():
     graph = nir.NIRGraph.from_list(nir.Input(input_type=np.array([3])), nir.Delay(delay=np.ones(3)),
                                    nir.Output(output_type=np.array([3])))

@@ -19,7 +19,8 @@ Mapping (one rule per NIR node kind, :data:`NODE_RULES`):
 * ``Linear`` / ``Affine``: ``dense`` (+ bias); ``Scale``: a product with a
   constant; ``Conv1d`` / ``Conv2d``: ``conv2d`` (``(C, N)`` signals as
   ``(N, 1, C)`` images); ``SumPool2d`` / ``AvgPool2d``: ``avg_pool2d``;
-  ``Flatten``: channels-first order kept in the next weights;
+  ``Flatten``: channels-first order kept in the next weights; ``Threshold``:
+  ``np.greater`` (a step function spikec computes with NEF units);
 * nested graphs are inlined.
 
 A NIR spike is a unit impulse (``spike="impulse"``: spikec's LIF amplitude
@@ -262,6 +263,13 @@ def _pool(key, node, v, ctx):
     k = pair(node.kernel_size)
     y = avg_pool2d(_elementwise(v).x, k, pair(node.stride))
     return Value(y * (k[0] * k[1]) if _kind(node) == "SumPool2d" else y, "image")
+
+
+@node_rule("Threshold")
+def _threshold(key, node, v, ctx):
+    # a step function of a signal: spikec computes it with NEF units (approximate near the threshold)
+    v = _elementwise(v)
+    return Value(np.greater(v.x, _hwc(node.threshold, v)) * 1.0, v.layout)
 
 
 @node_rule("Output")

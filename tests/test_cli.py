@@ -74,10 +74,16 @@ TWO = """\
 
 
 def test_graph_lists_ops_with_locations(capsys):
-    code, out, err = cli(capsys, "graph", EXAMPLE, "--arg", "A=2x2")
+    code, out, err = cli(capsys, "graph", EXAMPLE, "--arg", "A=2x2", "--traced")
     assert code == 0, err
     assert out.startswith("program inverse(A:[2,2])")
     for op in ("filter[synapse=Integrator", "matmul", "transpose", "scale", "offset"):
+        assert op in out
+    assert "# matrix_inversion.py:" in out
+    code, out, err = cli(capsys, "graph", EXAMPLE, "--arg", "A=2x2")
+    assert code == 0, err
+    assert out.startswith("program inverse(A:[2,2])")
+    for op in ("filter[synapse=Integrator", "affine", "mul"):
         assert op in out
     assert "# matrix_inversion.py:" in out
     code, out, _ = cli(capsys, "graph", f"{EXAMPLE}:inverse", "--arg", "A=3x3", "--no-loc")
@@ -87,14 +93,17 @@ def test_graph_lists_ops_with_locations(capsys):
 def test_graph_matches_direct_trace(capsys, example_module):
     A = np.random.RandomState(5).randn(2, 2)
     prog = example_module.inverse.trace(A, dt=0.1)
-    code, out, _ = cli(capsys, "graph", EXAMPLE, "--arg", "A=2x2", "--seed", "5", "--const", "dt=0.1", "--no-loc")
+    code, out, _ = cli(capsys, "graph", EXAMPLE, "--arg", "A=2x2", "--seed", "5", "--const", "dt=0.1", "--no-loc",
+                       "--traced")
     assert code == 0
     assert out.strip() == prog.traced_graph.pretty(show_loc=False).strip()
-    code, out, _ = cli(capsys, "graph", EXAMPLE, "--arg", "A=2x2", "--seed", "5", "--const", "dt=0.1", "--no-loc",
-                       "--optimized")
-    assert code == 0
-    assert out.strip() == prog.graph.pretty(show_loc=False).strip()
-    assert "mul" in out and "matmul" not in out  # products were expanded into units
+    # "graph" means prog.graph, the optimized graph, in the CLI as in the API (--optimized is the default).
+    for extra in ((), ("--optimized",)):
+        code, out, _ = cli(capsys, "graph", EXAMPLE, "--arg", "A=2x2", "--seed", "5", "--const", "dt=0.1", "--no-loc",
+                           *extra)
+        assert code == 0
+        assert out.strip() == prog.graph.pretty(show_loc=False).strip()
+        assert "mul" in out and "matmul" not in out  # products were expanded into units
 
 
 def test_graph_after_a_named_pass_and_the_pass_table(capsys, example_module):

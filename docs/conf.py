@@ -7,7 +7,7 @@ HERE = Path(__file__).resolve().parent
 # The checkout's spikec wins over an installed one, and docs/_ext holds the table directives.
 sys.path[:0] = [str(HERE.parent), str(HERE / "_ext")]
 
-import spikec  # noqa: E402
+import spikec
 
 project = "spikec"
 author = "the spikec authors"

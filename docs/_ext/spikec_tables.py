@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 from pathlib import Path
+from typing import ClassVar
 
 from docutils import nodes
 from docutils.parsers.rst import directives
@@ -76,17 +77,14 @@ def _codes(names) -> str:
 class OpsTable(SphinxDirective):
     """``spikec-ops``: the op registry as a table, then the accepted NumPy functions and ufuncs."""
 
-    option_spec = {"kind": directives.unchanged}
+    option_spec: ClassVar[dict] = {"kind": directives.unchanged}
 
     def run(self) -> list[nodes.Node]:
-        from spikec.ir import all_ops
         from spikec.tools.cli.ops import _supported_ufunc_names
         from spikec.trace import supported_function_names
 
         kind = self.options.get("kind")
-        ops = [op for op in all_ops().values() if kind is None or op.kind.value == kind]
-        rows = [[f"`{op.name}`", op.kind.value, _codes(op.numpy_names), op.doc] for op in ops]
-        out: list[nodes.Node] = [_table(["op", "kind", "NumPy spellings", "computes"], rows, [12, 8, 25, 55])]
+        out: list[nodes.Node] = [_table(["op", "kind", "NumPy spellings", "computes"], ops_rows(kind), [12, 8, 25, 55])]
         if kind is None:
             for head, names in (("NumPy functions that accept signals: ", supported_function_names()),
                                 ("ufuncs: ", _supported_ufunc_names())):
@@ -95,6 +93,14 @@ class OpsTable(SphinxDirective):
                 para += _inline(_codes(names) + ".")
                 out.append(para)
         return out
+
+
+def ops_rows(kind: str | None = None) -> list[list[str]]:
+    """One row per registered op (of ``kind``, when given): name, kind, NumPy spellings, what it computes."""
+    from spikec.ir import all_ops
+
+    ops = [op for op in all_ops().values() if kind is None or op.kind.value == kind]
+    return [[f"`{op.name}`", op.kind.value, _codes(op.numpy_names), op.doc] for op in ops]
 
 
 def neuron_rows() -> list[list[str]]:
@@ -150,7 +156,7 @@ class ResultsFile(SphinxDirective):
     """``spikec-results PATH``: a results file as a literal block, headed by its date, commit and first line."""
 
     required_arguments = 1
-    option_spec = {"lines": directives.positive_int}
+    option_spec: ClassVar[dict] = {"lines": directives.positive_int}
 
     def run(self) -> list[nodes.Node]:
         path = ROOT / self.arguments[0]

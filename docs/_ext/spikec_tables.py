@@ -7,10 +7,10 @@ Directives (myst: ```` ```{spikec-ops} ````):
     functions and ufuncs that accept signals.  Option ``:kind:`` keeps one kind.
 ``spikec-neurons``
     The neuron models (:mod:`spikec.models.neurons`): spiking or rate, parameters with defaults, state
-    variables, whether the nengo back end has a form of it, and the first line of the docstring.
+    variables, and whether the nengo back end has a form of it (the API reference has each model's docstring).
 ``spikec-results``
-    A measured results file (path from the repository root) as a literal block, headed by where it came from: the
-    date and the commit that last changed the file (from git), the file's own first line (machine and command).
+    A measured results file (path from the repository root) as a literal block, headed by the date and the commit
+    that last changed the file (from git); the file's own first lines name the machine and the command.
 
 The tables are built from the code, so the pages can never go stale the way a pasted table does; a new op or
 neuron type shows up in the next build.
@@ -104,7 +104,7 @@ def ops_rows(kind: str | None = None) -> list[list[str]]:
 
 
 def neuron_rows() -> list[list[str]]:
-    """One row per public neuron model: name, output, parameters (defaults), state, nengo form, summary."""
+    """One row per public neuron model: name, output, parameters (defaults), state, whether nengo has a form of it."""
     from spikec.backends.nengo.neurons import nengo_adapter
     from spikec.models import neurons
 
@@ -119,7 +119,6 @@ def neuron_rows() -> list[list[str]]:
                 params.append(f"`{field.name}={field.default!r}`")
             else:
                 params.append(f"`{field.name}`")
-        summary = " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split())
         # Wrappers (RegularSpiking...) compute their state names from the type they wrap.
         state = cls.state_names
         state = _codes(state) if isinstance(state, tuple | list) else "its base type's"
@@ -129,7 +128,6 @@ def neuron_rows() -> list[list[str]]:
             ", ".join(params) or "(none)",
             state or "(none)",
             "yes" if nengo_adapter.lookup(cls) is not None else "no",
-            summary,
         ])
     return rows
 
@@ -138,8 +136,8 @@ class NeuronsTable(SphinxDirective):
     """``spikec-neurons``: the neuron models of :mod:`spikec.models.neurons`."""
 
     def run(self) -> list[nodes.Node]:
-        header = ["model", "output", "parameters (defaults)", "state", "nengo back end", "what it is"]
-        return [_table(header, neuron_rows(), [12, 7, 30, 12, 8, 40])]
+        header = ["model", "output", "parameters (defaults)", "state", "nengo back end"]
+        return [_table(header, neuron_rows(), [14, 8, 40, 20, 10])]
 
 
 def results_provenance(path: Path) -> str:
@@ -153,7 +151,7 @@ def results_provenance(path: Path) -> str:
 
 
 class ResultsFile(SphinxDirective):
-    """``spikec-results PATH``: a results file as a literal block, headed by its date, commit and first line."""
+    """``spikec-results PATH``: a results file as a literal block, under the date and commit that last changed it."""
 
     required_arguments = 1
     option_spec: ClassVar[dict] = {"lines": directives.positive_int}
@@ -167,9 +165,8 @@ class ResultsFile(SphinxDirective):
             lines = lines[: self.options["lines"]]
         para = nodes.paragraph()
         para += nodes.literal(self.arguments[0], self.arguments[0])
-        para += nodes.Text(f" (committed {results_provenance(path)}); first line: ")
-        para += nodes.emphasis(lines[0], lines[0])
-        block = nodes.literal_block("\n".join(lines), "\n".join(lines))
+        para += nodes.Text(f", committed {results_provenance(path)}; its first lines say on what machine and how:")
+        block = nodes.literal_block("\n".join(lines), "\n".join(lines), language="text")
         return [para, block]
 
 

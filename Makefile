@@ -112,9 +112,9 @@ test-slow: install  ## install, then run only the tests marked slow
 test-all: install  ## install, then run every test, slow ones included
 	@$(call run_pytest,-m "slow or not slow")
 
-# Sphinx turns warnings into errors (-W, --keep-going to list them all); -n checks every cross-reference.
+# Sphinx turns warnings into errors (-W; --keep-going lists them all before failing).
 docs: install-docs  ## install, then build the documentation into docs/_build/html (warnings are errors)
-	@$(RUN_ENV) "$(PY)" -m sphinx -W --keep-going -n -q -b html docs docs/_build/html
+	@$(RUN_ENV) "$(PY)" -m sphinx -W --keep-going -q -b html docs docs/_build/html
 	@echo "spikec: documentation in docs/_build/html/index.html"
 
 # The lint rules live in pyproject.toml: [tool.ruff] for ruff, [tool.importlinter] for the

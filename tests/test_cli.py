@@ -120,7 +120,7 @@ def test_graph_after_a_named_pass_and_the_pass_table(capsys, example_module):
 
 def test_graph_dot(capsys, tmp_path):
     dot = tmp_path / "inverse.dot"
-    code, out, err = cli(capsys, "graph", EXAMPLE, "--arg", "A=2x2", "--dot", dot)
+    code, out, err = cli(capsys, "graph", EXAMPLE, "--arg", "A=2x2", "--traced", "--dot", dot)
     assert code == 0
     assert out.startswith("program inverse")  # the listing still prints
     text = dot.read_text()
@@ -129,6 +129,7 @@ def test_graph_dot(capsys, tmp_path):
     assert str(dot) in err
     code, out, _ = cli(capsys, "graph", EXAMPLE, "--arg", "A=2x2", "--dot", "-")
     assert code == 0 and out.startswith("digraph") and "program inverse" not in out
+    assert "affine" in out and "matmul" not in out  # without --traced: the optimized graph, as prog.graph
 
 
 def test_arguments_from_npy_and_plain_function(capsys, tmp_path):
@@ -274,6 +275,23 @@ def test_backends_and_version(capsys):
     assert "ideal" in out
     code, out, _ = cli(capsys, "--version")
     assert code == 0 and out.strip() == f"spikec {spikec.__version__}"
+
+
+def test_backends_status_says_whether_the_run_dependencies_import(capsys):
+    """A back end whose module loads but whose run needs a package that is not installed is not 'available'."""
+    import importlib.util
+
+    from spikec.tools.cli.backends import RUN_DEPENDENCIES
+
+    code, out, _ = cli(capsys, "backends")
+    assert code == 0
+    rows = {line.split()[0]: line for line in out.splitlines()[1:] if line.strip()}
+    for name, (modules, extra) in RUN_DEPENDENCIES.items():
+        # Installed, not imported: nengo_dl imports only through spikec's compatibility layer.
+        importable = all(importlib.util.find_spec(module) is not None for module in modules)
+        assert rows[name].endswith("available") == importable, rows[name]
+        if not importable:
+            assert f"'{extra}' extra" in rows[name]
 
 
 @pytest.mark.parametrize("command", ["graph", "stats", "run", "ops", "backends"])

@@ -12,11 +12,12 @@ Quick start::
         return spikec.integrate(lambda M: -dt / 1e-3 * gradient(M), x0=np.zeros(A.shape))
 
     prog = inverse.trace(np.random.RandomState(0).randn(2, 2))
-    print(prog.graph)
+    print(prog.graph)                      # the optimized graph (prog.traced_graph: as traced)
     out = prog.run(t=1.0, backend="numpy")
 
-The pipeline is trace -> ir -> passes -> lower -> netlist -> backends; see
-docs/design.md for the map.
+The pipeline is trace -> ir -> passes -> lower -> netlist -> backends.  The
+documentation (``make docs`` builds it into docs/_build/html) has the user
+guide and the API reference; docs/design.md is the map of the code.
 
 Neurons: ``spikec.neurons`` is the module of neuron models (``spikec.neurons.LIF``,
 ``from spikec.neurons import as_neuron_type``) *and*, called, the explicit

@@ -74,10 +74,16 @@ TWO = """\
 
 
 def test_graph_lists_ops_with_locations(capsys):
-    code, out, err = cli(capsys, "graph", EXAMPLE, "--arg", "A=2x2")
+    code, out, err = cli(capsys, "graph", EXAMPLE, "--arg", "A=2x2", "--traced")
     assert code == 0, err
     assert out.startswith("program inverse(A:[2,2])")
     for op in ("filter[synapse=Integrator", "matmul", "transpose", "scale", "offset"):
+        assert op in out
+    assert "# matrix_inversion.py:" in out
+    code, out, err = cli(capsys, "graph", EXAMPLE, "--arg", "A=2x2")
+    assert code == 0, err
+    assert out.startswith("program inverse(A:[2,2])")
+    for op in ("filter[synapse=Integrator", "affine", "mul"):
         assert op in out
     assert "# matrix_inversion.py:" in out
     code, out, _ = cli(capsys, "graph", f"{EXAMPLE}:inverse", "--arg", "A=3x3", "--no-loc")
@@ -87,14 +93,17 @@ def test_graph_lists_ops_with_locations(capsys):
 def test_graph_matches_direct_trace(capsys, example_module):
     A = np.random.RandomState(5).randn(2, 2)
     prog = example_module.inverse.trace(A, dt=0.1)
-    code, out, _ = cli(capsys, "graph", EXAMPLE, "--arg", "A=2x2", "--seed", "5", "--const", "dt=0.1", "--no-loc")
+    code, out, _ = cli(capsys, "graph", EXAMPLE, "--arg", "A=2x2", "--seed", "5", "--const", "dt=0.1", "--no-loc",
+                       "--traced")
     assert code == 0
     assert out.strip() == prog.traced_graph.pretty(show_loc=False).strip()
-    code, out, _ = cli(capsys, "graph", EXAMPLE, "--arg", "A=2x2", "--seed", "5", "--const", "dt=0.1", "--no-loc",
-                       "--optimized")
-    assert code == 0
-    assert out.strip() == prog.graph.pretty(show_loc=False).strip()
-    assert "mul" in out and "matmul" not in out  # products were expanded into units
+    # "graph" means prog.graph, the optimized graph, in the CLI as in the API (--optimized is the default).
+    for extra in ((), ("--optimized",)):
+        code, out, _ = cli(capsys, "graph", EXAMPLE, "--arg", "A=2x2", "--seed", "5", "--const", "dt=0.1", "--no-loc",
+                           *extra)
+        assert code == 0
+        assert out.strip() == prog.graph.pretty(show_loc=False).strip()
+        assert "mul" in out and "matmul" not in out  # products were expanded into units
 
 
 def test_graph_after_a_named_pass_and_the_pass_table(capsys, example_module):
@@ -111,7 +120,7 @@ def test_graph_after_a_named_pass_and_the_pass_table(capsys, example_module):
 
 def test_graph_dot(capsys, tmp_path):
     dot = tmp_path / "inverse.dot"
-    code, out, err = cli(capsys, "graph", EXAMPLE, "--arg", "A=2x2", "--dot", dot)
+    code, out, err = cli(capsys, "graph", EXAMPLE, "--arg", "A=2x2", "--traced", "--dot", dot)
     assert code == 0
     assert out.startswith("program inverse")  # the listing still prints
     text = dot.read_text()
@@ -120,6 +129,7 @@ def test_graph_dot(capsys, tmp_path):
     assert str(dot) in err
     code, out, _ = cli(capsys, "graph", EXAMPLE, "--arg", "A=2x2", "--dot", "-")
     assert code == 0 and out.startswith("digraph") and "program inverse" not in out
+    assert "affine" in out and "matmul" not in out  # without --traced: the optimized graph, as prog.graph
 
 
 def test_arguments_from_npy_and_plain_function(capsys, tmp_path):
@@ -265,6 +275,23 @@ def test_backends_and_version(capsys):
     assert "ideal" in out
     code, out, _ = cli(capsys, "--version")
     assert code == 0 and out.strip() == f"spikec {spikec.__version__}"
+
+
+def test_backends_status_says_whether_the_run_dependencies_import(capsys):
+    """A back end whose module loads but whose run needs a package that is not installed is not 'available'."""
+    import importlib.util
+
+    from spikec.tools.cli.backends import RUN_DEPENDENCIES
+
+    code, out, _ = cli(capsys, "backends")
+    assert code == 0
+    rows = {line.split()[0]: line for line in out.splitlines()[1:] if line.strip()}
+    for name, (modules, extra) in RUN_DEPENDENCIES.items():
+        # Installed, not imported: nengo_dl imports only through spikec's compatibility layer.
+        importable = all(importlib.util.find_spec(module) is not None for module in modules)
+        assert rows[name].endswith("available") == importable, rows[name]
+        if not importable:
+            assert f"'{extra}' extra" in rows[name]
 
 
 @pytest.mark.parametrize("command", ["graph", "stats", "run", "ops", "backends"])

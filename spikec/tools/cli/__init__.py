@@ -2,7 +2,7 @@
 
 ::
 
-    spikec graph examples/matrix_inversion.py --arg A=2x2     # the traced graph
+    spikec graph examples/matrix_inversion.py --arg A=2x2     # prog.graph (--traced: as traced)
     spikec stats examples/matrix_inversion.py --arg A=3x3     # op and unit counts
     spikec run examples/matrix_inversion.py:inverse --arg A=2x2 -t 1
     spikec run examples/matrix_inversion.py --n 3             # run the example's main()

@@ -32,7 +32,7 @@ examples:
   spikec graph examples/matrix_inversion.py:inverse --arg A=3x3 --dot inverse.dot
   spikec stats examples/matrix_inversion.py --arg A=4x4 --json
   spikec run examples/matrix_inversion.py:inverse --arg A=2x2 -t 1 --save out.npz
-  spikec run examples/matrix_inversion.py --n 3 --plot inverse.png
+  spikec run examples/matrix_inversion.py --n 3 --plot figs/
   spikec ops
   spikec CMD --help                 options of one command
 """

@@ -1,4 +1,9 @@
-"""``spikec graph`` (alias ``trace``): print the traced graph of a compiled function."""
+"""``spikec graph`` (alias ``trace``): print the graph of a compiled function.
+
+"The graph" means the same thing here as in the API: ``prog.graph``, the graph after the optimization passes
+(what lowering turns into neurons).  ``--traced`` prints ``prog.traced_graph`` (also ``prog.graph_before``), the
+graph as traced, and ``--after PASS`` the graph after one pass.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ examples:
   spikec graph examples/matrix_inversion.py --arg A=2x2
   spikec graph examples/matrix_inversion.py:inverse --arg A=2x2 --const dt=0.1 --no-loc
   spikec graph examples/matrix_inversion.py --arg A=2x2 --dot - | dot -Tsvg -o inverse.svg
-  spikec graph examples/matrix_inversion.py --arg A=2x2 --optimized       # after all passes
+  spikec graph examples/matrix_inversion.py --arg A=2x2 --traced          # as traced, before the passes
   spikec graph examples/matrix_inversion.py --arg A=2x2 --after fuse_linear
   spikec graph examples/matrix_inversion.py --arg A=2x2 --passes          # what each pass did
 """
@@ -40,14 +45,14 @@ def cmd_graph(ns: argparse.Namespace) -> int:
 
 
 def _selected_graph(prog, ns: argparse.Namespace):
-    """The traced graph (default), the optimized one, or the graph after a named pass."""
+    """The optimized graph (default, as ``prog.graph``), the traced one, or the graph after a named pass."""
     if ns.after:
         records = prog.pass_log.by_name(ns.after)
         if not records:
             names = ", ".join(dict.fromkeys(r.name for r in prog.pass_log)) or "none"
             raise CLIError(f"--after {ns.after}: no such pass in this program's pipeline (passes: {names})")
         return records[0].graph
-    return prog.graph if ns.optimized else prog.traced_graph
+    return prog.traced_graph if ns.traced else prog.graph
 
 
 def _configure(p: argparse.ArgumentParser) -> None:
@@ -57,14 +62,18 @@ def _configure(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("output")
     g.add_argument("--dot", metavar="OUT.dot", help="also write Graphviz DOT text to a file ('-': print only DOT)")
     g.add_argument("--no-loc", action="store_true", help="leave out the # file:line comments")
-    g.add_argument("--optimized", action="store_true", help="show the graph after all optimization passes")
+    g.add_argument("--traced", action="store_true",
+                   help="show the graph as traced, before the optimization passes (prog.traced_graph)")
+    # The default since "graph" means prog.graph everywhere; kept so that older command lines still work.
+    g.add_argument("--optimized", action="store_true", help="show the graph after all optimization passes (default)")
     g.add_argument("--after", metavar="PASS", help="show the graph after the named pass (e.g. fuse_linear)")
     g.add_argument("--passes", action="store_true", help="print what each optimization pass did, as a table")
 
 
 COMMAND = Command(
-    name="graph", aliases=("trace",), summary="print the traced graph of a compiled function",
+    name="graph", aliases=("trace",), summary="print the graph of a compiled function (prog.graph)",
     description="Trace a compiled function with example arguments and print its graph: one line per op with its\n"
-                "shape, operands and the file:line that created it.",
+                "shape, operands and the file:line that created it.  The graph is prog.graph, the graph after the\n"
+                "optimization passes (what lowering turns into neurons); --traced prints it as traced.",
     epilog=EPILOG, handler=cmd_graph, configure=_configure,
 )

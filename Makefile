@@ -22,9 +22,9 @@ endif
 PY := $(VENV)/bin/python
 # Three installs, each with its own stamp: `make demo` the package with every back end but NengoDL (no
 # TensorFlow), `make test` that plus NengoDL (the nengo_dl tests need it) and the test tools, `make docs` the
-# package and Sphinx.  The nengo-dl/tf_keras pair is installed with --no-deps (see pyproject.toml: [tool.spikec]).
+# package and Sphinx.  The nengo-dl/tf_keras pair and norse/nirtorch are installed with --no-deps (see pyproject.toml: [tool.spikec]).
 DEMO_EXTRAS := all
-TEST_EXTRAS := all,nengo-dl,test
+TEST_EXTRAS := all,nengo-dl,interop,test
 DOCS_EXTRAS := all,docs
 PIP_FLAGS ?= --progress-bar off
 PYTEST_ARGS ?=

@@ -83,7 +83,17 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
 
-from matrix_inversion import GENERIC, TUNED, inverse, inverse_adam, inverse_adam_gram
+from matrix_inversion import (
+    GENERIC,
+    NEWTON,
+    TUNED,
+    balance_for,
+    inverse,
+    inverse_adam,
+    inverse_adam_gram,
+    inverse_newton,
+    newton_params,
+)
 
 import spikec
 from spikec.tools.bench import format_count, format_pct, spikes_vs_accuracy
@@ -204,8 +214,24 @@ HELDOUT_SEEDS = tuple(range(1, 11))
 CALIBRATION_SEEDS = tuple(range(100, 116))  # the domain's calibration draws: never a held-out matrix
 
 
+def _calibration(n: int) -> list[np.ndarray]:
+    return [np.random.RandomState(s).randn(n, n) for s in CALIBRATION_SEEDS]
+
+
+def _newton(n: int, lr: float):
+    k, gamma, _ = newton_params(n)
+    return (spikec.compile(inverse_newton), {"k": k, "gamma": gamma, "balance": round(balance_for(_calibration(n)), 3)},
+            dict(NEWTON))
+
+
 def _gram(n: int, lr: float):
-    return spikec.compile(inverse_adam_gram), {"lr": lr}, dict(GENERIC)
+    # inverse_adam as written: the compiler's hoist_gram pass turns it into the gram form
+    return spikec.compile(inverse_adam), {"lr": lr}, dict(GENERIC)
+
+
+def _gram_balanced(n: int, lr: float):
+    return (spikec.compile(inverse_adam_gram), {"lr": lr, "balance": round(balance_for(_calibration(n)), 3)},
+            dict(GENERIC))
 
 
 def _gram_range(n: int, lr: float):
@@ -228,9 +254,14 @@ def _gyrus(n: int, lr: float):
 #: held-out variants: name -> (build(n, lr) -> (compiled function, static args, lowering options),
 #: {n: (lr, simulated seconds)}, tune_for the calibration set?, description)
 HELDOUT_VARIANTS = {
+    "newton": (_newton, {n: (0.0, t) for n, (_, _, t) in ((n, newton_params(n)) for n in (2, 5, 10))}, True,
+               "inverse_newton + NEWTON (dM/dt = k M (I - A M) - gamma 2 (M A A^T - A^T), the gram operands "
+               "balanced for the domain; squares: pairs at 0, radius 1; 10 ms between product layers)"),
     "gram": (_gram, {2: (0.015, 2.5), 5: (0.015, 2.5), 10: (0.005, 20.0)}, True,
-             "inverse_adam_gram + GENERIC (M (A A^T) - A^T: one product layer in the loop; squares: pairs at 0, "
-             "radius 1; 10 ms between layers, 0.5 ms into Adam)"),
+             "inverse_adam as written, rewritten by the compiler's hoist_gram pass to M (A A^T) - A^T (one product "
+             "layer in the loop) + GENERIC (squares: pairs at 0, radius 1; 10 ms between layers, 0.5 ms into Adam)"),
+    "gram-balanced": (_gram_balanced, {2: (0.015, 2.5), 5: (0.015, 2.5), 10: (0.005, 20.0)}, True,
+                      "inverse_adam_gram with (b M) (A A^T / b), b from the domain + GENERIC"),
     "gram-range": (_gram_range, {2: (0.015, 2.5), 5: (0.015, 2.5), 10: (0.005, 20.0)}, True,
                    "inverse_adam_gram, squares per product from the calibrated ranges (balanced pairs around "
                    "each operand's centre, radius_scale 0.1 of the range); 10 ms between layers, 0.5 ms into Adam"),
@@ -279,13 +310,17 @@ def run_heldout(n: int, variant: str, backend: str, readout: float, lr: float | 
                      "stay_0.01": spikes_to_reach(curve, spikes, 0.01), "spikes": float(spikes[-1]),
                      "curve": curve, "spike_curve": spikes})
     finals = [r["final"] for r in rows]
-    return {"n": n, "variant": variant, "lr": lr, "t": t, "options": options, "calibrated": calibrate,
+    return {"n": n, "variant": variant, "static": static, "t": t, "options": options, "calibrated": calibrate,
             "neurons": prog.lower(dt=1e-3, **options).stats().neurons if mode != "ideal" else 0, "rows": rows,
             "median": float(np.median(finals)), "worst": float(np.max(finals)), "wall": wall, "mode": mode}
 
 
 def _count(x: float) -> str:
     return "never" if not np.isfinite(x) else (f"{x / 1e3:,.0f}k" if x >= 1e4 else f"{x:,.0f}")
+
+
+def _args(static: dict) -> str:
+    return ", ".join(f"{k} {v:g}" for k, v in static.items())
 
 
 def heldout_table(case: dict) -> str:
@@ -306,7 +341,7 @@ def heldout_table(case: dict) -> str:
         body.append(line)
     widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
     _, _, _, desc = HELDOUT_VARIANTS[case["variant"]]
-    lines = [f"{n}x{n} {case['variant']} ({case['mode']}): {desc}; lr {case['lr']:g}, {case['t']:g} s, "
+    lines = [f"{n}x{n} {case['variant']} ({case['mode']}): {desc}; {_args(case['static'])}, {case['t']:g} s, "
              f"{case['neurons']} neurons, options {case['options']}; "
              f"{'tuned for 16 calibration draws RandomState(100..115)' if case['calibrated'] else 'traced on A0 only'}",
              "  ".join(h.rjust(w) for h, w in zip(head, widths)), "  ".join("-" * w for w in widths)]
@@ -357,14 +392,14 @@ def heldout_plot(cases: list[dict], path: str) -> None:
 def main_heldout(args) -> int:
     """``--heldout``: the honest benchmark (see :func:`run_heldout`)."""
     sizes = [int(s) for s in (args.sizes or "2,5,10").split(",")]
-    variants = args.variants.split(",") if args.variants != "euler,adam" else ["gram", "gram-range", "tuned",
-                                                                                "tuned-example", "gyrus-recipe"]
+    variants = args.variants.split(",") if args.variants != "euler,adam" else [
+        "newton", "gram", "gram-balanced", "gram-range", "tuned", "tuned-example", "gyrus-recipe"]
     backend = (args.backends or "jax").split(",")[0]
     cases, text = [], []
     for n in sizes:
         for variant in variants:
-            if n == 10 and variant != "gram" and not args.all_variants:
-                continue  # 20 s simulated per variant: only the recipe of record
+            if n == 10 and variant not in ("newton", "gram") and not args.all_variants:
+                continue  # 5-20 s simulated per variant: the recipe of record and the Adam one
             case = run_heldout(n, variant, backend, args.readout, lr=args.lr, t=args.t, mode=args.mode)
             cases.append(case)
             text.append(heldout_table(case))

@@ -30,40 +30,19 @@ One BLAS thread (set below before NumPy loads), as ENVIRONMENT.md advises.
     python benchmarks/matrix_inversion.py                  # 2x2 ... 20x20, nengo and jax
     python benchmarks/matrix_inversion.py --sizes 5 --backends numpy --plot mi.png
 
-Held-out tunings: what was tried and what bounds the spike count
-----------------------------------------------------------------
+Held-out matrices (``--heldout``)
+---------------------------------
 
-(5x5, jax, spiking, 2.5 s, 20 ms readout, tuned for 16 draws RandomState(100..115), run on s = 1..10;
-"stay": matrices that reach 1% and stay; "ratio": Gyrus's median spikes to 1%-and-stay over ours on the
-matrices where both get there.)
+Each variant of :data:`HELDOUT_VARIANTS` is compiled once for the domain ``randn(n, n)`` (tuned for 16
+draws ``RandomState(100..115)``) and run on ``RandomState(s).randn(n, n)``, s = 1..10, with Gyrus's
+5x5 numbers on the same matrices beside.  The recipe of record is ``newton`` (``inverse_newton``:
+Newton's flow ``k M (I - A M)`` started by a gradient term; near the inverse every error mode decays at
+rate ``k`` whatever ``cond(A)``, so spike noise is not amplified by ``cond(A)**2`` as in gradient
+descent).  ``docs/benchmarks/matrix_inversion.md`` has the tables, what was tried and what bounds the
+spike count.
 
-=============================================  ======  =====  ====  =====  ============
-inverse_adam_gram, lr 0.015 unless given        median  worst  stay  ratio  total spikes
-=============================================  ======  =====  ====  =====  ============
-GENERIC (pairs at 0, R = 1)                     0.518%  87.8%  6/10  0.66x        7,879k
-balanced pairs on calibrated ranges             77.5%   99.7%  0/10  -               61k
-  same, rate mode                               0.348%  81.1%  7/10  -                -
-  same, max_rate 16 kHz                         23.6%   97.7%  1/10  2.05x          983k
-  radius_scale 0.3                              33%     98.3%  1/10  2.0x           677k
-  radius_scale 0.1 (``gram-range``)             0.524%  91.2%  6/10  0.32x        6,795k
-  radius_scale 0.1, lr 0.03                     0.431%  88%    6/10  0.41x        6,982k
-  radius_scale 0.1, lr 0.06                     0.813%  83.7%  7/10  0.17x        7,073k
-  radius_scale 0.03                             0.222%  82.2%  7/10  0.03x       79,833k
-  0.3 for A Aᵀ, 0.1 in the loop                 2.31%   93%    2/10  0.41x        4,350k
-  0.1 for A Aᵀ, 0.3 in the loop                 32.5%   98.3%  1/10  0.39x        3,465k
-GENERIC, lr 0.03                                0.9%    79.6%  6/10  0.21x        8,013k
-=============================================  ======  =====  ====  =====  ============
-
-(Reproduce with :func:`run_heldout` and these options; each row takes ~3 s.)  What bounds it: a
-symmetric pair's spike is worth ``q = R**2 / max_rate`` and it fires ``u**2 / q`` spikes a second, so at a
-given quantum every way of choosing ``R`` and ``max_rate`` costs the same spikes (``max_rate`` 4 kHz with
-``radius_scale`` 0.2 is spike-for-spike the network of 1 kHz with 0.1): only ``q`` and the size of the
-values the squares carry matter.  Per-product radii from the ranges do not help over one radius, because
-the ranges are set by the domain's extremes (3 sd), while precision is needed where the values are; both
-product layers need ``q`` small (the constant ``A Aᵀ`` layer's error biases the fixed point, the loop
-layer's noise drives Adam, which normalises it back to steps of ``lr``), about 3M spikes each over 2.5 s
-at the quantum that reaches 1%.  To cut spikes, the squares must carry smaller values (e.g. the
-residual ``M A Aᵀ - Aᵀ`` rather than the full products), not be tuned differently.
+    python benchmarks/matrix_inversion.py --heldout --sizes 2,5,10 --save benchmarks/results/matrix_inversion_heldout
+    python benchmarks/matrix_inversion.py --heldout --sizes 5 --variants newton,gram --mode rate
 """
 
 from __future__ import annotations
@@ -248,7 +227,9 @@ def _tuned(n: int, lr: float):
 
 
 def _gyrus(n: int, lr: float):
-    return spikec.compile(inverse_adam), {"lr": lr}, {"product_radius": 1.0}
+    # Gyrus's network has both product layers in the loop: compiled without the hoist_gram rewrite
+    passes = [name for name in spikec.passes.DEFAULT_PIPELINE if name != "hoist_gram"]
+    return spikec.compile(inverse_adam, passes=passes), {"lr": lr}, {"product_radius": 1.0}
 
 
 #: held-out variants: name -> (build(n, lr) -> (compiled function, static args, lowering options),
@@ -266,11 +247,12 @@ HELDOUT_VARIANTS = {
                    "inverse_adam_gram, squares per product from the calibrated ranges (balanced pairs around "
                    "each operand's centre, radius_scale 0.1 of the range); 10 ms between layers, 0.5 ms into Adam"),
     "tuned": (_tuned, {n: (lr, t) for n, (lr, _, t) in ADAM.items()}, True,
-              "inverse_adam + TUNED (the traced-example recipe), tune_for the calibration set"),
+              "inverse_adam (hoisted by the compiler) + TUNED (the traced-example recipe), tune_for the calibration set"),
     "tuned-example": (_tuned, {n: (lr, t) for n, (lr, _, t) in ADAM.items()}, False,
-                      "inverse_adam + TUNED, tuned on the traced A0 only (today's example)"),
+                      "inverse_adam (hoisted) + TUNED, tuned on the traced A0 only"),
     "gyrus-recipe": (_gyrus, {2: (1.0, 2.5), 5: (1.0, 2.5), 10: (1.0, 20.0)}, False,
-                     "inverse_adam, squares: pairs at 0, radius 1 (product_radius=1), Adam lr 1 per step "
+                     "inverse_adam as Gyrus builds it (two product layers in the loop, no hoist_gram), squares: pairs at "
+                     "0, radius 1 (product_radius=1), Adam lr 1 per step "
                      "(Gyrus's Adam(1)), default 5 ms unit synapse"),
 }
 

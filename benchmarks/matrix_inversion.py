@@ -247,12 +247,13 @@ HELDOUT_VARIANTS = {
                    "inverse_adam_gram, squares per product from the calibrated ranges (balanced pairs around "
                    "each operand's centre, radius_scale 0.1 of the range); 10 ms between layers, 0.5 ms into Adam"),
     "tuned": (_tuned, {n: (lr, t) for n, (lr, _, t) in ADAM.items()}, True,
-              "inverse_adam (hoisted by the compiler) + TUNED (the traced-example recipe), tune_for the calibration set"),
+              "inverse_adam (hoisted by the compiler) + TUNED (the traced-example recipe), tune_for the "
+              "calibration set"),
     "tuned-example": (_tuned, {n: (lr, t) for n, (lr, _, t) in ADAM.items()}, False,
                       "inverse_adam (hoisted) + TUNED, tuned on the traced A0 only"),
     "gyrus-recipe": (_gyrus, {2: (1.0, 2.5), 5: (1.0, 2.5), 10: (1.0, 20.0)}, False,
-                     "inverse_adam as Gyrus builds it (two product layers in the loop, no hoist_gram), squares: pairs at "
-                     "0, radius 1 (product_radius=1), Adam lr 1 per step "
+                     "inverse_adam as Gyrus builds it (two product layers in the loop, no hoist_gram), squares: "
+                     "pairs at 0, radius 1 (product_radius=1), Adam lr 1 per step "
                      "(Gyrus's Adam(1)), default 5 ms unit synapse"),
 }
 

@@ -372,6 +372,25 @@ def heldout_plot(cases: list[dict], path: str) -> None:
     plt.close(fig)
 
 
+def _machine() -> str:
+    """Where a results file was measured: CPU model and count, accelerator-free or not, jax's platform."""
+    import platform
+
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            model = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), model)
+    except OSError:
+        pass
+    try:
+        import jax
+
+        device = jax.default_backend()
+    except ImportError:
+        device = "no jax"
+    return f"{os.cpu_count()} cores ({model}), {platform.system()}, jax platform {device}"
+
+
 def main_heldout(args) -> int:
     """``--heldout``: the honest benchmark (see :func:`run_heldout`)."""
     sizes = [int(s) for s in (args.sizes or "2,5,10").split(",")]
@@ -391,6 +410,7 @@ def main_heldout(args) -> int:
         os.makedirs(os.path.dirname(args.save) or ".", exist_ok=True)
         with open(args.save + ".txt", "w") as fh:
             fh.write(f"python benchmarks/matrix_inversion.py --heldout {' '.join(sys.argv[2:])}\n"
+                     f"measured {time.strftime('%Y-%m-%d')} on {_machine()}\n"
                      f"backend {backend}, mode {args.mode}, one BLAS thread, dt 1 ms, readout lowpass "
                      f"{args.readout * 1e3:g} ms; held-out A = RandomState(s).randn(n, n), s = 1..10; "
                      "spikes: cumulative over the whole network\n\n" + "\n\n".join(text) + "\n")

@@ -30,40 +30,19 @@ One BLAS thread (set below before NumPy loads), as ENVIRONMENT.md advises.
     python benchmarks/matrix_inversion.py                  # 2x2 ... 20x20, nengo and jax
     python benchmarks/matrix_inversion.py --sizes 5 --backends numpy --plot mi.png
 
-Held-out tunings: what was tried and what bounds the spike count
-----------------------------------------------------------------
+Held-out matrices (``--heldout``)
+---------------------------------
 
-(5x5, jax, spiking, 2.5 s, 20 ms readout, tuned for 16 draws RandomState(100..115), run on s = 1..10;
-"stay": matrices that reach 1% and stay; "ratio": Gyrus's median spikes to 1%-and-stay over ours on the
-matrices where both get there.)
+Each variant of :data:`HELDOUT_VARIANTS` is compiled once for the domain ``randn(n, n)`` (tuned for 16
+draws ``RandomState(100..115)``) and run on ``RandomState(s).randn(n, n)``, s = 1..10, with Gyrus's
+5x5 numbers on the same matrices beside.  The recipe of record is ``newton`` (``inverse_newton``:
+Newton's flow ``k M (I - A M)`` started by a gradient term; near the inverse every error mode decays at
+rate ``k`` whatever ``cond(A)``, so spike noise is not amplified by ``cond(A)**2`` as in gradient
+descent).  ``docs/benchmarks/matrix_inversion.md`` has the tables, what was tried and what bounds the
+spike count.
 
-=============================================  ======  =====  ====  =====  ============
-inverse_adam_gram, lr 0.015 unless given        median  worst  stay  ratio  total spikes
-=============================================  ======  =====  ====  =====  ============
-GENERIC (pairs at 0, R = 1)                     0.518%  87.8%  6/10  0.66x        7,879k
-balanced pairs on calibrated ranges             77.5%   99.7%  0/10  -               61k
-  same, rate mode                               0.348%  81.1%  7/10  -                -
-  same, max_rate 16 kHz                         23.6%   97.7%  1/10  2.05x          983k
-  radius_scale 0.3                              33%     98.3%  1/10  2.0x           677k
-  radius_scale 0.1 (``gram-range``)             0.524%  91.2%  6/10  0.32x        6,795k
-  radius_scale 0.1, lr 0.03                     0.431%  88%    6/10  0.41x        6,982k
-  radius_scale 0.1, lr 0.06                     0.813%  83.7%  7/10  0.17x        7,073k
-  radius_scale 0.03                             0.222%  82.2%  7/10  0.03x       79,833k
-  0.3 for A Aᵀ, 0.1 in the loop                 2.31%   93%    2/10  0.41x        4,350k
-  0.1 for A Aᵀ, 0.3 in the loop                 32.5%   98.3%  1/10  0.39x        3,465k
-GENERIC, lr 0.03                                0.9%    79.6%  6/10  0.21x        8,013k
-=============================================  ======  =====  ====  =====  ============
-
-(Reproduce with :func:`run_heldout` and these options; each row takes ~3 s.)  What bounds it: a
-symmetric pair's spike is worth ``q = R**2 / max_rate`` and it fires ``u**2 / q`` spikes a second, so at a
-given quantum every way of choosing ``R`` and ``max_rate`` costs the same spikes (``max_rate`` 4 kHz with
-``radius_scale`` 0.2 is spike-for-spike the network of 1 kHz with 0.1): only ``q`` and the size of the
-values the squares carry matter.  Per-product radii from the ranges do not help over one radius, because
-the ranges are set by the domain's extremes (3 sd), while precision is needed where the values are; both
-product layers need ``q`` small (the constant ``A Aᵀ`` layer's error biases the fixed point, the loop
-layer's noise drives Adam, which normalises it back to steps of ``lr``), about 3M spikes each over 2.5 s
-at the quantum that reaches 1%.  To cut spikes, the squares must carry smaller values (e.g. the
-residual ``M A Aᵀ - Aᵀ`` rather than the full products), not be tuned differently.
+    python benchmarks/matrix_inversion.py --heldout --sizes 2,5,10 --save benchmarks/results/matrix_inversion_heldout
+    python benchmarks/matrix_inversion.py --heldout --sizes 5 --variants newton,gram --mode rate
 """
 
 from __future__ import annotations
@@ -83,7 +62,17 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples"))
 
-from matrix_inversion import GENERIC, TUNED, inverse, inverse_adam, inverse_adam_gram
+from matrix_inversion import (
+    GENERIC,
+    NEWTON,
+    TUNED,
+    balance_for,
+    inverse,
+    inverse_adam,
+    inverse_adam_gram,
+    inverse_newton,
+    newton_params,
+)
 
 import spikec
 from spikec.tools.bench import format_count, format_pct, spikes_vs_accuracy
@@ -204,8 +193,24 @@ HELDOUT_SEEDS = tuple(range(1, 11))
 CALIBRATION_SEEDS = tuple(range(100, 116))  # the domain's calibration draws: never a held-out matrix
 
 
+def _calibration(n: int) -> list[np.ndarray]:
+    return [np.random.RandomState(s).randn(n, n) for s in CALIBRATION_SEEDS]
+
+
+def _newton(n: int, lr: float):
+    k, gamma, _ = newton_params(n)
+    return (spikec.compile(inverse_newton), {"k": k, "gamma": gamma, "balance": round(balance_for(_calibration(n)), 3)},
+            dict(NEWTON))
+
+
 def _gram(n: int, lr: float):
-    return spikec.compile(inverse_adam_gram), {"lr": lr}, dict(GENERIC)
+    # inverse_adam as written: the compiler's hoist_gram pass turns it into the gram form
+    return spikec.compile(inverse_adam), {"lr": lr}, dict(GENERIC)
+
+
+def _gram_balanced(n: int, lr: float):
+    return (spikec.compile(inverse_adam_gram), {"lr": lr, "balance": round(balance_for(_calibration(n)), 3)},
+            dict(GENERIC))
 
 
 def _gram_range(n: int, lr: float):
@@ -222,24 +227,33 @@ def _tuned(n: int, lr: float):
 
 
 def _gyrus(n: int, lr: float):
-    return spikec.compile(inverse_adam), {"lr": lr}, {"product_radius": 1.0}
+    # Gyrus's network has both product layers in the loop: compiled without the hoist_gram rewrite
+    passes = [name for name in spikec.passes.DEFAULT_PIPELINE if name != "hoist_gram"]
+    return spikec.compile(inverse_adam, passes=passes), {"lr": lr}, {"product_radius": 1.0}
 
 
 #: held-out variants: name -> (build(n, lr) -> (compiled function, static args, lowering options),
 #: {n: (lr, simulated seconds)}, tune_for the calibration set?, description)
 HELDOUT_VARIANTS = {
+    "newton": (_newton, {n: (0.0, t) for n, (_, _, t) in ((n, newton_params(n)) for n in (2, 5, 10))}, True,
+               "inverse_newton + NEWTON (dM/dt = k M (I - A M) - gamma 2 (M A A^T - A^T), the gram operands "
+               "balanced for the domain; squares: pairs at 0, radius 1; 10 ms between product layers)"),
     "gram": (_gram, {2: (0.015, 2.5), 5: (0.015, 2.5), 10: (0.005, 20.0)}, True,
-             "inverse_adam_gram + GENERIC (M (A A^T) - A^T: one product layer in the loop; squares: pairs at 0, "
-             "radius 1; 10 ms between layers, 0.5 ms into Adam)"),
+             "inverse_adam as written, rewritten by the compiler's hoist_gram pass to M (A A^T) - A^T (one product "
+             "layer in the loop) + GENERIC (squares: pairs at 0, radius 1; 10 ms between layers, 0.5 ms into Adam)"),
+    "gram-balanced": (_gram_balanced, {2: (0.015, 2.5), 5: (0.015, 2.5), 10: (0.005, 20.0)}, True,
+                      "inverse_adam_gram with (b M) (A A^T / b), b from the domain + GENERIC"),
     "gram-range": (_gram_range, {2: (0.015, 2.5), 5: (0.015, 2.5), 10: (0.005, 20.0)}, True,
                    "inverse_adam_gram, squares per product from the calibrated ranges (balanced pairs around "
                    "each operand's centre, radius_scale 0.1 of the range); 10 ms between layers, 0.5 ms into Adam"),
     "tuned": (_tuned, {n: (lr, t) for n, (lr, _, t) in ADAM.items()}, True,
-              "inverse_adam + TUNED (the traced-example recipe), tune_for the calibration set"),
+              "inverse_adam (hoisted by the compiler) + TUNED (the traced-example recipe), tune_for the "
+              "calibration set"),
     "tuned-example": (_tuned, {n: (lr, t) for n, (lr, _, t) in ADAM.items()}, False,
-                      "inverse_adam + TUNED, tuned on the traced A0 only (today's example)"),
+                      "inverse_adam (hoisted) + TUNED, tuned on the traced A0 only"),
     "gyrus-recipe": (_gyrus, {2: (1.0, 2.5), 5: (1.0, 2.5), 10: (1.0, 20.0)}, False,
-                     "inverse_adam, squares: pairs at 0, radius 1 (product_radius=1), Adam lr 1 per step "
+                     "inverse_adam as Gyrus builds it (two product layers in the loop, no hoist_gram), squares: "
+                     "pairs at 0, radius 1 (product_radius=1), Adam lr 1 per step "
                      "(Gyrus's Adam(1)), default 5 ms unit synapse"),
 }
 
@@ -279,13 +293,17 @@ def run_heldout(n: int, variant: str, backend: str, readout: float, lr: float | 
                      "stay_0.01": spikes_to_reach(curve, spikes, 0.01), "spikes": float(spikes[-1]),
                      "curve": curve, "spike_curve": spikes})
     finals = [r["final"] for r in rows]
-    return {"n": n, "variant": variant, "lr": lr, "t": t, "options": options, "calibrated": calibrate,
+    return {"n": n, "variant": variant, "static": static, "t": t, "options": options, "calibrated": calibrate,
             "neurons": prog.lower(dt=1e-3, **options).stats().neurons if mode != "ideal" else 0, "rows": rows,
             "median": float(np.median(finals)), "worst": float(np.max(finals)), "wall": wall, "mode": mode}
 
 
 def _count(x: float) -> str:
     return "never" if not np.isfinite(x) else (f"{x / 1e3:,.0f}k" if x >= 1e4 else f"{x:,.0f}")
+
+
+def _args(static: dict) -> str:
+    return ", ".join(f"{k} {v:g}" for k, v in static.items())
 
 
 def heldout_table(case: dict) -> str:
@@ -306,7 +324,7 @@ def heldout_table(case: dict) -> str:
         body.append(line)
     widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
     _, _, _, desc = HELDOUT_VARIANTS[case["variant"]]
-    lines = [f"{n}x{n} {case['variant']} ({case['mode']}): {desc}; lr {case['lr']:g}, {case['t']:g} s, "
+    lines = [f"{n}x{n} {case['variant']} ({case['mode']}): {desc}; {_args(case['static'])}, {case['t']:g} s, "
              f"{case['neurons']} neurons, options {case['options']}; "
              f"{'tuned for 16 calibration draws RandomState(100..115)' if case['calibrated'] else 'traced on A0 only'}",
              "  ".join(h.rjust(w) for h, w in zip(head, widths)), "  ".join("-" * w for w in widths)]
@@ -354,17 +372,36 @@ def heldout_plot(cases: list[dict], path: str) -> None:
     plt.close(fig)
 
 
+def _machine() -> str:
+    """Where a results file was measured: CPU model and count, accelerator-free or not, jax's platform."""
+    import platform
+
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            model = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), model)
+    except OSError:
+        pass
+    try:
+        import jax
+
+        device = jax.default_backend()
+    except ImportError:
+        device = "no jax"
+    return f"{os.cpu_count()} cores ({model}), {platform.system()}, jax platform {device}"
+
+
 def main_heldout(args) -> int:
     """``--heldout``: the honest benchmark (see :func:`run_heldout`)."""
     sizes = [int(s) for s in (args.sizes or "2,5,10").split(",")]
-    variants = args.variants.split(",") if args.variants != "euler,adam" else ["gram", "gram-range", "tuned",
-                                                                                "tuned-example", "gyrus-recipe"]
+    variants = args.variants.split(",") if args.variants != "euler,adam" else [
+        "newton", "gram", "gram-balanced", "gram-range", "tuned", "tuned-example", "gyrus-recipe"]
     backend = (args.backends or "jax").split(",")[0]
     cases, text = [], []
     for n in sizes:
         for variant in variants:
-            if n == 10 and variant != "gram" and not args.all_variants:
-                continue  # 20 s simulated per variant: only the recipe of record
+            if n == 10 and variant not in ("newton", "gram") and not args.all_variants:
+                continue  # 5-20 s simulated per variant: the recipe of record and the Adam one
             case = run_heldout(n, variant, backend, args.readout, lr=args.lr, t=args.t, mode=args.mode)
             cases.append(case)
             text.append(heldout_table(case))
@@ -373,6 +410,7 @@ def main_heldout(args) -> int:
         os.makedirs(os.path.dirname(args.save) or ".", exist_ok=True)
         with open(args.save + ".txt", "w") as fh:
             fh.write(f"python benchmarks/matrix_inversion.py --heldout {' '.join(sys.argv[2:])}\n"
+                     f"measured {time.strftime('%Y-%m-%d')} on {_machine()}\n"
                      f"backend {backend}, mode {args.mode}, one BLAS thread, dt 1 ms, readout lowpass "
                      f"{args.readout * 1e3:g} ms; held-out A = RandomState(s).randn(n, n), s = 1..10; "
                      "spikes: cumulative over the whole network\n\n" + "\n\n".join(text) + "\n")

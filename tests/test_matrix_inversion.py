@@ -134,3 +134,42 @@ def test_demo_network_tuned_for_the_domain_follows_the_ideal_flow_on_heldout_mat
         out = prog.run(A, t=1.0, backend="numpy", mode="spiking", synapse=0.02, **mi.DOMAIN)
         final = float(nrmse(out.final, truth))
         assert final < max(0.01, 1.1 * ideal), (seed, ideal, final)
+
+
+# Gyrus's optimized network on RandomState(s).randn(5, 5): spikes to reach 1% NRMSE and stay (nan: never).
+GYRUS_STAY_5X5 = {1: np.nan, 2: np.nan, 3: np.nan, 4: 1405e3, 5: 1168e3, 6: 1625e3, 7: 575e3, 8: 847e3, 9: 523e3,
+                  10: 1306e3}
+
+
+def test_5x5_newton_tuned_for_the_domain_inverts_heldout_matrices_on_fewer_spikes_than_gyrus():
+    """inverse_newton, GENERIC-style squares, tuned for randn(5, 5) on seeds 100..115, run on seeds 1..10 (jax,
+    spiking, 2.5 s, 20 ms readout): every matrix ends below 1% and stays there, the two ill-conditioned ones
+    Gyrus misses included (measured: median 0.23%, worst 0.52%), on at least 3x fewer spikes than Gyrus where
+    both get there (measured 4.8x)."""
+    pytest.importorskip("jax")
+    k, gamma, t = mi.newton_params(5)
+    prog = spikec.compile(mi.inverse_newton).trace(matrix(5), k=k, gamma=gamma,
+                                                    balance=mi.balance_for(mi.calibration(5)))
+    prog.tune_for(*mi.calibration(5))
+    held = np.stack([np.random.RandomState(s).randn(5, 5) for s in range(1, 11)])
+    out = prog.run(held, batch=True, t=t, backend="jax", mode="spiking", synapse=0.02, **mi.NEWTON)
+    finals, ours, gyrus = [], [], []
+    for i, seed in enumerate(range(1, 11)):
+        curve = nrmse(out.output[i], np.linalg.inv(held[i]), axis=(1, 2))
+        finals.append(float(curve[-1]))
+        stay = spikes_to_reach(curve, out.spikes[i], 0.01)
+        assert np.isfinite(stay), seed
+        if np.isfinite(GYRUS_STAY_5X5[seed]):
+            ours.append(stay)
+            gyrus.append(GYRUS_STAY_5X5[seed])
+    assert max(finals) < 0.01 and np.median(finals) < 0.005
+    assert np.median(gyrus) / np.median(ours) >= 3
+
+
+def test_example_newton_variant_prints_its_heldout_table(capsys):
+    """2x2 newton on numpy (spiking): tuned for randn(2, 2), every held-out matrix below 1% (measured 0.06-0.24%)."""
+    assert mi.main(["--variant", "newton", "--heldout", "4", "--max-nrmse", "0.01"]) == 0
+    table = capsys.readouterr().out.split("== held-out matrices")[1]
+    rows = [line.split() for line in table.splitlines()[2:6]]
+    assert [r[0] for r in rows] == ["1", "2", "3", "4"]
+    assert all(float(r[-1][:-1]) < 1.0 for r in rows)

@@ -14,6 +14,7 @@ from spikec.passes.dce import eliminate_dead_code
 from spikec.passes.expand_bilinear import expand_bilinear
 from spikec.passes.fold_constants import fold_constants
 from spikec.passes.fuse_linear import fuse_linear
+from spikec.passes.hoist_gram import hoist_gram
 from spikec.passes.merge_units import merge_units
 from spikec.passes.remove_identities import remove_identities
 
@@ -43,6 +44,7 @@ register_pass("dce", eliminate_dead_code, "eliminate_dead_code")
 register_pass("fuse_linear", fuse_linear)
 register_pass("merge_units", merge_units)
 register_pass("budget", budget)
+register_pass("hoist_gram", hoist_gram)
 
 #: The passes the lowering needs: afterwards the only nonlinear ops are
 #: ``mul`` (equal-shape operands) and elementwise ops, and no op computes on
@@ -51,6 +53,7 @@ LOWERING_PIPELINE: tuple[str, ...] = ("expand_bilinear", "fold_constants", "dce"
 
 #: What ``spikec.compile`` runs unless ``passes=`` says otherwise.
 DEFAULT_PIPELINE: tuple[str, ...] = (
+    "hoist_gram",         # (M @ A - I) @ A.T -> M @ (A @ A.T) - A.T: one product layer in a loop, not two
     "expand_bilinear",    # products become explicit mul units (lowering needs this)
     "fold_constants",     # constants folded; ops with a const operand become linear
     "remove_identities",  # no-op reshapes, transposes, slices...

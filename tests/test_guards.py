@@ -11,7 +11,7 @@ import pytest
 
 import spikec
 from spikec.backends import get_backend
-from spikec.backends.guards import settings
+from spikec.backends.guards import check_finite, range_violations, replay, settings
 from spikec.errors import RangeError, RangeWarning, RunError
 from spikec.ir.attrs import ConstArray
 from spikec.models.neurons import SpikingRectifiedLinear
@@ -246,3 +246,16 @@ def test_activities_that_overflow_are_a_clear_error(backend):
     with np.errstate(all="ignore"), pytest.raises(
             RunError, match=r"went non-finite at t = 0.011 s \(step 11\) in population square1 \(square@"):
         prog.run(blow_up, t=0.05, backend=backend, mode="spiking", **OPTIONS[backend])
+
+
+def test_replay_of_recorded_currents_matches_the_oracle():
+    """A post-run check (what NengoDL and a user's nengo model use): currents recorded per step, replayed."""
+    net = guarded_netlist()
+    currents = np.array([GAIN * x_of((k + 1) * DT)[0] + BIAS for k in range(STEPS)])
+    (v,) = range_violations(net, STEPS, DT, replay(net, "rate", DT, {"p": currents}))
+    out, first, low, high = oracle()
+    assert v["steps"] == out and v["first_t"] == pytest.approx(first)
+    assert v["seen"] == pytest.approx((low, high), rel=1e-9)
+    currents[100, 1] = np.nan
+    with pytest.raises(RunError, match=r"non-finite at t = [0-9.]+ s \(step 101\) in population p"):
+        check_finite(net, "rate", DT, replay(net, "rate", DT, {"p": currents}))

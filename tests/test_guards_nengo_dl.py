@@ -10,16 +10,19 @@ import pytest
 from test_guards import (
     DT,
     STEPS,
+    cosine,
     diverging_netlist,
     guarded_netlist,
     no_range_warning,
     oracle,
     product,
+    sine,
     tanh_program,
     tanh_steps_out,
     x_of,
 )
 
+import spikec
 from spikec.backends import get_backend
 from spikec.errors import RangeWarning, RunError
 
@@ -95,3 +98,10 @@ def test_batched_runs_count_every_element():
     violations = {v["op"]: v for v in result.info["range_violations"]}
     assert violations["tanh"]["of_steps"] == 100
     assert violations["tanh"]["steps"] == tanh_steps_out(prog, xs[1], 50)
+
+
+def test_product_driven_by_sines_inside_its_domain_is_quiet():
+    box = [spikec.Input(1, value=[v], range=(-1.0, 1.0)) for v in (0.5, 0.3)]
+    with no_range_warning():
+        result = product.trace(*box).run(sine, cosine, t=0.5, mode="spiking", **OPTIONS)
+    assert result.info["range_violations"] == []

@@ -2,11 +2,14 @@
 
 A population made for an op carries a :class:`~spikec.netlist.Guard`: the
 input currents its neurons were tuned for (from the operand ranges the
-lowering measured or was given).  Outside them a parabola square or a NEF
-ensemble computes something else, silently.  Every back end therefore
+lowering measured or was given, or re-measured after training:
+:mod:`spikec.train.guards`).  Outside them a single-neuron parabola square or
+a NEF ensemble computes something else, silently (a symmetric parabola pair
+stays exact in rate mode, but nothing was tuned or promised there).  Every back end therefore
 carries, through its simulation loop (:func:`update_guard_state`, inside
 :mod:`spikec.backends.netsim`'s step for NumPy and JAX; a per-step node in
-the nengo network), per guarded population each neuron's lowest and highest
+the nengo network; for NengoDL, which runs the network as TensorFlow ops,
+:func:`replay` of probed currents after the run), per guarded population each neuron's lowest and highest
 current and the number of steps where some current left its interval, and
 per population and stateful sum node the first step with a non-finite
 value.  After the run :func:`check_finite` raises one clear

@@ -2,7 +2,9 @@
 simulator and by nengo, compared with the ideal NumPy reference.
 
 What is asserted, and what was measured when these tests were written
-(default options, seed 0, dt = 1 ms):
+(default options of the time, seed 0, dt = 1 ms; the spiking figures below
+are for one parabola neuron per square, ``parabola_pairs=False``, since made
+a symmetric pair by default):
 
 * **Exact rules** (parabola products and squares, explicit neuron layers,
   linear ops, state nodes, constants folded into biases): rate mode equals

@@ -284,7 +284,9 @@ class Program:
         values, history = trainer(self.netlist, x, y, loss=loss, optimizer=optimizer, epochs=epochs,
                                   batch_size=batch_size, dt=dt, seed=seed, progress=progress,
                                   validation_data=validation_data, **options)
-        self._fit_inputs = np.asarray(x)
+        from spikec.train.guards import measured_examples
+
+        self._fit_inputs = measured_examples(x)
         self.set_params(values)
         return history
 

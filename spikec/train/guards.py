@@ -28,7 +28,7 @@ from spikec.backends.netsim import make_simulator
 from spikec.ir.attrs import ConstArray
 from spikec.netlist import Guard, Netlist
 
-__all__ = ["MEASURE_EXAMPLES", "remeasure_guards", "widen_guard"]
+__all__ = ["MEASURE_EXAMPLES", "measured_examples", "remeasure_guards", "widen_guard"]
 
 #: The most training examples :func:`remeasure_guards` runs (a deterministic subset of evenly spaced ones).
 MEASURE_EXAMPLES = 2048
@@ -45,9 +45,7 @@ def remeasure_guards(net: Netlist, x: np.ndarray) -> Netlist:
     """
     if not any(p.guard is not None for p in net.populations):
         return net
-    x = np.asarray(x, dtype=np.float64)
-    if len(x) > MEASURE_EXAMPLES:
-        x = x[np.linspace(0, len(x) - 1, MEASURE_EXAMPLES).round().astype(np.int64)]
+    x = measured_examples(x)
     bounds = guard_bounds(net)
     low = {name: np.full(net[name].n, np.inf) for name in bounds}
     high = {name: np.full(net[name].n, -np.inf) for name in bounds}
@@ -70,6 +68,15 @@ def remeasure_guards(net: Netlist, x: np.ndarray) -> Netlist:
     widened = dataclasses.replace(net, populations=populations, info=dict(net.info))
     widened.info["guards"] = f"tuned ranges widened to the currents seen on {len(x)} training examples"
     return widened
+
+
+def measured_examples(x: np.ndarray) -> np.ndarray:
+    """The examples :func:`remeasure_guards` runs: all of ``x``, or :data:`MEASURE_EXAMPLES` evenly spaced ones
+    (a copy, float64: what a program keeps after ``fit`` without holding on to the whole training set)."""
+    x = np.asarray(x)
+    if len(x) > MEASURE_EXAMPLES:
+        x = x[np.linspace(0, len(x) - 1, MEASURE_EXAMPLES).round().astype(np.int64)]
+    return np.array(x, dtype=np.float64)
 
 
 def widen_guard(guard: Guard, j_low: np.ndarray, j_high: np.ndarray) -> Guard:

@@ -74,6 +74,8 @@ class Program:
         # Trained parameter values (name -> array), written into every netlist lower() returns.
         self._trained: dict[str, np.ndarray] = {}
         self._trained_netlists: dict[tuple[LowerOptions, Domain], Netlist] = {}
+        # The last fit's training inputs: trained netlists' guards are re-measured on them (spikec/train/guards.py).
+        self._fit_inputs: np.ndarray | None = None
         # A program too large to build fails before the passes expand its products (where it would run out of
         # memory): a lower bound of its neurons from the traced shapes alone.
         from spikec.lower.estimate import check_size, traced_neurons
@@ -169,7 +171,12 @@ class Program:
         if key not in self._trained_netlists:
             from spikec.netlist.params import write_params
 
-            self._trained_netlists[key] = write_params(self._netlists[key], self._trained)
+            net = write_params(self._netlists[key], self._trained)
+            if self._fit_inputs is not None:
+                from spikec.train.guards import remeasure_guards
+
+                net = remeasure_guards(net, self._fit_inputs)
+            self._trained_netlists[key] = net
         return self._trained_netlists[key]
 
     # -- the domain: which inputs the units are tuned for ------------------------------------
@@ -263,7 +270,10 @@ class Program:
         1e-3).  ``backend="jax"`` trains with JAX (:mod:`spikec.train`);
         ``backend="nengo_dl"`` builds the network for NengoDL and trains it
         with ``nengo_dl.Simulator.fit`` (``optimizer`` is then a Keras
-        optimizer).  The trained values replace the program's parameters.
+        optimizer).  The trained values replace the program's parameters, and
+        the run-time guards are re-measured on ``x`` with them (the ranges the
+        lowering tuned for no longer describe a trained network; see
+        :mod:`spikec.train.guards`).
         Returns a :class:`spikec.train.History`.
 
         ``mode="spiking"`` (JAX only) trains the spiking network itself over
@@ -278,6 +288,9 @@ class Program:
         values, history = trainer(self.netlist, x, y, loss=loss, optimizer=optimizer, epochs=epochs,
                                   batch_size=batch_size, dt=dt, seed=seed, progress=progress,
                                   validation_data=validation_data, **options)
+        from spikec.train.guards import measured_examples
+
+        self._fit_inputs = measured_examples(x)
         self.set_params(values)
         return history
 

@@ -63,7 +63,7 @@ def test_sweep_max_rate_on_matrix_inverse(tmp_path):
                              sweep={"max_rate": [250, 1000]}, plot=str(plot))
     assert isinstance(res, BenchResult) and len(res) == 2
     low, high = res.rows
-    assert low.neurons == high.neurons == 32
+    assert low.neurons == high.neurons == 64
     assert low.total_spikes < high.total_spikes  # fewer spikes at the lower rate
     assert high.final_nrmse < 0.05
     assert np.all(np.diff(high.spikes) >= 0)

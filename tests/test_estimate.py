@@ -81,9 +81,9 @@ def test_max_neurons_refuses_before_lowering():
 
 def test_compile_option_max_neurons_is_checked_at_trace_time():
     f = spikec.compile(lambda a, b: a @ b, max_neurons=1000)
-    f.trace(np.zeros((5, 5)), np.zeros((5, 5)))  # 250 neurons
+    f.trace(np.zeros((5, 5)), np.zeros((5, 5)))  # 500 neurons
     with pytest.raises(spikec.SpikecError, match=r"matmul of \(10, 10\) and \(10, 10\)") as info:
-        f.trace(np.zeros((10, 10)), np.zeros((10, 10)))  # 2000 neurons
+        f.trace(np.zeros((10, 10)), np.zeros((10, 10)))  # 4000 neurons
     assert "a @ b" in str(info.value)
 
 
@@ -91,7 +91,7 @@ def test_2000x2000_matmul_gets_a_clear_error_without_materialising():
     a = np.zeros((2000, 2000))
     tracemalloc.start()
     try:
-        with pytest.raises(spikec.SpikecError, match="16,000,000,000 neurons") as info:
+        with pytest.raises(spikec.SpikecError, match="32,000,000,000 neurons") as info:
             spikec.compile(lambda x, y: x @ y).trace(a, a)
         peak = tracemalloc.get_traced_memory()[1]
     finally:

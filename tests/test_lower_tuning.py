@@ -93,7 +93,8 @@ def test_tuning_options_are_exact_in_rate_mode(name, options):
     rate = prog.run(t=0.3, mode="rate", **options)
     np.testing.assert_allclose(rate.output, ideal.output, rtol=1e-9, atol=1e-9 * (1 + np.abs(ideal.output).max()))
     neurons = prog.lower(**options).stats().neurons
-    assert neurons == (2 if options.get("parabola_pairs") else 1) * prog.netlist.stats().neurons
+    single = prog.lower(parabola_pairs=False).stats().neurons  # one neuron per square
+    assert neurons == (2 if options.get("parabola_pairs", True) else 1) * single
 
 
 def test_input_range_tunes_input_operands_to_the_box():
@@ -101,7 +102,7 @@ def test_input_range_tunes_input_operands_to_the_box():
     prog = spikec.compile(lambda x, y: x * y).trace(np.full(2, 0.5), np.full(2, 0.5))
     x, y = np.array([1.5, -1.0]), np.array([-1.5, 1.8])
     boxed = prog.run(x, y, t=1.0, mode="spiking", input_range=(-2.0, 2.0), parabola_pairs=True)
-    narrow = prog.run(x, y, t=1.0, mode="spiking")
+    narrow = prog.run(x, y, t=1.0, mode="spiking", parabola_pairs=False)
     assert np.abs(boxed.output.mean(axis=0) - x * y).max() < 0.05
     assert np.abs(narrow.output.mean(axis=0) - x * y).max() > 0.2  # out of its tuned range: silent neurons
 

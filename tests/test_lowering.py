@@ -2,7 +2,9 @@
 simulator and by nengo, compared with the ideal NumPy reference.
 
 What is asserted, and what was measured when these tests were written
-(default options, seed 0, dt = 1 ms):
+(default options of the time, seed 0, dt = 1 ms; the spiking figures below
+are for one parabola neuron per square, ``parabola_pairs=False``, since made
+a symmetric pair by default):
 
 * **Exact rules** (parabola products and squares, explicit neuron layers,
   linear ops, state nodes, constants folded into biases): rate mode equals
@@ -145,19 +147,23 @@ def test_exact_rules_match_the_reference_in_rate_mode(name):
     assert_rate_exact(prog)
 
 
-def test_products_use_two_parabola_neurons_each():
+def test_products_use_two_squares_of_parabola_neurons_each():
+    """Two squares per product, each a symmetric pair by default (parabola_pairs), one neuron without."""
     prog = spikec.compile(lambda a, b: a @ b).trace(wave((2, 3)), wave((3, 4)))
     (pop,) = prog.netlist.populations
-    assert pop.n == 2 * 2 * 3 * 4
+    assert pop.n == 2 * 2 * 2 * 3 * 4
+    assert prog.lower(parabola_pairs=False).populations[0].n == 2 * 2 * 3 * 4
     assert pop.neuron_type == spikec.RegularSpiking(spikec.Parabola())
 
 
 def test_constants_fold_into_biases():
-    """``(x + 1)**2`` costs one population whose bias carries the +1; no constant source exists."""
-    prog = spikec.compile(lambda x: np.square(x + 1.0)).trace(wave((2,)))
+    """``(x + 1)**2`` costs one population whose bias carries the +1; no constant source exists (one neuron
+    per square: its bias is the whole offset)."""
+    prog = spikec.compile(lambda x: np.square(x + 1.0), parabola_pairs=False).trace(wave((2,)))
     net = prog.netlist
     (pop,) = net.populations
-    direct = spikec.compile(lambda x: np.square(x)).trace(wave((2,), offset=1.0)).netlist.populations[0]
+    direct = spikec.compile(lambda x: np.square(x), parabola_pairs=False).trace(
+        wave((2,), offset=1.0)).netlist.populations[0]
     # the tuning of a signal that already includes the offset, with g * 1 added to the bias
     np.testing.assert_allclose(pop.gain.value, direct.gain.value)
     np.testing.assert_allclose(pop.bias.value, direct.bias.value + pop.gain.value * 1.0)
@@ -191,7 +197,8 @@ def _nef_program(names=tuple(NEF_CASES)) -> spikec.Program:
         return tuple(NEF_CASES[name][0](x[i]) for i, name in enumerate(names))
 
     lo, hi = zip(*(NEF_CASES[name][1] for name in names))
-    return spikec.compile(all_functions).trace(sweep(lo, hi))
+    # one neuron per square for div's product, as when the bounds were measured (tuning curves are drawn in order)
+    return spikec.compile(all_functions, parabola_pairs=False).trace(sweep(lo, hi))
 
 
 @pytest.fixture(scope="module")
@@ -356,11 +363,12 @@ def test_spiking_nef_function():
 
 def test_poisson_products_are_noisier_but_unbiased(product_program):
     x, y = np.array(XS), np.array(YS)
-    net = product_program.lower(spiking="poisson")
+    net = product_program.lower(spiking="poisson", parabola_pairs=False)
     assert net.populations[0].neuron_type == spikec.PoissonSpiking(spikec.Parabola())
     runs = 20  # independent spike trains: one batch element each
+    # one neuron per square, tuned from the bottom of its range: Poisson noise at a quarter of max_rate at the centre
     poisson = product_program.run(np.tile(x, (runs, 1)), np.tile(y, (runs, 1)), batch=True, t=1.0,
-                                  mode="spiking", spiking="poisson")
+                                  mode="spiking", spiking="poisson", parabola_pairs=False)
     means = poisson.output.mean(axis=1)  # (runs, 3): each run's 1 s average
     assert means.std(axis=0).min() > 0.05  # noisy...
     assert np.abs(means.mean(axis=0) - x * y).max() < 0.15  # ...but unbiased (3 standard errors: ~0.13)
@@ -396,7 +404,7 @@ def inverse_program():
 
 def test_inverse_netlist_size(inverse_program):
     stats = inverse_program.netlist.stats()
-    assert (stats.neurons, stats.populations) == (32, 2)  # Gyrus: 32,000 neurons
+    assert (stats.neurons, stats.populations) == (64, 2)  # 16 products, 2 squares, a pair each
     assert all(p.neuron_type == spikec.RegularSpiking(spikec.Parabola()) for p in inverse_program.netlist.populations)
 
 
@@ -444,8 +452,9 @@ class _CurrentRecorder:
 
 
 def test_units_stay_in_their_tuned_interval(inverse_program):
-    """A parabola unit's current ``g (u - L)`` lies in [0, sqrt(max_rate)] while ``u`` is in its interval."""
-    net = inverse_program.netlist
+    """A parabola unit's current ``g (u - L)`` lies in [0, sqrt(max_rate)] while ``u`` is in its interval (one
+    neuron per square)."""
+    net = inverse_program.lower(parabola_pairs=False)
     sim = make_simulator(net, "rate", DT)
     recorders = {name: _CurrentRecorder(t) for name, t in sim.neuron_types.items()}
     sim.neuron_types.update(recorders)  # the step looks neuron types up here
@@ -465,19 +474,20 @@ def test_configured_range_overrides_the_measured_one():
             b = x * y
         return a, b
 
-    net = spikec.compile(f).trace(wave((2,)), wave((2,))).netlist
+    net = spikec.compile(f, parabola_pairs=False).trace(wave((2,)), wave((2,))).netlist
     pops = {dict(p.info)["rule"]: p for p in net.populations}
     # square: u in [-2, 2]; product: x + y and x - y in [-4, 4]
     np.testing.assert_allclose(pops["parabola square"].gain.value, np.sqrt(1000.0) / 4.0)
     np.testing.assert_allclose(pops["parabola square"].bias.value, np.sqrt(1000.0) / 4.0 * 2.0)
     np.testing.assert_allclose(pops["parabola product"].gain.value, np.sqrt(1000.0) / 8.0)
-    measured = spikec.compile(lambda x: np.square(x)).trace(wave((2,))).netlist.populations[0]
+    measured = spikec.compile(lambda x: np.square(x), parabola_pairs=False).trace(wave((2,))).netlist.populations[0]
     assert not np.allclose(measured.gain.value, np.sqrt(1000.0) / 4.0)
 
 
 def test_tune_for_covers_further_examples():
-    """Units tuned to one example clip another; tune_for spans both, exactly in rate mode."""
-    square = spikec.compile(lambda x: np.square(x))
+    """Units tuned to one example clip another (one neuron per square: a symmetric pair, the default, is exact
+    beyond its range in rate mode); tune_for spans both, exactly in rate mode."""
+    square = spikec.compile(lambda x: np.square(x), parabola_pairs=False)
     traced, other = np.array([0.5, -0.2]), np.array([2.0, -3.0])
     prog = square.trace(traced)
     before = prog.run(other, t=0.01, mode="rate").output[-1]
@@ -551,17 +561,17 @@ def test_same_seed_gives_the_same_netlist_bit_for_bit():
 def test_stats_describe_the_netlist(inverse_program):
     net = inverse_program.netlist
     stats = inverse_program.stats()
-    assert stats.neurons == sum(p.n for p in net.populations) == 32
+    assert stats.neurons == sum(p.n for p in net.populations) == 64
     assert stats.populations == len(net.populations)
     assert stats.projections == len(net.projections)
     assert stats.nonzero_weights == sum(int(np.count_nonzero(p.transform.to_dense())) for p in net.projections)
     assert stats.synapses.get("Integrator") == 1
     assert stats.synapses.get("none") == sum(p.synapse is None for p in net.projections)
-    assert stats.neuron_types == {"RegularSpiking(Parabola)": 32}
+    assert stats.neuron_types == {"RegularSpiking(Parabola)": 64}
     assert stats.netlist.nodes == len(net.nodes)  # (stats.nodes is the graph's node count)
     as_dict = stats.as_dict()
-    assert as_dict["neurons"] == 32 and as_dict["populations"] == 2 and as_dict["synapse.Integrator"] == 1
+    assert as_dict["neurons"] == 64 and as_dict["populations"] == 2 and as_dict["synapse.Integrator"] == 1
     assert "nonzero weights" in str(stats) and "RegularSpiking(Parabola) neurons" in str(stats)
     assert dataclasses.asdict(stats.netlist) == dataclasses.asdict(net.stats())
-    # one lowering: the graph's 16 product units are the netlist's 16 pairs of neurons
-    assert stats.graph.as_dict()["nonlinear_units"] * 2 == stats.neurons
+    # one lowering: the graph's 16 product units are the netlist's 16 x 2 squares, each a pair of neurons
+    assert stats.graph.as_dict()["nonlinear_units"] * 4 == stats.neurons

@@ -353,3 +353,42 @@ def test_fit_refuses_options_its_backend_does_not_take():
         prog.fit(x, y, lif_smoothing=0.1, progress=False)
     with pytest.raises(spikec.SpikecError, match="does not take validation_data"):
         prog.fit(x, y, backend="nengo_dl", validation_data=(x, y))
+
+
+def test_guards_are_remeasured_after_training():
+    """Training moves the currents of the units downstream of its weights out of the ranges the lowering tuned
+    them for: with those ranges the trained network warns on its own training data.  After fit the guards hold
+    the currents seen on the training inputs: quiet there, still a RangeWarning far from them."""
+    import warnings
+
+    import optax
+
+    from spikec.backends import get_backend
+    from spikec.netlist.params import write_params
+
+    w = spikec.param("w", 0.3 * np.eye(2))
+
+    @spikec.compile
+    def squash(x):
+        return np.tanh(spikec.dense(x, w))
+
+    prog = squash.trace(spikec.Input(2, range=(-1, 1)))
+    lowered = prog.netlist
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (512, 2))
+    prog.fit(x, np.tanh(3 * x), loss="mse", epochs=40, batch_size=64, optimizer=optax.adam(0.05), progress=False)
+    assert np.abs(prog.params["w"]).max() > 1.0  # the weights grew: tanh's operand left [-0.3, 0.3]
+    stale = write_params(lowered, prog.params)  # the trained weights with the lowering's guards
+    with pytest.warns(spikec.RangeWarning, match="tanh at test_train.py"):
+        get_backend("numpy").run(stale, [lambda t: x[3]], t=0.005, dt=1e-3, mode="rate")
+
+    (guard,) = [p.guard for p in prog.netlist.populations if p.guard is not None]
+    operand = x @ prog.params["w"]
+    assert np.all(guard.lo.value <= operand.min(axis=0) + 1e-9) and np.all(guard.hi.value >= operand.max(axis=0) - 1e-9)
+    assert "training examples" in prog.netlist.info["guards"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", spikec.RangeWarning)
+        for example in x[:5]:
+            prog.run(example, t=0.005, mode="rate")
+    with pytest.warns(spikec.RangeWarning, match="tanh at test_train.py"):
+        prog.run(np.array([5.0, -5.0]), t=0.005, mode="rate")

@@ -2,11 +2,14 @@
 
 A population made for an op carries a :class:`~spikec.netlist.Guard`: the
 input currents its neurons were tuned for (from the operand ranges the
-lowering measured or was given).  Outside them a parabola square or a NEF
-ensemble computes something else, silently.  Every back end therefore
+lowering measured or was given, or re-measured after training:
+:mod:`spikec.train.guards`).  Outside them a single-neuron parabola square or
+a NEF ensemble computes something else, silently (a symmetric parabola pair
+stays exact in rate mode, but nothing was tuned or promised there).  Every back end therefore
 carries, through its simulation loop (:func:`update_guard_state`, inside
 :mod:`spikec.backends.netsim`'s step for NumPy and JAX; a per-step node in
-the nengo network), per guarded population each neuron's lowest and highest
+the nengo network; for NengoDL, which runs the network as TensorFlow ops,
+:func:`replay` of probed currents after the run), per guarded population each neuron's lowest and highest
 current and the number of steps where some current left its interval, and
 per population and stateful sum node the first step with a non-finite
 value.  After the run :func:`check_finite` raises one clear
@@ -60,6 +63,7 @@ __all__ = [
     "initial_guard_state",
     "limit",
     "range_violations",
+    "replay",
     "settings",
     "smoothing",
     "update_guard_state",
@@ -185,6 +189,36 @@ def guard_entry(old: Mapping[str, Any], value, bounds: tuple[Any, Any] | None, k
         "first": xp.where((old["first"] < 0) & outside, k, old["first"]),
         "bad": xp.where((old["bad"] < 0) & ~(xp.isfinite(zmax) & xp.isfinite(zmin)), k, old["bad"]),
     }
+
+
+def replay(net: Netlist, mode: str, dt: float, records: Mapping[str, Any], batch: int = 1) -> dict[str, Any]:
+    """The guard records of a finished run, from what it recorded per step (a post-run check).
+
+    ``records`` maps a guarded population's name to its neurons' input
+    currents and a stateful sum node's name to its values, each
+    ``(batch, steps, n)`` (or ``(steps, n)``); objects left out are not
+    checked.  The result is what :func:`update_guard_state` would have
+    carried through the same run (``batch`` elements), ready for
+    :func:`check_finite` and :func:`range_violations`.  For simulators that
+    offer no per-step hook (NengoDL runs the network as TensorFlow ops) and
+    for nengo networks built into a user's model: probe
+    ``ens.neurons`` ``"input"`` (``synapse=None``) of each guarded population
+    and the stateful nodes, then call this with the probe data.  Memory: the
+    probes hold ``steps x neurons`` floats per batch element.
+    """
+    alpha, bound = settings(mode, dt)
+    bounds = guard_bounds(net)
+    data = {name: np.asarray(a, dtype=np.float64) for name, a in records.items()}
+    data = {name: a[None] if a.ndim == 2 else a for name, a in data.items()}
+    steps = max((a.shape[1] for a in data.values()), default=0)
+    state = initial_guard_state(net, batch, np, np.float64)
+    objects = state["objects"]
+    with np.errstate(invalid="ignore", over="ignore"):
+        for k in range(steps):
+            for name, values in data.items():
+                objects[name] = guard_entry(objects[name], values[:, k], bounds.get(name), float(k), np, alpha,
+                                            bound)
+    return {"k": float(steps), "objects": objects}
 
 
 def describe(net: Netlist, name: str) -> str:

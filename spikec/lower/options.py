@@ -53,11 +53,14 @@ class LowerOptions:
         first).  ``None`` (the default): ``unit_synapse``.  Linear states
         (integrators, lowpass) integrate raw spikes either way.
     parabola_pairs
-        ``False`` (the default): one Parabola neuron per square, tuned from
-        the bottom of its range (it fires at a quarter of ``max_rate`` at the
-        range's centre); ``True``: a symmetric pair per square, silent at the
-        centre, with a quarter of the quantization error per spike (see
-        :func:`spikec.lower.tuning.parabola_square_pairs`).  Twice the neurons.
+        ``True`` (the default): a symmetric pair of Parabola neurons per
+        square, silent at the centre of its range, with a quarter of the
+        quantization error per spike (see
+        :func:`spikec.lower.tuning.parabola_square_pairs`); ``False``: one
+        neuron per square, tuned from the bottom of its range (it fires at a
+        quarter of ``max_rate`` at the range's centre): half the neurons, but
+        on operands that move over their range (a product of two sines) 4x
+        the error for more spikes (benchmarks/products.py).
     input_range
         ``None`` (the default): the operands of nonlinear units are tuned to
         the values measured on the traced example inputs, so a unit that
@@ -122,7 +125,7 @@ class LowerOptions:
     range_t: float = 1.0
     unit_synapse: Any = None
     state_synapse: Any = None
-    parabola_pairs: bool = False
+    parabola_pairs: bool = True
     input_range: Any = None
     balanced_products: bool = False
     spike_phase: str = "random"

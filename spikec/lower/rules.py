@@ -197,6 +197,7 @@ def lower_mul(lw: _Lowering, node: Node, operands: list[Affine]) -> Affine:
                              interval=((centers - radii).ravel(), (centers + radii).ravel()))
     # ((x+y)^2 - (x-y)^2) / 4 with parabola neurons for the squares
     _refuse_n_neurons(node, "product")
+    _refuse_unused_n_neurons(lw, node, o)
     square = parabola_square_pairs if o.parabola_pairs else parabola_square
     if o.product_radius is not None:
         # Gyrus's generic recipe: squares of x+y and x-y by pairs centred at 0, one radius for all
@@ -250,6 +251,29 @@ def _refuse_n_neurons(node: Node, what: str) -> None:
             hint=("pass products='nef' in the same spikec.configure scope for NEF product ensembles of n_neurons"
                   if what == "product" else "write x * x with products='nef' in the scope for an NEF ensemble")
             + "; or buy precision with radius_scale, max_rate or parabola_pairs")
+
+
+def _refuse_unused_n_neurons(lw: _Lowering, node: Node, o: LowerOptions) -> None:
+    """``n_neurons`` given to a program whose products are parabola units and which has no NEF ensemble: it
+    would change nothing, silently, so it is an error that says what buys precision instead.  (With an NEF op
+    in the program, ``n_neurons`` sizes its ensembles, as documented.)"""
+    if o.n_neurons == _DEFAULT_N_NEURONS or any(_lowers_by_nef(lw, other) for other in lw.graph):
+        return
+    raise LoweringError(
+        f"n_neurons={o.n_neurons!r} sizes NEF ensembles, and this program has none: its products are parabola "
+        f"units (one neuron or a symmetric pair per square, exact in rate mode), which n_neurons does not change",
+        op=node.op, loc=node.loc,
+        hint="buy precision per product with max_rate (spikes per second per square) or radius_scale; or pass "
+             "products='nef' for NEF product ensembles of n_neurons neurons each")
+
+
+_DEFAULT_N_NEURONS = LowerOptions.__dataclass_fields__["n_neurons"].default
+
+
+def _lowers_by_nef(lw: _Lowering, node: Node) -> bool:
+    """Whether ``node`` becomes NEF ensembles (whose size ``n_neurons`` sets)."""
+    rule = rule_for(node) if get_op(node.op).is_nonlinear else None
+    return rule is _ELEMENTWISE or (node.op == "mul" and lw.opts(node).products == "nef")
 
 
 def _scaled(lo: np.ndarray, hi: np.ndarray, factor: float) -> tuple[np.ndarray, np.ndarray]:

@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from spikec.backends.common import InputFeed, NetlistBackend, RunSpec, input_functions
+from spikec.backends.guards import replay
 from spikec.backends.nengo.build import MODES, build_network, quiet_nengo_build
 from spikec.backends.nengo.run import by_index, collect_result
 from spikec.backends.result import RunResult
@@ -112,7 +113,11 @@ class NengoDLBackend(NetlistBackend):
         TensorFlow intra- and inter-op threads (default None: TensorFlow's
         choice); only takes effect before TensorFlow's runtime starts.
 
-    ``RunResult.info`` has the same entries as for ``backend="nengo"``.
+    ``RunResult.info`` has the same entries as for ``backend="nengo"``,
+    ``range_violations`` included: the guards are checked after the run from
+    probes on the guarded populations' input currents and the stateful
+    nodes' values (:func:`guard_probes`), which hold ``steps x neurons``
+    floats per batch element.
     """
 
     name = "nengo_dl"
@@ -152,6 +157,7 @@ class NengoDLBackend(NetlistBackend):
         model = build_network(netlist, mode, seed, inputs=by_index(netlist, feeds))
         with model.network:
             nengo_dl.configure_settings(dtype=dtype, inference_only=True)
+            watched = guard_probes(model)
         bar = show_progress(spec.progress, steps * elements)
         try:
             with quiet_nengo_build(), warnings.catch_warnings():
@@ -166,6 +172,7 @@ class NengoDLBackend(NetlistBackend):
         probes = list(model.output_probes)
         if model.counter_probe is not None:
             probes.append(model.counter_probe)
+        probes += list(watched.values())
         collected: list[list[np.ndarray]] = [[] for _ in probes]
         start = time.perf_counter()
         with sim:
@@ -192,10 +199,32 @@ class NengoDLBackend(NetlistBackend):
         run_time = time.perf_counter() - start
 
         stacked = [np.concatenate(store, axis=0) for store in collected]
+        records = dict(zip(watched, stacked[len(stacked) - len(watched):]))
+        del stacked[len(stacked) - len(watched):]
         counter = stacked.pop() if model.counter_probe is not None else None
+        guard_state = replay(netlist, mode, dt, records, batch=elements)
         if batch_size is None:
             stacked = [s[0] for s in stacked]
             counter = None if counter is None else counter[0]
         info = {"build_time": build_time, "run_time": run_time, "seed": seed, "dtype": dtype,
                 "minibatch_size": minibatch_size, "unroll": unroll}
-        return collect_result(model, spec, stacked, counter, backend=self.name, info=info)
+        return collect_result(model, spec, stacked, counter, backend=self.name, info=info, guard_state=guard_state)
+
+
+def guard_probes(model) -> dict[str, Any]:
+    """Probes for the run-time guards, checked after the run (:func:`spikec.backends.guards.replay`): each
+    guarded population's input currents and each stateful sum node's values, every step.
+
+    NengoDL runs the network as TensorFlow ops, so the per-step Python node
+    of ``backend="nengo"`` would leave TensorFlow every step (and cannot
+    read the simulator's signals); probes stay inside the graph.  Call in
+    ``model.network``'s context.
+    """
+    import nengo
+
+    probes = {pop.name: nengo.Probe(model.ensembles[pop.name].neurons, "input", synapse=None,
+                                    label=f"{pop.name}.guard")
+              for pop in model.netlist.populations if pop.guard is not None}
+    probes.update({sn.name: nengo.Probe(model.objects[sn.name], synapse=None, label=f"{sn.name}.guard")
+                   for sn in model.netlist.nodes if sn.synapse is not None})
+    return probes

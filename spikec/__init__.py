@@ -89,6 +89,23 @@ from spikec.trace import neurons as neuron_layer
 
 __version__ = "0.1.0"
 
+
+def from_nir(graph_or_path, *, spike: str = "impulse", dt: float = 1e-3, name: str | None = None,
+             **options) -> Program:
+    """A NIR graph (a ``nir.NIRGraph`` or a file path), written by any tool, as a spikec :class:`Program`.
+
+    ``spike``: how the graph counts a spike, ``"impulse"`` (NIR's unit impulse) or ``"per_step"`` (1 in its
+    step of ``dt``, as snnTorch and Norse simulate).  ``options`` go to :func:`compile`; the neurons start at
+    rest (``spike_phase="rest"``), as NIR's do.  See :mod:`spikec.export.nir.read` for the node mapping.
+    """
+    from spikec.export.nir.read import nir_function, read_graph
+
+    fn, examples = nir_function(read_graph(graph_or_path), spike=spike, dt=dt)
+    options = {"spike_phase": "rest", "dt": dt, **options}
+    fn.__name__ = name or "nir"
+    return compile(fn, name=name or "nir", **options)(*examples)
+
+
 __all__ = [
     "LIF",
     "AdEx",
@@ -137,6 +154,7 @@ __all__ = [
     "conv2d",
     "dense",
     "filter",
+    "from_nir",
     "integrate",
     "lti",
     "neuron_layer",

@@ -209,12 +209,16 @@ class Program:
         return [[spec.provider(value) for spec, value in zip(self.inputs, run)]
                 for run in self.domain.calibration()]
 
-    def to_nir(self, **options: Any):
-        """This program's netlist (with its current parameters) as a ``nir.NIRGraph`` (LIF networks
-        without synapses; see :mod:`spikec.export.nir`).  ``nir.write(path, prog.to_nir())`` saves it."""
+    def to_nir(self, *, spike: str = "impulse", dt: float | None = None, floor: str = "refuse",
+               refractory: str = "refuse", fold: bool = True, pool: str = "sum", relu: str = "refuse",
+               **options: Any):
+        """This program's netlist (with its current parameters) as a ``nir.NIRGraph``; ``nir.write(path,
+        prog.to_nir())`` saves it.  ``spike``, ``dt``, ``floor``, ``refractory``, ``fold``, ``pool``, ``relu``: see
+        :func:`spikec.export.nir.export_nir`; other ``options`` choose the lowering."""
         from spikec.export.nir import export_nir
 
-        return export_nir(self.lower(**options))
+        return export_nir(self.lower(**options), spike=spike, dt=dt, floor=floor, refractory=refractory,
+                          fold=fold, pool=pool, relu=relu)
 
     # -- parameters and training (spikec/netlist/params.py, spikec/train/) -------------------
     @property

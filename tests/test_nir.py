@@ -1,9 +1,12 @@
-"""NIR export of LIF networks: the round trip through ``nir.write``/``nir.read`` and the meaning of the exported nodes.
+"""NIR export and import, against an independent NIR simulator (tests/nir_reference.py).
 
-Oracles: the exported graph read back (``import_nir``) simulates exactly like
-the original netlist (NumPy netlist simulator, rate and spiking); the NIR
-``Conv2d`` weights applied in NIR's channels-first convention to the image
-give spikec's convolution; the LIF parameters are nengo's LIF equation.
+Oracles: ``NIRReference`` steps NIR's equations reading only the graph's
+parameters; the network spikec exports must match it spike for spike (every
+neuron, every step) on the dense LIF net, a classifier with trained gains and
+biases, a conv net, a lowpass chain and an integrator recurrence.  The NIR
+``Conv2d`` applied in NIR's channels-first convention gives spikec's
+convolution (scipy).  Graphs spikec did not write (built with ``nir``
+directly) import with ``spikec.from_nir`` and run like the reference.
 """
 
 from __future__ import annotations
@@ -14,148 +17,263 @@ import scipy.signal
 from numpy.testing import assert_allclose, assert_array_equal
 
 import spikec
-from spikec.export.nir import NIRExportError, import_nir
+from spikec.export.nir import NIRExportError, NIRImportError
+from tests.nir_networks import as_exported, classifier, compile_rest, conv_net, dense_net, lif0, lowpass_chain
+from tests.nir_networks import spikec_trains as _trains
+from tests.nir_reference import NIRReference
 
 nir = pytest.importorskip("nir")
 
-
-def _classifier(rng):
-    lif = spikec.LIF(amplitude=0.01)
-    k1, k2 = rng.normal(0, 0.5, (3, 3, 2, 4)), rng.normal(0, 0.3, (3, 3, 4, 3))
-    w = rng.normal(0, 0.5, (2 * 2 * 3, 5))
-
-    def net(img):
-        h = spikec.neurons(spikec.conv2d(img, spikec.param("k1", k1), padding="same"), lif, gain=2.0,
-                           bias=spikec.param("b1", rng.uniform(0.5, 1.5, 4)))
-        h = spikec.avg_pool2d(h, 2)
-        h = spikec.neurons(spikec.conv2d(h, spikec.param("k2", k2), strides=1), lif, 3.0, 1.0)
-        return spikec.dense(spikec.avg_pool2d(h, 1), spikec.param("w", w))
-
-    return net
+DT = 1e-3
 
 
-@pytest.fixture(scope="module")
-def program():
+# ----------------------------------------------------------------------------- helpers
+
+
+def spikec_trains(net, x, steps):
+    return _trains(net, x, steps, DT)
+
+
+def reference_trains(graph, x, steps, spike="impulse"):
+    ref = NIRReference(graph, dt=DT, spike=spike)
+    x = np.transpose(x, (2, 0, 1)) if np.ndim(x) == 3 else x  # NIR images are channels first
+    outputs, spikes = ref.run({"input": x}, steps)
+    return spikes, outputs
+
+
+def assert_same_spikes(net, graph, x, steps, spike="impulse", least=50):
+    ours, res = spikec_trains(net, x, steps)
+    theirs, outputs = reference_trains(graph, x, steps, spike)
+    assert set(ours) == set(theirs)
+    for name in ours:
+        theirs_n = theirs[name].reshape(steps, -1)
+        ours_n = np.rint(ours[name]).astype(int)
+        # NIR images are (C, H, W); spikec's (H, W, C)
+        node = graph.nodes[name]
+        shape = np.shape(node.v_threshold)
+        if len(shape) == 3:
+            theirs_n = theirs[name].transpose(0, 2, 3, 1).reshape(steps, -1)
+        assert ours_n.sum() >= least, (name, ours_n.sum())
+        assert_array_equal(ours_n, theirs_n, err_msg=name)
+    return res, outputs
+
+
+# ----------------------------------------------------------------------------- export vs the reference
+
+
+@pytest.mark.parametrize("make", [dense_net, classifier, conv_net, lowpass_chain])
+def test_export_matches_the_reference_simulator_spike_for_spike(make):
+    rng = np.random.default_rng(1)
+    f, x = make(rng, lif0(amplitude=0.01) if make is classifier else lif0())
+    prog = compile_rest(f, x)
+    graph = prog.to_nir()
+    assert_same_spikes(prog.netlist, graph, x, 300)
+
+
+def test_per_step_convention_scales_weights_by_one_over_dt():
+    rng = np.random.default_rng(2)
+    f, x = dense_net(rng, lif0())
+    prog = compile_rest(f, x)
+    impulse, per_step = prog.to_nir(), prog.to_nir(spike="per_step", dt=DT)
+    assert_allclose(per_step.nodes["p1_affine"].weight, impulse.nodes["p1_affine"].weight / DT)
+    assert_allclose(per_step.nodes["p0_affine"].weight, impulse.nodes["p0_affine"].weight)  # inputs are values
+    assert_same_spikes(prog.netlist, per_step, x, 200, spike="per_step")
+
+
+def test_refractory_and_floor_are_refused_or_dropped_on_request():
+    rng = np.random.default_rng(3)
+    f, x = dense_net(rng, spikec.LIF())
+    prog = spikec.compile(f)(x)
+    with pytest.raises(NIRExportError, match=r"population neurons\d+: .*min_voltage=0.*floor='drop'"):
+        prog.to_nir()
+    with pytest.raises(NIRExportError, match=r"population neurons\d+: .*tau_ref=0.002.*refractory='drop'"):
+        prog.to_nir(floor="drop")
+    graph = prog.to_nir(floor="drop", refractory="drop")
+    lif = graph.nodes["neurons2"]
+    assert float(lif.metadata["tau_ref"]) == 0.002 and float(lif.metadata["min_voltage"]) == 0
+    # the converted graph is exactly the LIF without floor and refractory period, starting at rest
+    assert_same_spikes(as_exported(prog.netlist), graph, x, 300)
+
+
+def test_an_integrator_recurrence_matches_the_reference():
+    """x' = -x + u held in an integrator (NIR ``I``) with a linear recurrence, read out by LIF neurons."""
+    w = np.random.default_rng(4).normal(0, 1, (3, 12))
+
+    def f(u):
+        x = spikec.integrate(lambda x: -x + u, np.zeros(3))
+        return spikec.neurons(spikec.dense(x, w), lif0(), 2.0, 1.0)
+
+    u = np.array([0.5, -0.3, 0.8])
+    prog = compile_rest(f, u)
+    graph = prog.to_nir()
+    kinds = {type(n).__name__ for n in graph.nodes.values()}
+    assert "I" in kinds and "LIF" in kinds, kinds
+    assert_same_spikes(prog.netlist, graph, u, 300, least=20)
+
+
+def test_spiking_rectified_linear_is_an_if_node_on_request():
+    """NIR's IF resets to 0 where spikec's unit subtracts the threshold: refused unless asked; then it fires as
+    the reference's IF, a little slower (it loses each spike's overshoot)."""
+    rng = np.random.default_rng(14)
+    w = rng.uniform(0, 1, (4, 16)) * 30
+
+    def f(x):
+        return spikec.neurons(spikec.dense(x, w), spikec.SpikingRectifiedLinear(), 1.0, 20.0)
+
+    x = rng.uniform(0, 1, 4)
+    prog = compile_rest(f, x)
+    with pytest.raises(NIRExportError, match=r"population neurons\d+: .*relu='if'"):
+        prog.to_nir()
+    graph = prog.to_nir(relu="if")
+    assert type(graph.nodes["neurons2"]).__name__ == "IF"
+    ours, _ = spikec_trains(prog.netlist, x, 500)
+    theirs, _ = reference_trains(graph, x, 500)
+    a, b = next(iter(ours.values())).sum(axis=0), theirs["neurons2"].sum(axis=0)
+    assert a.sum() > 300 and np.all(b <= a + 1)
+    assert np.corrcoef(a, b)[0, 1] > 0.95 and b.sum() > 0.8 * a.sum()
+
+
+def test_exported_nodes_mean_what_nir_says():
     rng = np.random.default_rng(0)
-    x = rng.uniform(0, 1, (8, 8, 2))
-    return spikec.compile(_classifier(rng))(x), x
-
-
-def test_round_trip_through_a_file_simulates_the_same(program, tmp_path):
-    prog, x = program
+    f, x = classifier(rng, lif0(amplitude=0.01))
+    prog = compile_rest(f, x)
     graph = prog.to_nir()
-    path = tmp_path / "net.nir"
-    nir.write(path, graph)
-    back = import_nir(nir.read(path))
-    net = prog.netlist
-    assert [p.name for p in back.populations] == [p.name for p in net.populations]
-    for a, b in zip(net.projections, back.projections):
-        assert (a.pre, a.post, type(a.transform)) == (b.pre, b.post, type(b.transform))
-        assert_allclose(b.transform.to_dense(), a.transform.to_dense(), atol=1e-12)
-    from spikec.backends.numpy.runner import run_netlist
-
-    for mode in ("rate", "spiking"):
-        ref = prog.run(x, t=0.05, backend="numpy", mode=mode)
-        got = run_netlist(back, [lambda t: x], steps=50, dt=1e-3, mode=mode)
-        assert_allclose(got.outputs[0], ref.outputs[0], atol=1e-9)
-        if mode == "spiking":
-            assert ref.spikes[-1] > 20
-            assert_array_equal(got.spikes, ref.spikes)
-
-
-def test_exported_nodes_mean_what_nir_says(program):
-    prog, x = program
-    graph = prog.to_nir()
-    net = prog.netlist
     kinds = sorted(type(n).__name__ for n in graph.nodes.values())
-    assert kinds.count("Conv2d") == 2 and kinds.count("LIF") == 2 and kinds.count("AvgPool2d") == 2
-    assert "Flatten" in kinds and "Linear" in kinds
-    # the first convolution in NIR's layout (C_out, C_in, kh, kw) on a (C, H, W) image gives spikec's values
-    conv = next(n for n in graph.nodes.values() if type(n).__name__ == "Conv2d")
+    assert kinds.count("Conv2d") == 2 and kinds.count("LIF") == 2 and kinds.count("SumPool2d") == 1
+    assert "Flatten" in kinds and "Linear" in kinds and "Scale" not in kinds and "AvgPool2d" not in kinds
+    assert {"input", "output"} <= set(graph.nodes)
+    # the first convolution in NIR's layout (C_out, C_in, kh, kw) on a (C, H, W) image gives spikec's values,
+    # times the layer's gain (folded into the weights; its bias is the Conv2d's)
+    conv = graph.nodes["p0_conv"]
     image = np.transpose(x, (2, 0, 1))
     padded = np.pad(image, ((0, 0), (1, 1), (1, 1)))
     chw = np.stack([sum(scipy.signal.correlate2d(padded[c], conv.weight[f, c], mode="valid")
                         for c in range(image.shape[0])) for f in range(conv.weight.shape[0])])
-    k1 = prog.params["k1"]
-    assert_allclose(np.transpose(chw, (1, 2, 0)), spikec.conv2d(x, k1, padding="same"), atol=1e-12)
-    # LIF: tau dv/dt = (v_leak - v) + r I with nengo's gain and bias; the spike amplitude scales the next weights
+    params = prog.params
+    want = spikec.conv2d(x, params["k1"], padding="same") * params["g1"]
+    assert_allclose(np.transpose(chw, (1, 2, 0)), want, atol=1e-12)
+    assert_allclose(conv.bias, params["b1"][0, 0])
     lif = next(n for n in graph.nodes.values() if type(n).__name__ == "LIF")
-    pop = net.populations[0]
     assert lif.tau.shape == (4, 8, 8) and np.all(lif.tau == 0.02) and np.all(lif.v_threshold == 1)
-    assert_allclose(np.sort(lif.r.ravel()), np.sort(pop.gain.value))
-    assert_allclose(lif.v_leak[:, 0, 0], prog.params["b1"])
-    assert float(lif.metadata["tau_ref"]) == 0.002
+    assert np.all(lif.r == 1) and np.all(lif.v_leak == 0) and np.all(lif.v_reset == 0)
+
+
+def test_graph_survives_nir_write_and_read(tmp_path):
+    rng = np.random.default_rng(5)
+    f, x = classifier(rng, lif0(amplitude=0.01))
+    prog = compile_rest(f, x)
+    nir.write(tmp_path / "net.nir", prog.to_nir())
+    assert_same_spikes(prog.netlist, nir.read(tmp_path / "net.nir"), x, 200)
 
 
 def test_export_refuses_what_it_cannot_express():
     with pytest.raises(NIRExportError, match="synapse Alpha"):
         spikec.compile(lambda x: spikec.filter(x, spikec.Alpha(0.01)) * 2)(np.ones(3)).to_nir()
-    with pytest.raises(NIRExportError, match="covers LIF neurons"):
+    with pytest.raises(NIRExportError, match="covers LIF, SpikingRectifiedLinear neurons"):
         spikec.compile(lambda x, y: x * y)(np.ones(2), np.ones(2)).to_nir()
+    with pytest.raises(NIRExportError, match=r"per_step.*dt="):
+        spikec.compile(lambda x: x * 2)(np.ones(2)).to_nir(spike="per_step")
 
 
-def _synaptic_netlist(seed=3):
-    """Input -> LIF a (dense) -> LIF b (sparse, 5 ms lowpass) -> a summed readout with an offset ->
-    a lowpass state with an initial value -> an integrator."""
-    import scipy.sparse
+# ----------------------------------------------------------------------------- import
 
-    from spikec.ir.attrs import ConstArray
-    from spikec.netlist import (
-        Dense,
-        InputSource,
-        Netlist,
-        Output,
-        Population,
-        Projection,
-        Sparse,
-        SumNode,
+
+def _two_layer_graph(rng, spike_scale=1.0):
+    """A 2-layer LIF graph as another tool writes it: no spikec metadata, its own names and parameters."""
+    return nir.NIRGraph.from_list(
+        nir.Input(input_type=np.array([5])),
+        nir.Affine(weight=rng.normal(0, 1.5, (12, 5)), bias=rng.uniform(0.5, 1.2, 12)),
+        nir.LIF(tau=np.full(12, 0.01), r=np.full(12, 1.5), v_leak=np.full(12, 0.2),
+                v_threshold=np.full(12, 0.8), v_reset=np.full(12, -0.1)),
+        nir.Linear(weight=rng.normal(0, 0.02, (7, 12)) * spike_scale),
+        nir.CubaLIF(tau_syn=np.full(7, 0.005), tau_mem=np.full(7, 0.02), r=np.ones(7), v_leak=np.full(7, 0.7),
+                    v_threshold=np.ones(7), v_reset=np.zeros(7), w_in=np.full(7, 2.0)),
+        nir.Output(output_type=np.array([7])),
     )
 
-    C = lambda a: ConstArray(np.asarray(a, dtype=np.float64))
-    rng = np.random.default_rng(seed)
-    na, nb = 30, 20
-    a = spikec.neurons.LIF(tau_rc=0.02, tau_ref=0.002, amplitude=0.5)
-    b = spikec.neurons.LIF(tau_rc=0.03, tau_ref=0.001)
-    recurrent = scipy.sparse.random(nb, na, density=0.2, random_state=seed) * 0.02
-    return Netlist(
-        "synaptic", inputs=(InputSource("x", 0, (2,)),),
-        populations=(Population("a", na, a, C(rng.uniform(0.5, 2, na)), C(rng.uniform(0.5, 1.5, na)),
-                                initial_state=(("voltage", C(rng.uniform(0, 1, na))),)),
-                     Population("b", nb, b, C(rng.uniform(0.5, 2, nb)), C(rng.uniform(-0.5, 1, nb)))),
-        nodes=(SumNode("y", 3, offset=C([0.1, 0.0, -0.1])),
-               SumNode("s", 3, synapse=spikec.Lowpass(0.02), x0=C([0.2, 0, 0])),
-               SumNode("acc", 3, synapse=spikec.Integrator())),
-        projections=(Projection("x", "a", Dense(C(rng.normal(size=(na, 2))))),
-                     Projection("a", "b", Sparse.from_scipy(recurrent), synapse=spikec.Lowpass(0.005)),
-                     Projection("b", "y", Dense(C(rng.normal(size=(3, nb)) / 50))),
-                     Projection("y", "s", Dense(C(np.eye(3)))),
-                     Projection("s", "acc", Dense(C(np.eye(3))))),
-        outputs=(Output("out_s", 0, "s", (3,)), Output("out_acc", 1, "acc", (3,))),
-    ).validate()
+
+def test_from_nir_runs_a_foreign_graph_like_the_reference(tmp_path):
+    graph = _two_layer_graph(np.random.default_rng(6))
+    nir.write(tmp_path / "g.nir", graph)
+    prog = spikec.from_nir(tmp_path / "g.nir")
+    x = np.random.default_rng(7).uniform(0, 1, 5)
+    ours, _ = spikec_trains(prog.netlist, x, 300)
+    ref = NIRReference(nir.read(tmp_path / "g.nir"), dt=DT)
+    _, theirs = ref.run({"input": x}, 300)
+    names = ["lif", "cubalif"]  # the graph's layers, in the order spikec's populations are
+    for (n, o) in zip(names, ours.values()):
+        assert theirs[n].sum() > 20
+        assert_array_equal(np.rint(o), theirs[n], err_msg=n)
 
 
-def test_synapses_and_states_round_trip(tmp_path):
-    """Lowpass synapses become NIR LI nodes, an integrator an I node; read back, the network spikes the same."""
-    from spikec.backends.numpy.runner import run_netlist
-    from spikec.export.nir import export_nir
+def test_from_nir_reads_the_per_step_convention_and_nested_graphs():
+    rng = np.random.default_rng(8)
+    inner = _two_layer_graph(rng, spike_scale=1 / DT)
+    graph = nir.NIRGraph(nodes={"input": nir.Input(input_type=np.array([5])), "block": inner,
+                                "output": nir.Output(output_type=np.array([7]))},
+                         edges=[("input", "block"), ("block", "output")], type_check=False)
+    prog = spikec.from_nir(graph, spike="per_step")
+    x = rng.uniform(0, 1, 5)
+    ours, _ = spikec_trains(prog.netlist, x, 200)
+    _, theirs = NIRReference(graph, dt=DT, spike="per_step").run({"input": x}, 200)
+    assert sorted(int(v.sum()) for v in theirs.values()) == sorted(int(np.rint(o).sum()) for o in ours.values())
 
-    net = _synaptic_netlist()
-    graph = export_nir(net)
-    assert type(graph.nodes["s"]).__name__ == "LI" and type(graph.nodes["acc"]).__name__ == "I"
-    assert type(graph.nodes["p1_synapse"]).__name__ == "LI"
-    nir.write(tmp_path / "synaptic.nir", graph)
-    back = import_nir(nir.read(tmp_path / "synaptic.nir"))
-    assert back.projections == net.projections
-    for ours in net.nodes:
-        theirs = back.objects[ours.name]
-        assert (theirs.synapse, theirs.x0, theirs.offset) == (ours.synapse, ours.x0, ours.offset), ours.name
 
-    def run(n):
-        return run_netlist(n, [lambda t: np.array([np.sin(6 * t), np.cos(4 * t)])], steps=300, dt=1e-3,
-                           mode="spiking")
+def test_from_nir_round_trips_spikec_exports_and_runs_on_every_backend():
+    rng = np.random.default_rng(9)
+    f, x = classifier(rng, lif0(amplitude=0.01))
+    prog = compile_rest(f, x)
+    back = spikec.from_nir(prog.to_nir())
+    ref = prog.run(x, t=0.1, backend="numpy", mode="spiking")
+    got = back.run(x, t=0.1, backend="numpy", mode="spiking")
+    assert ref.info["total_spikes"] > 50
+    assert got.info["total_spikes"] == ref.info["total_spikes"]
+    assert_allclose(got.outputs[0], ref.outputs[0] / 0.01 * 0.01, atol=1e-9)
+    for backend in ("jax", "nengo"):
+        other = back.run(x, t=0.1, backend=backend, mode="spiking")
+        assert abs(other.info["total_spikes"] - ref.info["total_spikes"]) <= 0.02 * ref.info["total_spikes"]
 
-    ours, theirs = run(net), run(back)
-    assert ours.spikes[-1] > 100
-    assert_array_equal(ours.spikes, theirs.spikes)
-    for o, t in zip(ours.outputs, theirs.outputs):
-        assert_array_equal(o, t)
+
+def test_from_nir_fits():
+    rng = np.random.default_rng(10)
+    graph = nir.NIRGraph.from_list(
+        nir.Input(input_type=np.array([5])),
+        nir.Affine(weight=rng.normal(0, 1.5, (12, 5)), bias=rng.uniform(0.5, 1.2, 12)),
+        nir.LIF(tau=np.full(12, 0.01), r=np.ones(12), v_leak=np.zeros(12), v_threshold=np.ones(12),
+                v_reset=np.zeros(12)),
+        nir.Linear(weight=rng.normal(0, 0.1, (7, 12))),
+        nir.Output(output_type=np.array([7])))
+    prog = spikec.from_nir(graph)
+    xs = rng.uniform(0, 1, (64, 5))
+
+    def rates():
+        return prog.predict(xs, mode="rate", n_steps=20)[0][:, -1]
+
+    start = rates()
+    ys = start * np.linspace(0.3, 1.5, 7)  # some outputs slower, some faster
+    before = np.mean((start - ys) ** 2)
+    prog.fit(xs, ys, loss="mse", epochs=30, batch_size=16)
+    assert np.mean((rates() - ys) ** 2) < 0.5 * before
+
+
+def test_from_nir_reads_a_threshold_as_a_step_function():
+    graph = nir.NIRGraph.from_list(nir.Input(input_type=np.array([4])), nir.Threshold(threshold=np.full(4, 0.5)),
+                                   nir.Output(output_type=np.array([4])))
+    prog = spikec.from_nir(graph)
+    x = np.array([0.1, 0.4, 0.6, 0.9])
+    assert_array_equal(prog.run(x, t=0.01, mode="ideal").outputs[0][-1], [0, 0, 1, 1])
+
+
+def test_from_nir_names_what_it_cannot_read():
+    graph = nir.NIRGraph.from_list(nir.Input(input_type=np.array([3])), nir.Delay(delay=np.ones(3)),
+                                   nir.Output(output_type=np.array([3])))
+    with pytest.raises(NIRImportError, match="NIR node delay of kind Delay is not imported"):
+        spikec.from_nir(graph)
+    w = np.eye(3)
+    loop = nir.NIRGraph(nodes={"input": nir.Input(input_type=np.array([3])), "w": nir.Linear(weight=w),
+                               "lif": nir.LIF(tau=np.ones(3), r=np.ones(3), v_leak=np.ones(3),
+                                              v_threshold=np.ones(3), v_reset=np.zeros(3)),
+                               "output": nir.Output(output_type=np.array([3]))},
+                        edges=[("input", "lif"), ("lif", "w"), ("w", "lif"), ("lif", "output")], type_check=False)
+    with pytest.raises(NIRImportError, match="recurrent"):
+        spikec.from_nir(loop)

@@ -100,6 +100,8 @@ class _Lowering:
         state = neuron_type.init_state(n, rng=self.rng)
         if aligned and "voltage" in state:
             state["voltage"] = np.full(n, 0.5)
+        elif self.options.spike_phase == "rest" and "voltage" in state:
+            state["voltage"] = np.zeros(n)  # at rest, as NIR's neurons start
         where = f"{node.op}@{node.loc.short}" if node.loc is not None else node.op
         self.populations.append(Population(
             name, n, neuron_type, ConstArray(tuning.gain), ConstArray(bias), computes=(where,),

@@ -71,6 +71,7 @@ class LowerOptions:
         to its first spike).  Aligned phases make the two squares of a
         product spike in step while their rates are close, so their
         difference (the product) carries less quantization noise.
+        ``"rest"``: every neuron starts at voltage 0 (as NIR's neurons do).
     balanced_products
         ``True``: a product ``x*y`` is taken around the centres of its
         operands' ranges and its two squares are balanced, so that the neurons
@@ -157,8 +158,8 @@ class LowerOptions:
             raise SpikecError(f"products={self.products!r}: choose 'parabola' or 'nef'")
         if self.spiking not in ("regular", "poisson"):
             raise SpikecError(f"spiking={self.spiking!r}: choose 'regular' or 'poisson'")
-        if self.spike_phase not in ("random", "aligned"):
-            raise SpikecError(f"spike_phase={self.spike_phase!r}: choose 'random' or 'aligned'")
+        if self.spike_phase not in ("random", "aligned", "rest"):
+            raise SpikecError(f"spike_phase={self.spike_phase!r}: choose 'random', 'aligned' or 'rest'")
         if not self.max_rate > 0 or self.n_neurons < 1 or self.range_margin < 1:
             raise SpikecError("max_rate must be > 0, n_neurons >= 1 and range_margin >= 1")
 

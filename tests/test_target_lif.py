@@ -83,13 +83,15 @@ def test_inverse_netlist_is_standard_and_exports(inverse_lif):
     assert_standard(net)
     rules = sorted(dict(p.info)["rule"] for p in net.populations)
     assert rules == ["nef integrator", "nef product", "nef product"]
-    graph = export_nir(net)
+    with pytest.raises(SpikecError, match="refractory"):  # NIR's LIF has none: the export says so
+        export_nir(net)
+    graph = export_nir(net, refractory="drop")
     kinds = {type(n).__name__ for n in graph.nodes.values()}
-    assert "LIF" in kinds and not kinds & {"I", "CubaLIF"}  # the state is in neurons, not in an NIR integrator
+    assert kinds & {"LIF", "CubaLIF"} and "I" not in kinds  # the state is in neurons, not in an NIR integrator
 
 
 def test_inverse_converges_on_numpy_and_nengo(inverse_lif):
-    """The 2x2 inverse within 10% NRMSE after 2 s (measured: 6.4% on both back ends, spike for spike alike)."""
+    """The 2x2 inverse within 10% NRMSE after 2 s (measured: 6.9% on both back ends, spike for spike alike)."""
     truth = np.linalg.inv(A2).ravel()
     finals = {}
     with warnings.catch_warnings():
@@ -104,18 +106,19 @@ def test_inverse_converges_on_numpy_and_nengo(inverse_lif):
 
 def test_filter_bank_matches_numpy():
     """Each filter's spiking output, read through the readout lowpass, against the ideal (NumPy) reference
-    read through the same lowpass: within 15% NRMSE (measured 4-9%)."""
+    read through the same lowpass: within 15% NRMSE (measured 1.4%, 1.3% and 6.9%)."""
     u = np.array([0.5, -0.3])
     prog = spikec.compile(filter_bank, target="lif").trace(u)
     net = prog.netlist
     assert_standard(net)
     assert sum(1 for p in net.populations if dict(p.info)["rule"] == "nef integrator") == 3
-    export_nir(net)
+    export_nir(net, refractory="drop")
     ideal = prog.run(u, t=1.0, mode="ideal")
     spiking = prog.run(u, t=1.0, mode="spiking")
     for k in range(3):
         want = readout(ideal, k)
         got = readout(spiking, k)
+        print(f"filter {k}: NRMSE {nrmse(got, want):.3f}")
         assert nrmse(got, want) < 0.15, (k, nrmse(got, want))
 
 
@@ -183,7 +186,7 @@ def test_classifier_compiles_and_exports():
     prog = make_classifier(image_shape=(12, 12, 1), channels=(4, 4, 4))
     net = prog.lower(target="lif")
     assert_standard(net)
-    export_nir(net)
+    export_nir(net, floor="drop", refractory="drop")  # the user's LIF(amplitude=0.01): floor 0, 2 ms refractory
     default = prog.lower()
     assert [p.n for p in net.populations] == [p.n for p in default.populations]
 
@@ -201,7 +204,7 @@ def test_weight_bits_rounds_each_projection_to_its_levels():
 
 
 def test_eight_bit_inverse_still_converges():
-    """8-bit weights (one scale per projection) cost little: within 10% NRMSE (measured 6.1% vs 6.4% float)."""
+    """8-bit weights (one scale per projection) cost little: within 10% NRMSE (measured 6.9%, as with float weights)."""
     prog = spikec.compile(inverse.fn, target="lif", weight_bits=8).trace(A2, dt=RATE)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", spikec.RangeWarning)

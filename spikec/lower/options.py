@@ -109,7 +109,8 @@ class LowerOptions:
         weights and lowpass synapses only, what NIR and neuromorphic chips
         run: NEF products and functions, states in NEF integrators whose
         recurrent lowpass is ``state_synapse``, 100 ms unless given; units
-        read each other through ``unit_synapse``, 5 ms unless given).
+        read each other through ``unit_synapse``, 5 ms unless given; units
+        are ``LIF(min_voltage=-inf)`` unless ``neuron_type`` is given).
     weight_bits
         ``None`` (the default): float weights.  ``b``: every weight rounded
         to ``b``-bit signed levels with one scale per receiving population

@@ -2,5 +2,6 @@
 
 from spikec.lower.lowering import LoweringError, lower
 from spikec.lower.options import LowerOptions
+from spikec.lower.targets import standard as _standard  # noqa: F401  (registers target "lif")
 
 __all__ = ["LowerOptions", "LoweringError", "lower"]

@@ -34,6 +34,7 @@ from spikec.lower.estimate import check_size
 from spikec.lower.options import LowerOptions
 from spikec.lower.ranges import Measured, interval_ranges, measure_ranges, wanted_operands, widen
 from spikec.lower.rules import STATE_RULES, node_options, rule_for
+from spikec.lower.targets import finish, target_of
 from spikec.lower.tuning import UnitTuning, nef_ensembles
 from spikec.netlist import (
     Guard,
@@ -69,6 +70,8 @@ class _Lowering:
         self.population_names: set[str] = set()
         self.params: dict[str, ParamBinding] = {}
         self.projection_nodes: set[str] = set()  # sum nodes that hold one conv2d/dense projection
+        # state name -> (population, decoders) where the target holds a state in neurons (spikec.lower.targets)
+        self.held: dict[str, tuple[str, sp.csr_array]] = {}
 
     # -- building blocks ------------------------------------------------------------
     def project(self, expr: Affine, post: str, unit_synapse=None) -> None:
@@ -332,16 +335,21 @@ class _Lowering:
             if node.id in self.exprs:
                 continue
             operands = [self.exprs[i] for i in node.inputs]
-            self.exprs[node.id] = rule_for(node).lower(self, node, operands)
+            self.exprs[node.id] = rule_for(node, self.options.target).lower(self, node, operands)
         for node in stateful:
             self.lower_state(node)
         outputs = [self.output(i, node_id) for i, node_id in enumerate(graph.outputs)]
         self.bypass_projection_nodes(outputs)
+        finish(self)
         ranges = {name: tuple(entries) for name, entries in self.range_log.items()}
         net = Netlist(graph.name, tuple(self.inputs), tuple(self.populations), tuple(self.nodes),
                       tuple(self.projections), tuple(outputs), domain=self.domain,
                       info={"params": dict(self.params), "ranges": ranges})
-        return net.validate()
+        net = net.validate()
+        check = target_of(self.options.target).check
+        if check is not None:
+            check(net)
+        return net
 
     def bypass_projection_nodes(self, outputs: list[Output]) -> None:
         """Let a convolution or dense projection feed its one reader directly.
@@ -378,6 +386,10 @@ class _Lowering:
         """The state node of a stateful op, driven as its rule (:data:`STATE_RULES`) says."""
         name = f"state{node.id}"
         operand = self.exprs[node.inputs[0]].pruned()
+        held_in_neurons = target_of(self.options.target).lower_state
+        if held_in_neurons is not None:
+            held_in_neurons(self, node)
+            return
         x0 = node.attrs["x0"]
         rule = STATE_RULES.get(node.op)
         if rule is None:
@@ -405,7 +417,7 @@ class _Lowering:
         shape = node.shape
         if not expr.const.any() and len(expr.terms) == 1:
             (source, matrix), = expr.terms.items()
-            if source.startswith("state") and matrix.shape[0] == matrix.shape[1] and \
+            if source.startswith("state") and source not in self.held and matrix.shape[0] == matrix.shape[1] and \
                     (matrix != sp.identity(matrix.shape[0], format="csr")).nnz == 0:
                 return Output(f"out{index}", index, source, shape)
         name = f"out{index}"
@@ -436,10 +448,10 @@ def lower(graph: Graph, inputs: Sequence[Callable[[float], np.ndarray]], options
     """
     for node in graph:  # before measuring ranges, which simulates the graph
         if not get_op(node.op).is_input and not get_op(node.op).is_stateful:
-            rule_for(node)
+            rule_for(node, (options or LowerOptions()).target)
     options = options or LowerOptions()
     # Before anything is built: a program over max_neurons fails here in milliseconds.
-    check_size(graph, [(n, rule_for(n).neurons(n, node_options(options, n))) for n in graph
+    check_size(graph, [(n, rule_for(n, options.target).neurons(n, node_options(options, n))) for n in graph
                        if get_op(n.op).is_nonlinear], options)
     boxes, sound, wanted = _bounds(graph, options, domain)
     ranges = measure_ranges(graph, inputs, options.range_t, options.dt, more=more_examples, wanted=wanted)
@@ -493,7 +505,8 @@ def _bounds(graph: Graph, options: LowerOptions, domain: Domain | None):
     """The inputs' boxes, the sound interval bounds they give, and the operands still to be measured."""
     boxes = _boxes(graph, options, domain)
     sound = interval_ranges(graph, boxes)
-    return boxes, sound, [i for i in wanted_operands(graph) if i not in sound]
+    wanted = set(wanted_operands(graph)) | set(target_of(options.target).ranged(graph))
+    return boxes, sound, sorted(i for i in wanted if i not in sound)
 
 
 def _boxes(graph: Graph, options: LowerOptions, domain: Domain | None) -> list[tuple[np.ndarray, np.ndarray] | None]:

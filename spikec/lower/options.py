@@ -105,6 +105,19 @@ class LowerOptions:
         Seed for tuning curves and initial neuron states.
     dt
         Time step the netlist is built for (only ``lti`` depends on it).
+    target
+        Which neurons and synapses the netlist may use
+        (:mod:`spikec.lower.targets`): ``"default"`` (spikec's own: Parabola
+        product units, ideal state nodes) or ``"lif"`` (LIF populations,
+        weights and lowpass synapses only, what NIR and neuromorphic chips
+        run: NEF products and functions, states in NEF integrators whose
+        recurrent lowpass is ``state_synapse``, 100 ms unless given; units
+        read each other through ``unit_synapse``, 5 ms unless given; units
+        are ``LIF(min_voltage=-inf)`` unless ``neuron_type`` is given).
+    weight_bits
+        ``None`` (the default): float weights.  ``b``: every weight rounded
+        to ``b``-bit signed levels with one scale per receiving population
+        (:mod:`spikec.lower.targets.quantize`).
     max_neurons
         The most neurons a program may lower to (default 5,000,000, about what
         a laptop simulates); a program that would need more raises a
@@ -134,8 +147,17 @@ class LowerOptions:
     seed: int = 0
     dt: float = 0.001
     max_neurons: int | None = 5_000_000
+    target: str = "default"
+    weight_bits: int | None = None
 
     def __post_init__(self):
+        from spikec.lower.targets import target_of
+
+        for name, value in target_of(self.target).defaults.items():  # the target's choice where the user left None
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
+        if self.weight_bits is not None and (int(self.weight_bits) != self.weight_bits or self.weight_bits < 2):
+            raise SpikecError(f"weight_bits={self.weight_bits!r}: give a whole number of bits >= 2, or None")
         if self.products not in ("parabola", "nef"):
             raise SpikecError(f"products={self.products!r}: choose 'parabola' or 'nef'")
         if self.spiking not in ("regular", "poisson"):

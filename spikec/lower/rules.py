@@ -33,6 +33,7 @@ from spikec.ir.registry import get_op
 from spikec.lower.affine import Affine, broadcast_matrix, stack
 from spikec.lower.errors import LoweringError
 from spikec.lower.options import LowerOptions
+from spikec.lower.targets import target_of
 from spikec.lower.tuning import UnitTuning, balanced_product, parabola_square, parabola_square_pairs
 from spikec.netlist import AvgPool, Convolution, Dense, ParamBinding, Projection, SumNode
 
@@ -77,9 +78,10 @@ def lowering_rule(*ops: str, needs_ranges: bool = True,
     return register
 
 
-def rule_for(node: Node) -> LowerRule:
-    """The rule that lowers ``node``: its op's own, or the one for its kind."""
-    rule = RULES.get(node.op)
+def rule_for(node: Node, target: str = "default") -> LowerRule:
+    """The rule that lowers ``node``: the target's for its op (:mod:`spikec.lower.targets`), its op's own, or
+    the one for its kind."""
+    rule = target_of(target).rules.get(node.op) or RULES.get(node.op)
     if rule is not None:
         return rule
     opdef = get_op(node.op)

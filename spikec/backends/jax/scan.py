@@ -225,7 +225,7 @@ def _compile(net: Netlist, mode: str, dt: float, where: Placement, chunk: int, d
     hoisted = [p for i in (hoist_const | set(hoist_varying)) for p in by_input[i]]
     sim = make_simulator(net, mode, dt, batch=where.padded, xp=jnp, dtype=jdtype,
                          plan=lambda index, tr: plans.choose_plan(tr, jdtype, factor=optimize),
-                         hoisted=hoisted, count_dtype=jnp.int32, guards=True, guard_params=True)
+                         hoisted=hoisted, count_dtype=jnp.int32, guards=True, guard_params=True, init_xp=np)
 
     def run(raw, const_inputs, varying_inputs, seed, live, state, k0, end):
         prepared = sim.prepare(raw)

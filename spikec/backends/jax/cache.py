@@ -1,4 +1,4 @@
-"""JAX's persistent compilation cache for spikec's compiled runs.
+"""JAX's persistent compilation cache for spikec's compiled runs, and the plans' cache next to it.
 
 A compiled chunk (:mod:`spikec.backends.jax.scan`) depends only on the
 program's structure, so a second process running the same program can load
@@ -16,17 +16,33 @@ A cache folder the user already gave JAX (``jax_compilation_cache_dir``) is
 kept.  Small programs are cached too: the minimum compile time and entry
 size are set to zero, because a small program's compile time is exactly
 the time to first result that the cache saves.
+
+The sparse projections' *plans* (:mod:`spikec.backends.jax.plans`: ELL
+layouts, factored matrices) are NumPy work done before compiling, 1-2 s for
+a random 10,000-neuron network; :func:`cached_plan` keeps the large ones in
+the ``plans`` subfolder, keyed by a hash of the matrix (pattern and values),
+the dtype, the options and the plan code itself, so a second process reads
+them instead.  The entries are pickles written by this user's own runs (as
+JAX's own cache entries are): a folder others can write to should not be
+given as ``SPIKEC_JAX_CACHE``.
 """
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import os
+import pickle
 import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import jax
+import numpy as np
 
-__all__ = ["ENV", "cache_dir", "setup"]
+__all__ = ["ENV", "PLAN_MIN_NNZ", "cache_dir", "cached_plan", "plan_dir", "setup"]
 
 ENV = "SPIKEC_JAX_CACHE"
 _OFF = {"0", "off", "false", "no", ""}
@@ -69,3 +85,61 @@ def setup() -> Path | None:
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
     _done.append(folder)
     return folder
+
+
+# Plans of sparse matrices with fewer entries are built in milliseconds: not worth a file.
+PLAN_MIN_NNZ = 20_000
+# The plans' code is part of their key: an edited plans module never reads an older entry.
+_PLAN_CODE = ("plans.py", "strided.py")
+_code_hash: list[bytes] = []
+
+
+def plan_dir() -> Path | None:
+    """The folder of cached plans (None: disabled by ``SPIKEC_JAX_CACHE``)."""
+    folder = cache_dir()
+    return None if folder is None else folder / "plans"
+
+
+def _plan_key(transform, dtype, options: tuple) -> str:
+    if not _code_hash:
+        here = Path(__file__).parent
+        _code_hash.append(hashlib.blake2b(b"".join((here / f).read_bytes() for f in _PLAN_CODE)).digest())
+    h = hashlib.blake2b(_code_hash[0], digest_size=20)
+    h.update(repr((type(transform).__name__, tuple(transform.shape), np.dtype(dtype).name, options)).encode())
+    for part in (transform.rows.value, transform.cols.value, transform.data.value):
+        a = np.ascontiguousarray(part)
+        h.update(repr((a.dtype.str, a.shape)).encode())
+        h.update(a.data)
+    return h.hexdigest()
+
+
+def cached_plan(transform, dtype, options: tuple, build: Callable[[], Any]) -> Any:
+    """``build()``'s plan for a sparse ``transform``, from the plans folder when a previous process made it.
+
+    Small matrices (under :data:`PLAN_MIN_NNZ` entries) and a disabled
+    cache build directly; an unreadable or stale entry is built again and
+    rewritten.  The plan's ``transform`` is not stored: it is given back.
+    """
+    folder = plan_dir()
+    if folder is None or getattr(transform, "nnz", 0) < PLAN_MIN_NNZ:
+        return build()
+    path = folder / f"{_plan_key(transform, dtype, options)}.pkl"
+    try:
+        with open(path, "rb") as f:
+            plan = pickle.load(f)
+        plan.transform = transform
+        return plan
+    except Exception:  # missing, truncated or from an incompatible version: build it again
+        pass
+    plan = build()
+    stored = copy.copy(plan)
+    stored.transform = None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        # written under another name and renamed: a process reading it never sees half a file
+        with tempfile.NamedTemporaryFile(dir=folder, suffix=".tmp", delete=False) as f:
+            pickle.dump(stored, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(f.name, path)
+    except (OSError, pickle.PicklingError):  # a read-only folder or an unpicklable plan: run without storing
+        pass
+    return plan

@@ -116,3 +116,29 @@ def test_sparse_plans_are_kept_on_disk(tmp_path, monkeypatch):
     assert all(np.array_equal(v, _plan_arrays(rebuilt)[k]) for k, v in first.items())
     monkeypatch.setenv(cache.ENV, "off")
     assert cache.plan_dir() is None and plans.choose_plan(transform, np.float32).kind == built.kind
+
+
+RUN_PROBE = """
+import json, warnings, collections, jax, numpy as np, spikec
+warnings.simplefilter('ignore')
+events = collections.Counter()
+jax.monitoring.register_event_duration_secs_listener(lambda e, d, **k: events.update([e]))
+prog = spikec.compile(lambda x, y: np.tanh(x) * y).trace(np.array([0.5, -0.3]), np.array([0.2, 0.4]))
+res = prog.run(t=0.05, backend='jax', progress=False, dtype='float64')
+print(json.dumps({'traces': events['/jax/core/compile/jaxpr_trace_duration'], 'out': res.output.tolist(),
+                  'spikes': res.spikes.tolist()}))
+"""
+
+
+def test_a_second_process_calls_the_stored_run_without_tracing_it(tmp_path):
+    """The first process traces the chunk and stores it (jax.export); the next one only traces the small call
+    around the stored module, and gets the same result bit for bit."""
+    pytest.importorskip("jax")
+    env = {"SPIKEC_JAX_CACHE": str(tmp_path)}
+    first = json.loads(_fresh(RUN_PROBE, env).strip().splitlines()[-1])
+    assert len(list((tmp_path / "runs").iterdir())) == 1
+    second = json.loads(_fresh(RUN_PROBE, env).strip().splitlines()[-1])
+    assert second["traces"] < first["traces"]
+    assert second["out"] == first["out"] and second["spikes"] == first["spikes"]
+    off = json.loads(_fresh(RUN_PROBE, {"SPIKEC_JAX_CACHE": "0"}).strip().splitlines()[-1])
+    assert off["out"] == first["out"] and off["spikes"] == first["spikes"]

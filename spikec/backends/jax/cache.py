@@ -25,6 +25,14 @@ the dtype, the options and the plan code itself, so a second process reads
 them instead.  The entries are pickles written by this user's own runs (as
 JAX's own cache entries are): a folder others can write to should not be
 given as ``SPIKEC_JAX_CACHE``.
+
+Finding an executable in JAX's cache still needs the program traced and
+lowered to StableHLO (its key), about 0.2 s for a 5x5 inverse, as much as
+loading and running it.  :func:`save_export` keeps each compiled chunk as a
+serialized :mod:`jax.export` module in the ``runs`` subfolder, keyed by
+:func:`run_key` (the netlist, the run's options and argument shapes, the
+JAX version and spikec's own code), and a second process calls the
+deserialized module instead of tracing.
 """
 
 from __future__ import annotations
@@ -42,7 +50,8 @@ from typing import Any
 import jax
 import numpy as np
 
-__all__ = ["ENV", "PLAN_MIN_NNZ", "cache_dir", "cached_plan", "plan_dir", "setup"]
+__all__ = ["ENV", "PLAN_MIN_NNZ", "cache_dir", "cached_plan", "load_export", "plan_dir", "run_key", "save_export",
+           "setup"]
 
 ENV = "SPIKEC_JAX_CACHE"
 _OFF = {"0", "off", "false", "no", ""}
@@ -143,3 +152,65 @@ def cached_plan(transform, dtype, options: tuple, build: Callable[[], Any]) -> A
     except (OSError, pickle.PicklingError):  # a read-only folder or an unpicklable plan: run without storing
         pass
     return plan
+
+
+_code_digest: list[bytes] = []
+
+
+def _spikec_code() -> bytes:
+    """A digest of spikec's sources: an exported run never outlives the code that traced it."""
+    if not _code_digest:
+        root = Path(__file__).resolve().parents[2]
+        h = hashlib.blake2b(digest_size=20)
+        for path in sorted(root.rglob("*.py")):
+            h.update(str(path.relative_to(root)).encode())
+            h.update(path.read_bytes())
+        _code_digest.append(h.digest())
+    return _code_digest[0]
+
+
+def run_key(net, options: tuple, args) -> str | None:
+    """The key of a compiled run: netlist contents, options, argument shapes and dtypes, JAX and spikec code.
+
+    None when the netlist does not pickle the same way twice (then nothing is stored).
+    """
+    try:
+        blob = pickle.dumps(net, protocol=4)
+    except Exception:
+        return None
+    h = hashlib.blake2b(_spikec_code(), digest_size=20)
+    h.update(blob)
+    leaves, tree = jax.tree_util.tree_flatten(args)
+    shapes = [(tuple(np.shape(a)), np.dtype(a.dtype).str if hasattr(a, "dtype") else type(a).__name__)
+              for a in leaves]
+    h.update(repr((options, str(tree), shapes, jax.__version__, jax.default_backend())).encode())
+    return h.hexdigest()
+
+
+def _run_path(key: str) -> Path | None:
+    folder = cache_dir()
+    return None if folder is None else folder / "runs" / f"{key}.jaxexport"
+
+
+def load_export(key: str | None) -> Any:
+    """What :func:`save_export` stored under ``key``, or None."""
+    path = None if key is None else _run_path(key)
+    try:
+        with open(path, "rb") as f:
+            return pickle.load(f)
+    except Exception:  # none, or unreadable: the caller traces again
+        return None
+
+
+def save_export(key: str | None, entry: Any) -> None:
+    """Store a serialized run (and what goes with it) under ``key``; silently not in a read-only folder."""
+    path = None if key is None else _run_path(key)
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as f:
+            pickle.dump(entry, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(f.name, path)
+    except (OSError, pickle.PicklingError):
+        pass

@@ -96,6 +96,7 @@ def test_sparse_plans_are_kept_on_disk(tmp_path, monkeypatch):
 
     monkeypatch.setenv(cache.ENV, str(tmp_path))
     monkeypatch.setattr(cache, "PLAN_MIN_NNZ", 100)
+    monkeypatch.setattr(cache, "PLAN_MIN_SECONDS", 0.0)
     transform = _random_sparse(0)
     built = plans.choose_plan(transform, np.float32)
     files = list((tmp_path / "plans").iterdir())

@@ -43,6 +43,7 @@ import os
 import pickle
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,7 @@ from typing import Any
 import jax
 import numpy as np
 
-__all__ = ["ENV", "PLAN_MIN_NNZ", "cache_dir", "cached_plan", "load_export", "plan_dir", "run_key", "save_export",
+__all__ = ["ENV", "PLAN_MIN_NNZ", "PLAN_MIN_SECONDS", "cache_dir", "cached_plan", "load_export", "plan_dir", "run_key", "save_export",
            "setup"]
 
 ENV = "SPIKEC_JAX_CACHE"
@@ -96,11 +97,20 @@ def setup() -> Path | None:
     return folder
 
 
-# Plans of sparse matrices with fewer entries are built in milliseconds: not worth a file.
-PLAN_MIN_NNZ = 20_000
+# Plans of sparse matrices with fewer entries are built in microseconds: not worth looking for a file.
+PLAN_MIN_NNZ = 1_000
+# Only plans that took this long to build are stored (a 10-row readout of 10,000 neurons: 0.3 s to try the
+# factored plans; most small matrices: a millisecond, cheaper than a file).
+PLAN_MIN_SECONDS = 0.02
 # The plans' code is part of their key: an edited plans module never reads an older entry.
 _PLAN_CODE = ("plans.py", "strided.py")
 _code_hash: list[bytes] = []
+
+
+def _digest(data: bytes = b""):
+    # SHA-1 names cache entries (no security role): OpenSSL's runs at twice blake2b's speed here, and a 10k
+    # network's keys hash 25 MB.
+    return hashlib.sha1(data, usedforsecurity=False)
 
 
 def plan_dir() -> Path | None:
@@ -113,7 +123,7 @@ def _plan_key(transform, dtype, options: tuple) -> str:
     if not _code_hash:
         here = Path(__file__).parent
         _code_hash.append(hashlib.blake2b(b"".join((here / f).read_bytes() for f in _PLAN_CODE)).digest())
-    h = hashlib.blake2b(_code_hash[0], digest_size=20)
+    h = _digest(_code_hash[0])
     h.update(repr((type(transform).__name__, tuple(transform.shape), np.dtype(dtype).name, options)).encode())
     for part in (transform.rows.value, transform.cols.value, transform.data.value):
         a = np.ascontiguousarray(part)
@@ -126,8 +136,8 @@ def cached_plan(transform, dtype, options: tuple, build: Callable[[], Any]) -> A
     """``build()``'s plan for a sparse ``transform``, from the plans folder when a previous process made it.
 
     Small matrices (under :data:`PLAN_MIN_NNZ` entries) and a disabled
-    cache build directly; an unreadable or stale entry is built again and
-    rewritten.  The plan's ``transform`` is not stored: it is given back.
+    cache build directly; plans built in under :data:`PLAN_MIN_SECONDS` are
+    not stored; an unreadable or stale entry is built again and rewritten.  The plan's ``transform`` is not stored: it is given back.
     """
     folder = plan_dir()
     if folder is None or getattr(transform, "nnz", 0) < PLAN_MIN_NNZ:
@@ -140,7 +150,10 @@ def cached_plan(transform, dtype, options: tuple, build: Callable[[], Any]) -> A
         return plan
     except Exception:  # missing, truncated or from an incompatible version: build it again
         pass
+    start = time.perf_counter()
     plan = build()
+    if time.perf_counter() - start < PLAN_MIN_SECONDS:
+        return plan
     stored = copy.copy(plan)
     stored.transform = None
     try:
@@ -161,7 +174,7 @@ def _spikec_code() -> bytes:
     """A digest of spikec's sources: an exported run never outlives the code that traced it."""
     if not _code_digest:
         root = Path(__file__).resolve().parents[2]
-        h = hashlib.blake2b(digest_size=20)
+        h = _digest()
         for path in sorted(root.rglob("*.py")):
             h.update(str(path.relative_to(root)).encode())
             h.update(path.read_bytes())
@@ -178,7 +191,7 @@ def run_key(net, options: tuple, args) -> str | None:
         blob = pickle.dumps(net, protocol=4)
     except Exception:
         return None
-    h = hashlib.blake2b(_spikec_code(), digest_size=20)
+    h = _digest(_spikec_code())
     h.update(blob)
     leaves, tree = jax.tree_util.tree_flatten(args)
     shapes = [(tuple(np.shape(a)), np.dtype(a.dtype).str if hasattr(a, "dtype") else type(a).__name__)

@@ -51,8 +51,8 @@ from typing import Any
 import jax
 import numpy as np
 
-__all__ = ["ENV", "PLAN_MIN_NNZ", "PLAN_MIN_SECONDS", "cache_dir", "cached_plan", "load_export", "plan_dir", "run_key", "save_export",
-           "setup"]
+__all__ = ["ENV", "PLAN_MIN_NNZ", "PLAN_MIN_SECONDS", "cache_dir", "cached_plan", "load_export", "plan_dir",
+           "run_key", "save_export", "setup"]
 
 ENV = "SPIKEC_JAX_CACHE"
 _OFF = {"0", "off", "false", "no", ""}
@@ -137,7 +137,8 @@ def cached_plan(transform, dtype, options: tuple, build: Callable[[], Any]) -> A
 
     Small matrices (under :data:`PLAN_MIN_NNZ` entries) and a disabled
     cache build directly; plans built in under :data:`PLAN_MIN_SECONDS` are
-    not stored; an unreadable or stale entry is built again and rewritten.  The plan's ``transform`` is not stored: it is given back.
+    not stored; an unreadable or stale entry is built again and rewritten.
+    The plan's ``transform`` is not stored: it is given back.
     """
     folder = plan_dir()
     if folder is None or getattr(transform, "nnz", 0) < PLAN_MIN_NNZ:

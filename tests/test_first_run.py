@@ -143,3 +143,16 @@ def test_a_second_process_calls_the_stored_run_without_tracing_it(tmp_path):
     assert second["out"] == first["out"] and second["spikes"] == first["spikes"]
     off = json.loads(_fresh(RUN_PROBE, {"SPIKEC_JAX_CACHE": "0"}).strip().splitlines()[-1])
     assert off["out"] == first["out"] and off["spikes"] == first["spikes"]
+
+
+def test_cache_subfolders_keep_the_newest_entries(tmp_path, monkeypatch):
+    pytest.importorskip("jax")
+    from spikec.backends.jax import cache, plans
+
+    monkeypatch.setenv(cache.ENV, str(tmp_path))
+    monkeypatch.setattr(cache, "PLAN_MIN_NNZ", 100)
+    monkeypatch.setattr(cache, "PLAN_MIN_SECONDS", 0.0)
+    monkeypatch.setattr(cache, "KEEP", 2)
+    for seed in range(4):
+        plans.choose_plan(_random_sparse(seed), np.float32)
+    assert len(list((tmp_path / "plans").iterdir())) == 2

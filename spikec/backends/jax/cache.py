@@ -22,9 +22,9 @@ layouts, factored matrices) are NumPy work done before compiling, 1-2 s for
 a random 10,000-neuron network; :func:`cached_plan` keeps the large ones in
 the ``plans`` subfolder, keyed by a hash of the matrix (pattern and values),
 the dtype, the options and the plan code itself, so a second process reads
-them instead.  The entries are pickles written by this user's own runs (as
-JAX's own cache entries are): a folder others can write to should not be
-given as ``SPIKEC_JAX_CACHE``.
+them instead.  The entries are pickles, written by this user's own runs like
+JAX's own entries: a folder others can write to should not be given as
+``SPIKEC_JAX_CACHE``.
 
 Finding an executable in JAX's cache still needs the program traced and
 lowered to StableHLO (its key), about 0.2 s for a 5x5 inverse, as much as
@@ -32,7 +32,8 @@ loading and running it.  :func:`save_export` keeps each compiled chunk as a
 serialized :mod:`jax.export` module in the ``runs`` subfolder, keyed by
 :func:`run_key` (the netlist, the run's options and argument shapes, the
 JAX version and spikec's own code), and a second process calls the
-deserialized module instead of tracing.
+deserialized module instead of tracing.  Each subfolder keeps its
+:data:`KEEP` most recently written entries.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ from typing import Any
 import jax
 import numpy as np
 
-__all__ = ["ENV", "PLAN_MIN_NNZ", "PLAN_MIN_SECONDS", "cache_dir", "cached_plan", "load_export", "plan_dir",
+__all__ = ["ENV", "KEEP", "PLAN_MIN_NNZ", "PLAN_MIN_SECONDS", "cache_dir", "cached_plan", "load_export", "plan_dir",
            "run_key", "save_export", "setup"]
 
 ENV = "SPIKEC_JAX_CACHE"
@@ -157,15 +158,30 @@ def cached_plan(transform, dtype, options: tuple, build: Callable[[], Any]) -> A
         return plan
     stored = copy.copy(plan)
     stored.transform = None
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        # written under another name and renamed: a process reading it never sees half a file
-        with tempfile.NamedTemporaryFile(dir=folder, suffix=".tmp", delete=False) as f:
-            pickle.dump(stored, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(f.name, path)
-    except (OSError, pickle.PicklingError):  # a read-only folder or an unpicklable plan: run without storing
-        pass
+    _store(path, stored)
     return plan
+
+
+# Entries kept per subfolder (plans, runs): past it the least recently written go.  Every edit of spikec's
+# code makes the stored runs stale, so without a bound a developer's folder would only grow.
+KEEP = 256
+
+
+def _store(path: Path, entry: Any) -> None:
+    """Pickle ``entry`` to ``path`` (silently not, in a read-only folder), then prune the folder to :data:`KEEP`."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # written under another name and renamed: a process reading it never sees half a file
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as f:
+            pickle.dump(entry, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(f.name, path)
+        entries = [e for e in os.scandir(path.parent) if e.name.endswith(path.suffix)]
+        if len(entries) > KEEP:
+            entries.sort(key=lambda e: e.stat().st_mtime)
+            for old in entries[: len(entries) - KEEP]:
+                os.remove(old.path)
+    except (OSError, pickle.PicklingError):  # a read-only folder, a race with another process, an unpicklable plan
+        pass
 
 
 _code_digest: list[bytes] = []
@@ -219,12 +235,5 @@ def load_export(key: str | None) -> Any:
 def save_export(key: str | None, entry: Any) -> None:
     """Store a serialized run (and what goes with it) under ``key``; silently not in a read-only folder."""
     path = None if key is None else _run_path(key)
-    if path is None:
-        return
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as f:
-            pickle.dump(entry, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(f.name, path)
-    except (OSError, pickle.PicklingError):
-        pass
+    if path is not None:
+        _store(path, entry)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 
 import hypothesis.extra.numpy as hnp
 import hypothesis.strategies as st
@@ -260,3 +261,21 @@ def test_norm_axis_errors():
         spikec.compile(lambda a: np.linalg.norm(a, axis=(0, 0))).trace(np.ones((2, 2)))
     with pytest.raises(UnsupportedOperationError, match="1-D or 2-D"):
         spikec.compile(lambda a: np.linalg.norm(a, 1)).trace(np.ones((2, 2, 2)))
+
+
+# ===================================================== the accuracy benchmark covers every op
+
+
+def test_the_accuracy_benchmark_measures_every_elementwise_op():
+    """benchmarks/elementwise_accuracy.py has a case for each registered elementwise op, and its cases run."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "elementwise_accuracy.py"
+    spec = importlib.util.spec_from_file_location("elementwise_accuracy", path)
+    bench = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = bench  # its dataclasses look their module up
+    spec.loader.exec_module(bench)
+    assert bench.uncovered_ops() == []
+    row = bench.measure("arccosh", bench.CASES["arccosh"], points=4, t=0.1, window=0.05)
+    assert row["neurons"] == 50 and row["rate"] < 0.05 and row["spiking"] < 0.1

@@ -7,6 +7,9 @@ agreement, and nengo's own ``nengo.Probe`` for the readout.
 
 from __future__ import annotations
 
+import time
+import warnings
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
@@ -187,6 +190,7 @@ def test_objects_are_attributes_named_by_label(prog):
 def test_nengo_gui_layout_refers_to_spikec_objects_by_label(prog, tmp_path, monkeypatch):
     """nengo-gui's server, in-process: load a model holding a spikec network and save its layout."""
     pytest.importorskip("nengo_gui")
+    import nengo_gui.components
     import nengo_gui.guibackend
     import nengo_gui.page
 
@@ -206,6 +210,14 @@ def test_nengo_gui_layout_refers_to_spikec_objects_by_label(prog, tmp_path, monk
         assert not [u for u in uids if "[" in u]  # no position (net.nodes[3]) anywhere
         js = page.net_graph.javascript()  # what the browser would receive
         assert "NetGraph" in js
+        page.build()  # what the server does before running (its own seeds, its own simulator)
+        page.get_component(nengo_gui.components.SimControl).paused = False  # the play button
+        sim = page.sim
+        assert page.error is None and sim is not None
+        deadline = time.monotonic() + 30
+        while sim.n_steps < 10 and page.error is None and time.monotonic() < deadline:
+            time.sleep(0.01)  # the page's own thread steps the simulator
+        assert page.error is None and sim.n_steps >= 10
         page.config[net.inputs["x"]].pos = (0.2, 0.3)
         page.save_config(force=True)
         saved = (tmp_path / "model.py.cfg").read_text()
@@ -213,3 +225,23 @@ def test_nengo_gui_layout_refers_to_spikec_objects_by_label(prog, tmp_path, monk
         page.finished = True
     finally:
         server.shutdown()
+
+
+def test_the_nengo_guide_runs(tmp_path, monkeypatch):
+    """docs/guide/nengo.md's ```python blocks, in order, in one namespace (```py blocks are fragments)."""
+    import re
+    from pathlib import Path
+
+    monkeypatch.chdir(tmp_path)
+    text = (Path(__file__).resolve().parents[1] / "docs" / "guide" / "nengo.md").read_text()
+    blocks = re.findall(r"^```python\n(.*?)^```", text, flags=re.S | re.M)
+    assert len(blocks) >= 3
+    namespace: dict = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RangeWarning)  # the guide's inputs stay in the declared domain
+        for block in blocks:
+            exec(compile(block.replace("sim.run(1.0)", "sim.run(0.1)").replace("t=1.0", "t=0.1"),
+                         "nengo.md", "exec"), namespace)
+    assert namespace["violations"] == []
+    assert isinstance(namespace["net"], SpikecNetwork)
+    assert namespace["sim"].data[namespace["p"]].shape == (100, 2)

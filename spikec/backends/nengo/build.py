@@ -8,7 +8,8 @@ embed it in models of their own (a :class:`~spikec.backends.nengo.network.Spikec
 
 Mapping (nothing is grouped here: the netlist already is)
 ---------------------------------------------------------
-* :class:`~spikec.netlist.Population` -> one ``nengo.Ensemble(n, 1)`` whose
+* :class:`~spikec.netlist.Population` -> one :class:`SpikecEnsemble` (a ``nengo.Ensemble(n, 1)``
+  that refuses decoded probes) whose
   neuron type is the population's type made spiking (``as_spiking()``) or
   rate (``as_rate()``), with the population's ``gain`` and ``bias``.  Every
   connection goes to and from ``ens.neurons``; nengo multiplies what enters
@@ -40,7 +41,8 @@ Mapping (nothing is grouped here: the netlist already is)
 * :class:`~spikec.netlist.Projection` -> one ``nengo.Connection`` with a
   ``nengo.Dense`` or ``nengo.Sparse`` transform and the projection's synapse
   (nengo's one-step delay included).  All-zero projections are skipped.
-* :class:`~spikec.netlist.Output` -> ``nengo.Probe(node, synapse=None)``.
+* :class:`~spikec.netlist.Output` -> ``nengo.Probe(node, synapse=None)`` (for a run;
+  an embedded network gets probes only when asked).
 * Spike accounting: probing every neuron would not fit in memory (54,000
   neurons x 2,500 steps), so each spiking population feeds a shared counter
   node through a ``(2, n)`` transform whose rows are ``1/amplitude`` (spikes

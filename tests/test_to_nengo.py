@@ -77,6 +77,17 @@ def test_handles_are_keyed_by_the_users_names_and_shaped_as_the_arrays(prog):
         _ = net.input
 
 
+def test_one_input_one_output_and_unread_arguments():
+    prog = spikec.compile(lambda x, unused: np.tanh(x)).trace(np.zeros((2, 3)), np.zeros(4))
+    net = prog.to_nengo(mode="rate")
+    assert net.output is net.outputs["out0"] and net.output_shapes["out0"] == (2, 3)
+    assert net.inputs["unused"].size_in == 4  # connectable, though nothing reads it
+    with pytest.raises(AttributeError, match="2 inputs"):
+        _ = net.input
+    single = spikec.compile(np.tanh).trace(np.zeros(3)).to_nengo(mode="rate")
+    assert single.input is single.inputs["x"]
+
+
 def test_user_model_matches_numpy_and_spikecs_own_nengo_run(prog):
     model, net, probes, _ = user_model(prog)
     steps = 300

@@ -77,17 +77,11 @@ class SpikecNetwork(nengo.Network):
         model = build_network(netlist, mode, seed, inputs=None, count_spikes=False, guards=guards,
                               output_probes=False, network=self)
         self.netlist, self.mode, self.model = netlist, mode, model
+        # every program input has its netlist input (read or not), by index
         names = [src.name for src in netlist.inputs] if input_names is None else list(input_names)
-        by_index = {src.index: (src, node) for src, node in zip(netlist.inputs, model.inputs)}
-        inputs, in_shapes = {}, {}
+        inputs = {names[src.index]: node for src, node in zip(netlist.inputs, model.inputs)}
+        in_shapes = {names[src.index]: tuple(src.shape) for src in netlist.inputs}
         with self:
-            for index, name in enumerate(names):
-                if index in by_index:
-                    src, node = by_index[index]
-                    inputs[name], in_shapes[name] = node, tuple(src.shape)
-                else:  # an argument the program does not read: a node to connect into all the same
-                    inputs[name] = nengo.Node(size_in=1, label=f"in_{name} (unused)")
-                    in_shapes[name] = ()
             outputs, out_shapes = {}, {}
             for out in netlist.outputs:
                 node = model.objects[out.source]

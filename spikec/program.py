@@ -431,9 +431,11 @@ class Program:
             ``(batch, steps, *shape)``.
         synapse
             Filter the recorded outputs through this synapse (a float is a
-            lowpass time constant), like a ``nengo.Probe`` synapse: spiking
-            outputs are read through it.  Applied the same way on every back
-            end; ``None`` records raw values.
+            lowpass time constant): spiking outputs are read through it.
+            Applied the same way on every back end; ``None`` records raw
+            values.  Sample ``k`` includes step ``k``'s input (nengo's
+            ``Synapse.filt``), one step ahead of a ``nengo.Probe`` with the
+            same synapse, whose sample ``k + 1`` it equals.
         on_range
             What to do when a unit's input leaves the range it was tuned for
             (``result.info["range_violations"]`` lists them per op):

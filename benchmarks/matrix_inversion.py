@@ -203,6 +203,15 @@ def _newton(n: int, lr: float):
             dict(NEWTON))
 
 
+def _newton_auto(n: int, lr: float):
+    k, gamma, _ = newton_params(n)
+    return spikec.compile(inverse_newton), {"k": k, "gamma": gamma}, {**NEWTON, "product_balance": "domain"}
+
+
+def _gram_auto(n: int, lr: float):
+    return spikec.compile(inverse_adam), {"lr": lr}, {**GENERIC, "product_balance": "domain"}
+
+
 def _gram(n: int, lr: float):
     # inverse_adam as written: the compiler's hoist_gram pass turns it into the gram form
     return spikec.compile(inverse_adam), {"lr": lr}, dict(GENERIC)
@@ -238,6 +247,11 @@ HELDOUT_VARIANTS = {
     "newton": (_newton, {n: (0.0, t) for n, (_, _, t) in ((n, newton_params(n)) for n in (2, 5, 10))}, True,
                "inverse_newton + NEWTON (dM/dt = k M (I - A M) - gamma 2 (M A A^T - A^T), the gram operands "
                "balanced for the domain; squares: pairs at 0, radius 1; 10 ms between product layers)"),
+    "newton-auto": (_newton_auto, {n: (0.0, t) for n, (_, _, t) in ((n, newton_params(n)) for n in (2, 5, 10))},
+                    True, "inverse_newton without a hand-picked balance + NEWTON + product_balance='domain' (the "
+                    "compiler balances every product's operands to one typical size over the calibration runs)"),
+    "gram-auto": (_gram_auto, {2: (0.015, 2.5), 5: (0.015, 2.5), 10: (0.005, 20.0)}, True,
+                  "inverse_adam as written (hoisted by the compiler) + GENERIC + product_balance='domain'"),
     "gram": (_gram, {2: (0.015, 2.5), 5: (0.015, 2.5), 10: (0.005, 20.0)}, True,
              "inverse_adam as written, rewritten by the compiler's hoist_gram pass to M (A A^T) - A^T (one product "
              "layer in the loop) + GENERIC (squares: pairs at 0, radius 1; 10 ms between layers, 0.5 ms into Adam)"),

@@ -363,11 +363,20 @@ class Program:
             options["unit_synapse"] = SPIKING_UNIT_SYNAPSE
         return options
 
-    def to_nengo(self, mode: str = "spiking", seed: int = 0, dt: float = 1e-3, **options: Any):
-        """A ``nengo.Network`` of this program, for embedding in your own nengo models."""
-        from spikec.backends.nengo.build import to_nengo
+    def to_nengo(self, mode: str = "spiking", seed: int | None = None, dt: float = 1e-3, *, probe: Any = False,
+                 guards: bool = True, **options: Any):
+        """This program as a :class:`~spikec.backends.nengo.network.SpikecNetwork` (a ``nengo.Network``).
 
-        return to_nengo(self.lower(dt=dt, seed=seed, **self.mode_options(mode, options)), mode=mode, seed=seed)
+        ``.inputs[arg]`` / ``.outputs["out0"]`` are nodes of the arrays' sizes
+        (flattened); ``seed=None`` inherits the parent model's nengo seed (the
+        lowering then uses seed 0); ``probe`` adds output probes (True, or a
+        synapse to filter them); ``dt`` is the step the network is tuned for
+        (run the simulator with it); other options are lowering options.
+        """
+        from spikec.backends.nengo.network import to_nengo
+
+        netlist = self.lower(dt=dt, seed=0 if seed is None else seed, **self.mode_options(mode, options))
+        return to_nengo(netlist, mode=mode, seed=seed, input_names=self.input_names, probe=probe, guards=guards)
 
     # -- running ----------------------------------------------------------------------
     def input_providers(self, args: Sequence[Any], kwargs: Mapping[str, Any],

@@ -1,24 +1,31 @@
 """Ops added by following the "add an op" checklist: NumPy oracles and lowering accuracy.
 
 * Elementwise functions (``np.arctan``, ``np.arcsin``, ``np.arccos``,
-  ``np.arcsinh``, ``np.arctanh``): the traced graph equals NumPy for any
+  ``np.arcsinh``, ``np.arccosh``, ``np.arctanh``): the traced graph equals NumPy for any
   shape (tests/test_ops.py's ``UNARY`` and ``UFUNC_EXAMPLES`` tables); here
   the rate-mode NEF accuracy over a sweep with the default 50 LIF neurons per
   element, as in tests/test_lowering.py's ``NEF_CASES`` (measured when
   written, seed 0, dt = 1 ms: in ``ADDED_NEF_CASES``), and the domain: units
-  are tuned inside [-1, 1] (arcsin, arccos) or (-1, 1) (arctanh), and an
-  operand outside it is refused with a LoweringError naming the op.
+  are tuned inside [-1, 1] (arcsin, arccos), (-1, 1) (arctanh) or [1, inf)
+  (arccosh), and an operand outside it is refused with a LoweringError naming
+  the op.
 * ``np.cumsum``, ``np.diff``: linear ops (no neurons); their matrices equal
   the reference.
 * ``np.max``/``np.min`` (and ``amax``/``amin``, ``x.max()``/``x.min()``):
   no op of their own, a balanced tree of pairwise maxima (``k - 1`` rectifier
   units per output element for ``k`` reduced elements, ``ceil(log2 k)`` deep).
   Rate mode, max of 4 oscillating values: NRMSE 6.3% (three NEF rectifiers).
+* ``np.linalg.norm``: no op of its own either, ``sqrt(sum(x ** 2))`` (and
+  sums and maxima of ``abs`` for the 1- and inf-norms); NumPy's semantics for
+  ``ord``, ``axis`` and ``keepdims``, and the orders that need singular
+  values refused with what to write instead.
 """
 
 from __future__ import annotations
 
 import math
+import re
+import sys
 
 import hypothesis.extra.numpy as hnp
 import hypothesis.strategies as st
@@ -55,6 +62,7 @@ ADDED_NEF_CASES = {
     "arcsin to the domain's ends": (np.arcsin, (-1.0, 1.0), 0.06),  # 3.6%
     "arccos": (np.arccos, (-1.0, 1.0), 0.05),  # 1.8%
     "arcsinh": (np.arcsinh, (-2.0, 2.0), 0.05),  # 2.3%
+    "arccosh": (np.arccosh, (1.0, 3.0), 0.05),  # 1.7%
     "arctanh": (np.arctanh, (-0.8, 0.8), 0.05),  # 2.6%
 }
 
@@ -70,7 +78,8 @@ def test_added_elementwise_functions_are_accurate_in_rate_mode(name):
     assert prog.netlist.stats().neurons == 50
 
 
-@pytest.mark.parametrize("fn, lo, hi", [(np.arcsin, -2.0, 2.0), (np.arccos, 0.0, 1.5), (np.arctanh, -1.0, 1.0)])
+@pytest.mark.parametrize("fn, lo, hi", [(np.arcsin, -2.0, 2.0), (np.arccos, 0.0, 1.5), (np.arctanh, -1.0, 1.0),
+                                        (np.arccosh, 0.5, 2.0)])
 def test_operands_outside_the_domain_are_refused(fn, lo, hi):
     prog = spikec.compile(fn).trace(sweep([lo], [hi]))
     with pytest.raises(LoweringError, match=f"{fn.__name__} is not finite") as info:
@@ -190,3 +199,83 @@ def test_max_errors():
         spikec.compile(lambda a: np.max(a, axis=2)).trace(x)
     with pytest.raises(ShapeError, match="zero-size"):
         spikec.compile(lambda a: np.min(a, axis=1)).trace(np.ones((2, 0)))
+
+
+# ==================================================================== np.linalg.norm
+
+VECTOR_ORDS = [None, 2, 2.0, 1, np.inf, -np.inf]
+MATRIX_ORDS = [None, "fro", 1, -1, np.inf, -np.inf]
+
+
+@examples(25)
+@given(data=st.data())
+def test_norm_matches_numpy(data):
+    shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=4))
+    x = data.draw(hnp.arrays(np.float64, shape, elements=st.floats(-10, 10)))
+    nd = len(shape)
+    keepdims = data.draw(st.booleans())
+    form = data.draw(st.sampled_from(["flat", "vector", "matrix"] if nd >= 2 else ["flat", "vector"]))
+    if form == "flat":
+        ord_, axis = (None, None) if nd > 2 else (data.draw(st.sampled_from(VECTOR_ORDS if nd == 1 else
+                                                                             MATRIX_ORDS)), None)
+    elif form == "vector":
+        ord_, axis = data.draw(st.sampled_from(VECTOR_ORDS)), data.draw(st.integers(-nd, nd - 1))
+    else:
+        ord_ = data.draw(st.sampled_from(MATRIX_ORDS))
+        axis = tuple(data.draw(st.permutations(range(nd)))[:2])
+    assert_matches_numpy(lambda a: np.linalg.norm(a, ord_, axis, keepdims), x, optimize=True, scale_atol=True)
+
+
+def test_norm_of_a_scalar_and_of_constants():
+    assert_matches_numpy(lambda a: np.linalg.norm(a), np.array(-3.0))
+    assert_matches_numpy(lambda a: np.linalg.norm(a, keepdims=True), np.ones((2, 3)))
+    prog = spikec.compile(lambda a: a * np.linalg.norm(np.array([3.0, 4.0]))).trace(np.ones(2))
+    assert op_counts(prog).get("sqrt", 0) == 0  # a plain array's norm is NumPy's, a constant
+
+
+def test_norm_is_square_units_a_sum_and_one_sqrt():
+    prog = spikec.compile(lambda a: np.linalg.norm(a, axis=1)).trace(np.ones((3, 4)))
+    counts = op_counts(prog)
+    assert counts["square"] == 1 and counts["sqrt"] == 1
+    assert prog.traced_graph.stats().nonlinear_units == 3 * 4 + 3
+
+
+def test_norm_in_rate_mode():
+    prog = spikec.compile(lambda x: np.linalg.norm(x)).trace(wave(3))
+    ideal, rate = prog.run(t=1.0), prog.run(t=1.0, mode="rate")
+    assert nrmse(rate.output, ideal.output) < 0.05, nrmse(rate.output, ideal.output)  # 1.7% when written
+
+
+@pytest.mark.parametrize("ord_, shape, hint", [
+    (2, (3, 3), "singular values"), ("nuc", (3, 3), "Frobenius"), (3, (4,), r"\*\* p"), ("fro", (4,), "vector"),
+])
+def test_norms_without_a_neural_lowering_say_what_to_write(ord_, shape, hint):
+    with pytest.raises(UnsupportedOperationError, match=r"np\.linalg\.norm") as info:
+        spikec.compile(lambda a: np.linalg.norm(a, ord_)).trace(np.ones(shape))
+    assert info.value.op == "norm"
+    assert re.search(hint, str(info.value)), str(info.value)
+
+
+def test_norm_axis_errors():
+    with pytest.raises(ShapeError, match="two distinct axes"):
+        spikec.compile(lambda a: np.linalg.norm(a, axis=(0, 0))).trace(np.ones((2, 2)))
+    with pytest.raises(UnsupportedOperationError, match="1-D or 2-D"):
+        spikec.compile(lambda a: np.linalg.norm(a, 1)).trace(np.ones((2, 2, 2)))
+
+
+# ===================================================== the accuracy benchmark covers every op
+
+
+def test_the_accuracy_benchmark_measures_every_elementwise_op():
+    """benchmarks/elementwise_accuracy.py has a case for each registered elementwise op, and its cases run."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "elementwise_accuracy.py"
+    spec = importlib.util.spec_from_file_location("elementwise_accuracy", path)
+    bench = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = bench  # its dataclasses look their module up
+    spec.loader.exec_module(bench)
+    assert bench.uncovered_ops() == []
+    row = bench.measure("arccosh", bench.CASES["arccosh"], points=4, t=0.1, window=0.05)
+    assert row["neurons"] == 50 and row["rate"] < 0.05 and row["spiking"] < 0.1

@@ -36,8 +36,8 @@ from spikec.backends.nengo.build import (
     NengoModel,
     SpikecSynapse,
     build_network,
-    to_nengo,
 )
+from spikec.backends.nengo.network import to_nengo
 from spikec.backends.nengo.neurons import NengoParabola
 from spikec.errors import BackendError, RunError
 from spikec.ir.attrs import ConstArray

@@ -73,7 +73,7 @@ def test_it_is_in_the_default_pipeline_and_keeps_the_neuron_count():
     prog = spikec.compile(inverse_adam).trace(A)
     plain = spikec.compile(inverse_adam, passes=[p for p in DEFAULT_PIPELINE if p != "hoist_gram"]).trace(A)
     assert products_in_loop(prog.graph) == 1 and products_in_loop(plain.graph) == 2
-    assert prog.stats().neurons == plain.stats().neurons == 2 * 2 * 2 * 4**3  # n**3 products either way, two squares each, a pair per square
+    assert prog.stats().neurons == plain.stats().neurons == 2 * 2 * 2 * 4**3  # n**3 products, 2 squares, 2 neurons each
     B = np.random.RandomState(3).randn(4, 4)
     np.testing.assert_allclose(prog.run(B, t=0.05).output, plain.run(B, t=0.05).output, rtol=1e-9, atol=1e-12)
 

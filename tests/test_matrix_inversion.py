@@ -31,8 +31,8 @@ def matrix(n: int) -> np.ndarray:
 def test_2x2_euler_spiking_converges():
     A = matrix(2)
     out = mi.inverse.trace(A).run(t=1.0, mode="spiking", synapse=0.02)
-    assert nrmse(out.final, np.linalg.inv(A)) < 0.02  # measured 0.051% (0.24% with one neuron per square, no hoist_gram)
-    assert 1_000 < out.spikes[-1] < 10_000  # 64 neurons, one product layer in the loop (hoist_gram): 2.2k spikes
+    assert nrmse(out.final, np.linalg.inv(A)) < 0.02  # measured 0.051% (0.24%: one neuron a square, no hoist)
+    assert 1_000 < out.spikes[-1] < 10_000  # 64 neurons, one product layer in the loop: 2.2k
 
 
 def test_2x2_adam_spiking_converges():

@@ -96,6 +96,7 @@ UFUNC_EXAMPLES = {
     np.arccos: [(lambda a: np.arccos(a), (np.tanh(X),))],
     np.arcsinh: [(lambda a: np.arcsinh(a), (X,))],
     np.arctanh: [(lambda a: np.arctanh(a), (np.tanh(X),))],
+    np.arccosh: [(lambda a: np.arccosh(a), (1.0 + POS,))],
     np.absolute: [(lambda a: np.absolute(a), (X,)), (lambda a: abs(a), (X,))],
     np.fabs: [(lambda a: np.fabs(a), (X,))],
     np.reciprocal: [(lambda a: np.reciprocal(a), (POS,))],
@@ -142,6 +143,7 @@ FUNCTION_EXAMPLES = {
     np.einsum: [(lambda a, b: np.einsum("ij,jk->ik", a, b), (X, C45)),
                 (lambda a: np.einsum("ij,jk", a, C45), (X,))],
     np.trace: [(lambda a: np.trace(a), (SQ,)), (lambda a: np.trace(a, 1, 0, 2), (X3,))],
+    np.linalg.norm: [(lambda a: np.linalg.norm(a), (X,)), (lambda a: np.linalg.norm(a, 1, axis=0), (X,))],
     np.clip: [(lambda a: np.clip(a, -0.5, 0.5), (X,))],
     np.where: [(lambda a, b: np.where(C34 > 0, a, b), (X, Y)), (lambda a, b: np.where(a > 0, a, b), (X, Y))],
     np.copy: [(lambda a: np.copy(a) * 2, (X,))],
@@ -166,7 +168,9 @@ def test_every_ufunc_has_an_example():
 
 def test_every_function_has_an_example():
     assert set(FUNCTION_EXAMPLES) == set(FUNCTIONS)
-    assert supported_function_names() == sorted(f"np.{f.__name__}" for f in FUNCTIONS)
+    assert supported_function_names() == sorted(f"{f.__module__.replace('numpy', 'np')}.{f.__name__}"
+                                                for f in FUNCTIONS)
+    assert "np.linalg.norm" in supported_function_names()
 
 
 @pytest.mark.parametrize("fn, args", _cases(UFUNC_EXAMPLES))
@@ -226,6 +230,7 @@ UNARY = {
     "arccos": (np.arccos, floats(-1.0, 1.0)),
     "arcsinh": (np.arcsinh, floats()),
     "arctanh": (np.arctanh, floats(-0.99, 0.99)),
+    "arccosh": (np.arccosh, floats(1.0, 10.0)),
     "abs": (np.abs, floats()),
     "abs_builtin": (abs, floats()),
     "fabs": (np.fabs, floats()),

@@ -334,6 +334,8 @@ def default_plan(transform, xp, dtype=None) -> TransformPlan:
 
 
 def _asarray(xp, value, dtype=None):
+    if dtype is not None and isinstance(value, (np.ndarray, np.generic, float, int)):
+        value = np.asarray(value, dtype=dtype)  # cast on the host: JAX compiles an eager device cast on first use
     return xp.asarray(value) if dtype is None else xp.asarray(value, dtype=dtype)
 
 
@@ -341,7 +343,7 @@ def make_simulator(net: Netlist, mode: str, dt: float, batch: int = 1, xp=np, se
                    dtype=None, plan: Callable[[int, Any], TransformPlan] | None = None,
                    neuron_map: Callable[[Any], Any] | None = None, hoisted=(),
                    count_dtype=None, neuron_params: bool = False, guards: bool = False,
-                   guard_params: bool = False) -> Simulator:
+                   guard_params: bool = False, init_xp=None) -> Simulator:
     """Prepare ``net`` for simulation in ``mode`` ("rate" or "spiking").
 
     Options for compiled back ends (the NumPy back end uses none of them):
@@ -369,6 +371,10 @@ def make_simulator(net: Netlist, mode: str, dt: float, batch: int = 1, xp=np, se
         (in this mode, before ``neuron_map``) to scalars; the step binds them
         with :func:`spikec.models.neurons.bind_parameters`, so they may be traced
         (differentiated) or per-neuron arrays.
+    init_xp
+        Array module of the initial state (default ``xp``): NumPy lets a
+        compiled back end build it on the host, without eager device ops
+        (each of which JAX compiles on first use).
     guard_params
         With ``guards``: the guards' per-neuron bounds are data too
         (``params["guard"]``), not constants of the step, so that a compiled
@@ -402,6 +408,7 @@ def make_simulator(net: Netlist, mode: str, dt: float, batch: int = 1, xp=np, se
 
     # ---- initial state
     float_dtype = np.float64 if dtype is None else dtype
+    step_xp, xp = xp, (xp if init_xp is None else init_xp)
     init: dict[str, Any] = {"neurons": {}, "nodes": {}, "projections": {}}
     for pop in net.populations:
         defaults = types[pop.name].init_state(pop.n, rng=None)
@@ -415,13 +422,14 @@ def make_simulator(net: Netlist, mode: str, dt: float, batch: int = 1, xp=np, se
         init["nodes"][node.name] = node.synapse.init_state((batch, node.size), x0, xp=xp)
     for index, proj in delayed:
         init["projections"][index] = proj.synapse.init_state((batch, objects[proj.post].size), None, xp=xp)
+    if guards:
+        init["guard"] = initial_guard_state(net, batch, xp, float_dtype)
+    xp = step_xp
     host_bounds = guard_bounds(net) if guards else {}
     bounds = host_bounds
     if guards and xp is not np:
         bounds = {name: (asarr(lo), asarr(hi)) for name, (lo, hi) in bounds.items()}
     alpha, bound_z = settings(mode, dt)
-    if guards:
-        init["guard"] = initial_guard_state(net, batch, xp, float_dtype)
 
     params = {
         "weights": {index: plans[index].raw() for index in plans},
@@ -458,7 +466,8 @@ def make_simulator(net: Netlist, mode: str, dt: float, batch: int = 1, xp=np, se
     amplitude = {p.name: float(getattr(types[p.name], "amplitude", 1.0)) for p in net.populations}
     spiking_pops = [p.name for p in net.populations if types[p.name].spiking]
     noisy = tuple(p.name for p in net.populations if getattr(types[p.name], "needs_noise", False))
-    fan = {name: (asarr(f) if count_dtype is None else xp.asarray(f.astype(np.int64), dtype=count_dtype))
+    # Integer fan-outs stay host arrays (constants of a compiled step): JAX compiles an eager device copy.
+    fan = {name: (asarr(f) if count_dtype is None else f.astype(np.int64).astype(count_dtype))
            for name, f in fanout.items()}
 
     def zeros(shape, dtype=None):

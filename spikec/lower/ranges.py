@@ -244,6 +244,8 @@ def _measure_run(graph: Graph, inputs: Sequence[InputFunction], t: float, dt: fl
             return
         moved = False
         for i in states:
+            if i not in values:  # a state that nothing measured depends on is not simulated (``only=wanted``)
+                continue
             value = values[i]
             last = previous.get(i)
             # (a non-finite step compares False: it counts as moving)

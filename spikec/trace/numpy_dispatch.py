@@ -14,7 +14,7 @@ import numpy as np
 
 from spikec.errors import InPlaceError, UnsupportedOperationError
 from spikec.ir.source import capture
-from spikec.trace import api, reductions
+from spikec.trace import api, linalg, reductions
 
 
 def _shapes(args) -> list[tuple[int, ...]]:
@@ -51,6 +51,7 @@ UFUNCS: dict[np.ufunc, Callable[..., Any]] = {
     np.arccos: lambda x: api.unary("arccos", x),
     np.arcsinh: lambda x: api.unary("arcsinh", x),
     np.arctanh: lambda x: api.unary("arctanh", x),
+    np.arccosh: lambda x: api.unary("arccosh", x),
     np.absolute: lambda x: api.unary("abs", x),
     np.fabs: lambda x: api.unary("abs", x),
     np.reciprocal: api.reciprocal,
@@ -217,6 +218,7 @@ FUNCTIONS: dict[Callable, Callable[..., Any]] = {
     np.tensordot: api.tensordot,
     np.einsum: _einsum,
     np.trace: _trace,
+    np.linalg.norm: linalg.norm,
     np.clip: _clip,
     np.where: _where,
     np.copy: lambda a, order="K", subok=False: a,
@@ -232,7 +234,7 @@ FUNCTIONS: dict[Callable, Callable[..., Any]] = {
 
 def supported_function_names() -> list[str]:
     """NumPy functions that accept traced signals, for documentation and errors."""
-    return sorted(f"np.{f.__name__}" for f in FUNCTIONS)
+    return sorted(f"{f.__module__.replace('numpy', 'np')}.{f.__name__}" for f in FUNCTIONS)
 
 
 def dispatch_function(func: Callable, args: tuple, kwargs: dict) -> Any:

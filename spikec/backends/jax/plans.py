@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from spikec.backends.jax.cache import cached_plan
 from spikec.backends.jax.strided import StridedRowSum, strided_layout, strided_view
 from spikec.backends.netsim import DensePlan, LaxAvgPoolPlan, LaxConvolutionPlan
 from spikec.netlist import AvgPool, Convolution, Dense, Sparse
@@ -399,7 +400,15 @@ def choose_plan(transform, dtype, *, factor: bool = True):
     """The cheapest plan for a transform (estimated gathered elements; see :data:`DENSE_COST`).
 
     ``factor`` allows the factored plans, which fix the weights at build time.
+    Large sparse matrices' plans are kept on disk between processes
+    (:func:`spikec.backends.jax.cache.cached_plan`).
     """
+    if isinstance(transform, Sparse):
+        return cached_plan(transform, dtype, (factor,), lambda: _choose_plan(transform, dtype, factor))
+    return _choose_plan(transform, dtype, factor)
+
+
+def _choose_plan(transform, dtype, factor: bool):
     if isinstance(transform, Dense):
         return JaxDensePlan(transform, dtype)
     if isinstance(transform, Convolution):

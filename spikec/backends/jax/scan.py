@@ -17,6 +17,7 @@ import numpy as np
 
 from spikec.backends.common import InputFeed, input_functions
 from spikec.backends.jax import plans
+from spikec.backends.jax.cache import cache_dir, load_export, run_key, save_export
 from spikec.backends.jax.cache import setup as setup_cache
 from spikec.backends.jax.plans import fence
 from spikec.backends.jax.sharding import Placement, placement
@@ -225,7 +226,7 @@ def _compile(net: Netlist, mode: str, dt: float, where: Placement, chunk: int, d
     hoisted = [p for i in (hoist_const | set(hoist_varying)) for p in by_input[i]]
     sim = make_simulator(net, mode, dt, batch=where.padded, xp=jnp, dtype=jdtype,
                          plan=lambda index, tr: plans.choose_plan(tr, jdtype, factor=optimize),
-                         hoisted=hoisted, count_dtype=jnp.int32, guards=True, guard_params=True)
+                         hoisted=hoisted, count_dtype=jnp.int32, guards=True, guard_params=True, init_xp=np)
 
     def run(raw, const_inputs, varying_inputs, seed, live, state, k0, end):
         prepared = sim.prepare(raw)
@@ -280,6 +281,40 @@ def simulate(net: Netlist, inputs: Sequence[np.ndarray], *, mode: str = "spiking
                        unroll=unroll, devices=devices, shard=shard)
 
 
+def _lower(compiled: _Compiled, net: Netlist, where: Placement, options: tuple, args: tuple):
+    """The chunk lowered for ``args``: from a :mod:`jax.export` module an earlier process stored, when there is
+    one (no tracing), else traced, and stored (see :mod:`spikec.backends.jax.cache`).  A run sharded over
+    several devices is traced every time (its shardings are not part of the stored module)."""
+    if where.mesh is not None or cache_dir() is None:
+        return compiled.run.lower(*args)
+    key = run_key(net, options, args)
+    stored = load_export(key)
+    leaves, in_tree = jax.tree_util.tree_flatten(args)
+    exported = out_tree = None
+    if stored is not None:
+        try:
+            exported, out_tree = jax.export.deserialize(bytearray(stored[0])), stored[1]
+        except Exception:  # a damaged or incompatible entry: trace again
+            exported = None
+    if exported is None:
+        trees = []
+
+        def flat(*leaves):  # jax.export stores flat arguments and results (its pytrees take string keys only)
+            out = compiled.run(*jax.tree_util.tree_unflatten(in_tree, leaves))
+            flat_out, tree = jax.tree_util.tree_flatten(out)
+            trees.append(tree)
+            return flat_out
+
+        exported = jax.export.export(jax.jit(flat))(*leaves)
+        out_tree = trees[0]
+        save_export(key, (exported.serialize(), out_tree))
+
+    def call(*args):
+        return jax.tree_util.tree_unflatten(out_tree, exported.call(*jax.tree_util.tree_leaves(args)))
+
+    return jax.jit(call).lower(*args)
+
+
 def _pad_steps(a: np.ndarray, chunk: int) -> np.ndarray:
     """``(n, batch, size)`` with ``n <= chunk`` padded to ``chunk`` steps by repeating the last step."""
     return a if len(a) == chunk else np.concatenate([a, np.repeat(a[-1:], chunk - len(a), axis=0)])
@@ -324,7 +359,9 @@ def run_sampled(net, arrays, steps, batch, *, mode, dt, dtype, seed, optimize, u
         compile_time = 0.0
         if compiled.compiled is None:
             t0 = time.perf_counter()
-            lowered = compiled.run.lower(raw, const_inputs, varying(0), seed_arr, live, state, np.int32(0), end)
+            args = (raw, const_inputs, varying(0), seed_arr, live, state, np.int32(0), end)
+            options = (mode, float(dt), chunk, dtype, optimize, const_pattern, tuple(sorted(hoist_varying)), unroll)
+            lowered = _lower(compiled, net, where, options, args)
             compiled.compiled = _EXECUTABLES.get((hashlib.sha256(lowered.as_text().encode()).hexdigest(), where.key),
                                                  lambda: _count(lowered.compile()))
             compiled.compile_time = compile_time = time.perf_counter() - t0

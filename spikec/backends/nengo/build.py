@@ -3,12 +3,13 @@
 :func:`build_network` maps a :class:`~spikec.netlist.Netlist` one to one onto
 nengo objects; :class:`~spikec.backends.nengo.run.NengoBackend` (``backend="nengo"``) runs it and
 :mod:`spikec.backends.nengo_dl.backend` (``backend="nengo_dl"``) runs the very same
-network on NengoDL.  :func:`to_nengo` hands the network to users who embed it
-in models of their own.
+network on NengoDL.  :func:`spikec.backends.nengo.network.to_nengo` hands the network to users who
+embed it in models of their own (a :class:`~spikec.backends.nengo.network.SpikecNetwork`).
 
 Mapping (nothing is grouped here: the netlist already is)
 ---------------------------------------------------------
-* :class:`~spikec.netlist.Population` -> one ``nengo.Ensemble(n, 1)`` whose
+* :class:`~spikec.netlist.Population` -> one :class:`SpikecEnsemble` (a ``nengo.Ensemble(n, 1)``
+  that refuses decoded probes) whose
   neuron type is the population's type made spiking (``as_spiking()``) or
   rate (``as_rate()``), with the population's ``gain`` and ``bias``.  Every
   connection goes to and from ``ens.neurons``; nengo multiplies what enters
@@ -19,7 +20,7 @@ Mapping (nothing is grouped here: the netlist already is)
   to the nengo neuron type's ``initial_state``.
 * :class:`~spikec.netlist.InputSource` -> ``nengo.Node(output=f)`` where
   ``f(t)`` is the flattened program input at ``t``; with ``inputs=None`` (what
-  :func:`to_nengo` does) a pass-through ``nengo.Node(size_in=size)`` that the
+  ``to_nengo`` does) a pass-through ``nengo.Node(size_in=size)`` that the
   user connects into instead.
 * A :class:`~spikec.netlist.SumNode` without synapse -> a pass-through
   ``nengo.Node(size_in=size)``; its ``offset`` comes from a constant node
@@ -40,7 +41,8 @@ Mapping (nothing is grouped here: the netlist already is)
 * :class:`~spikec.netlist.Projection` -> one ``nengo.Connection`` with a
   ``nengo.Dense`` or ``nengo.Sparse`` transform and the projection's synapse
   (nengo's one-step delay included).  All-zero projections are skipped.
-* :class:`~spikec.netlist.Output` -> ``nengo.Probe(node, synapse=None)``.
+* :class:`~spikec.netlist.Output` -> ``nengo.Probe(node, synapse=None)`` (for a run;
+  an embedded network gets probes only when asked).
 * Spike accounting: probing every neuron would not fit in memory (54,000
   neurons x 2,500 steps), so each spiking population feeds a shared counter
   node through a ``(2, n)`` transform whose rows are ``1/amplitude`` (spikes
@@ -67,9 +69,41 @@ from spikec.backends.nengo.neurons import nengo_adapter
 from spikec.errors import BackendError, RunError
 from spikec.netlist import AvgPool, Convolution, Dense, Netlist, Population, Sparse
 
-__all__ = ["MODES", "NengoModel", "SpikecSynapse", "build_network", "quiet_nengo_build", "to_nengo"]
+__all__ = ["MODES", "NengoModel", "SpikecEnsemble", "SpikecSynapse", "build_network", "quiet_nengo_build"]
 
 MODES = ("spiking", "rate")
+
+
+# --------------------------------------------------------------------------- ensembles
+
+
+class _NoDecodedValue(tuple):
+    """An empty ``probeable`` that explains itself.
+
+    nengo's ``Probe(ens)`` takes ``ens.probeable[0]`` as its attribute and
+    ``Probe(ens, attr)`` checks ``attr in ens.probeable``: both land here with
+    a message instead of a decoded output that would read 0.0.
+    """
+
+    def __getitem__(self, index):
+        raise nengo.exceptions.ValidationError(repr(self), attr="probeable")
+
+    def __repr__(self) -> str:
+        return ("none on the ensemble: a spikec population has no decoded value (its encoders and evaluation "
+                "points are placeholders, so nengo's decoders would read 0.0). Probe its neurons instead "
+                "(nengo.Probe(ens.neurons): spikes or rates; nengo.Probe(ens.neurons, 'input'): currents) "
+                "or the network's .outputs[name]")
+
+
+class SpikecEnsemble(nengo.Ensemble):
+    """A netlist population as a ``nengo.Ensemble`` driven through ``.neurons`` only.
+
+    Its value lives in its neurons (spikes, currents), not in a decoded
+    vector: a ``nengo.Probe`` of the ensemble itself is refused with an error
+    saying what to probe instead.
+    """
+
+    probeable = _NoDecodedValue()
 
 
 # --------------------------------------------------------------------------- synapses
@@ -322,7 +356,8 @@ class NengoModel:
 
 def build_network(netlist: Netlist, mode: str = "spiking", seed: int | None = 0, *,
                   inputs: Sequence[Callable[[float], Any]] | None = None,
-                  count_spikes: bool = True, guards: bool = False) -> NengoModel:
+                  count_spikes: bool = True, guards: bool = False, output_probes: bool = True,
+                  network: nengo.Network | None = None) -> NengoModel:
     """Build ``netlist`` as a ``nengo.Network`` (see the module docstring for the mapping).
 
     Parameters
@@ -345,6 +380,11 @@ def build_network(netlist: Netlist, mode: str = "spiking", seed: int | None = 0,
     guards
         Add the run-time guards' node (:class:`~spikec.backends.nengo.guards.GuardMonitor`;
         bind it to the simulator before running).
+    output_probes
+        Add one unfiltered probe per output (what a run reads back).
+    network
+        Build into this (empty) network instead of a new ``nengo.Network``
+        labelled with the netlist's name and seeded with ``seed``.
     """
     if mode not in MODES:
         raise BackendError(f"unknown mode {mode!r} for the nengo back ends; modes: {', '.join(MODES)}")
@@ -360,7 +400,7 @@ def build_network(netlist: Netlist, mode: str = "spiking", seed: int | None = 0,
     input_nodes, feeds = [], []
     connections = []
 
-    net = nengo.Network(label=netlist.name, seed=seed)
+    net = nengo.Network(label=netlist.name, seed=seed) if network is None else network
     with net:
         for src in netlist.inputs:
             if inputs is None:
@@ -377,7 +417,7 @@ def build_network(netlist: Netlist, mode: str = "spiking", seed: int | None = 0,
             objects[src.name] = node
 
         for pop in netlist.populations:
-            ens = nengo.Ensemble(
+            ens = SpikecEnsemble(
                 pop.n, 1, neuron_type=_nengo_neuron_type(pop, mode),
                 gain=np.asarray(pop.gain.value, dtype=np.float64), bias=np.asarray(pop.bias.value, dtype=np.float64),
                 encoders=np.ones((pop.n, 1)), eval_points=np.zeros((1, 1)), normalize_encoders=False,
@@ -421,8 +461,8 @@ def build_network(netlist: Netlist, mode: str = "spiking", seed: int | None = 0,
                 synapse=_nengo_synapse(p.synapse), label=f"{p.pre} -> {p.post}",
             ))
 
-        output_probes = tuple(nengo.Probe(objects[out.source], synapse=None, label=out.name)
-                              for out in netlist.outputs)
+        probes = tuple(nengo.Probe(objects[out.source], synapse=None, label=out.name)
+                       for out in netlist.outputs) if output_probes else ()
 
         counter_probe, counted, fans = None, [], fan_out(netlist)
         if mode == "spiking" and count_spikes:
@@ -448,7 +488,7 @@ def build_network(netlist: Netlist, mode: str = "spiking", seed: int | None = 0,
     return NengoModel(
         network=net, netlist=netlist, mode=mode, objects=objects, ensembles=ensembles,
         inputs=tuple(input_nodes), feeds=tuple(feeds), state_inputs=state_inputs,
-        connections=tuple(connections), output_probes=output_probes, counter_probe=counter_probe,
+        connections=tuple(connections), output_probes=probes, counter_probe=counter_probe,
         counted=tuple(counted), fan_out=fans, guard=guard,
     )
 
@@ -475,7 +515,8 @@ def _check_finite(netlist: Netlist) -> None:
 
 def _constant(target, value: np.ndarray, label: str) -> None:
     if np.any(value):
-        nengo.Connection(nengo.Node(np.array(value, dtype=np.float64), label=label), target, synapse=None)
+        nengo.Connection(nengo.Node(np.array(value, dtype=np.float64), label=label), target, synapse=None,
+                         label=f"{label} -> {target.label}")
 
 
 def _nengo_transform(tr):
@@ -508,14 +549,3 @@ def quiet_nengo_build():
         warnings.filterwarnings("ignore", message="Non-finite values detected in `intercepts`")
         warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"nengo\.neurons")
         yield
-
-
-def to_nengo(netlist: Netlist, mode: str = "spiking", seed: int | None = 0) -> nengo.Network:
-    """``netlist`` as a ``nengo.Network`` to embed in a model of your own.
-
-    Inputs are pass-through nodes labelled with the netlist input names
-    (connect your signals into them); outputs are nodes labelled with the
-    output's source name (connect out of them; their probes are included).
-    No spike counter is added.
-    """
-    return build_network(netlist, mode, seed, inputs=None, count_spikes=False).network

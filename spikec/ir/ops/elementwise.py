@@ -34,6 +34,7 @@ elementwise("arctan", lambda a, x: np.arctan(x), "inverse tangent", ("np.arctan"
 elementwise("arcsin", lambda a, x: np.arcsin(x), "inverse sine (domain [-1, 1])", ("np.arcsin",))
 elementwise("arccos", lambda a, x: np.arccos(x), "inverse cosine (domain [-1, 1])", ("np.arccos",))
 elementwise("arcsinh", lambda a, x: np.arcsinh(x), "inverse hyperbolic sine", ("np.arcsinh",))
+elementwise("arccosh", lambda a, x: np.arccosh(x), "inverse hyperbolic cosine (domain [1, inf))", ("np.arccosh",))
 elementwise("arctanh", lambda a, x: np.arctanh(x), "inverse hyperbolic tangent (domain (-1, 1))", ("np.arctanh",))
 elementwise("abs", lambda a, x: np.abs(x), "absolute value", ("np.abs", "abs()"))
 elementwise("relu", lambda a, x: np.maximum(x, 0.0), "max(x, 0)", ("np.maximum", "np.minimum", "np.clip (one-sided)"))

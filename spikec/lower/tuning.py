@@ -103,7 +103,7 @@ def balanced_product(lx: np.ndarray, hx: np.ndarray, ly: np.ndarray, hy: np.ndar
     return (cx, cy), (1.0 / s, s), 2.0 * np.sqrt(rx * ry), cx * cy
 
 
-@dataclass
+@dataclass(frozen=True)
 class Typical:
     """What the calibration runs say about the operands of products (:func:`typical_magnitudes`).
 

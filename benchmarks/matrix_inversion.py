@@ -66,7 +66,6 @@ from matrix_inversion import (
     GENERIC,
     NEWTON,
     TUNED,
-    balance_for,
     inverse,
     inverse_adam,
     inverse_adam_gram,
@@ -197,10 +196,34 @@ def _calibration(n: int) -> list[np.ndarray]:
     return [np.random.RandomState(s).randn(n, n) for s in CALIBRATION_SEEDS]
 
 
+def hand_balance(samples: list[np.ndarray]) -> float:
+    """The balance ``b`` of ``(b M) (A Aᵀ / b)`` picked by hand: ``sqrt(rms(A Aᵀ) / median |inv(A)|)`` over
+    draws of the domain (about 1.6 for randn(2, 2), 2.4 for 5x5, 4.2 for 10x10); what the compiler's
+    ``product_balance="domain"`` now chooses per product, kept to compare against."""
+    gram = np.array([a @ a.T for a in samples])
+    inverse_entries = np.abs(np.array([np.linalg.inv(a) for a in samples]))
+    return float(np.sqrt(np.sqrt(np.mean(gram**2)) / np.median(inverse_entries)))
+
+
 def _newton(n: int, lr: float):
     k, gamma, _ = newton_params(n)
-    return (spikec.compile(inverse_newton), {"k": k, "gamma": gamma, "balance": round(balance_for(_calibration(n)), 3)},
-            dict(NEWTON))
+    return spikec.compile(inverse_newton), {"k": k, "gamma": gamma}, dict(NEWTON)
+
+
+def _newton_hand(n: int, lr: float):
+    k, gamma, _ = newton_params(n)
+    options = {key: value for key, value in NEWTON.items() if key != "product_balance"}
+    return (spikec.compile(inverse_newton),
+            {"k": k, "gamma": gamma, "balance": round(hand_balance(_calibration(n)), 3)}, options)
+
+
+def _gram_auto(n: int, lr: float):
+    return spikec.compile(inverse_adam), {"lr": lr}, {**GENERIC, "product_balance": "domain"}
+
+
+def _gyrus_balanced(n: int, lr: float):
+    passes = [name for name in spikec.passes.DEFAULT_PIPELINE if name != "hoist_gram"]
+    return spikec.compile(inverse_adam, passes=passes), {"lr": lr}, {**GENERIC, "product_balance": "domain"}
 
 
 def _gram(n: int, lr: float):
@@ -209,7 +232,7 @@ def _gram(n: int, lr: float):
 
 
 def _gram_balanced(n: int, lr: float):
-    return (spikec.compile(inverse_adam_gram), {"lr": lr, "balance": round(balance_for(_calibration(n)), 3)},
+    return (spikec.compile(inverse_adam_gram), {"lr": lr, "balance": round(hand_balance(_calibration(n)), 3)},
             dict(GENERIC))
 
 
@@ -236,8 +259,18 @@ def _gyrus(n: int, lr: float):
 #: {n: (lr, simulated seconds)}, tune_for the calibration set?, description)
 HELDOUT_VARIANTS = {
     "newton": (_newton, {n: (0.0, t) for n, (_, _, t) in ((n, newton_params(n)) for n in (2, 5, 10))}, True,
-               "inverse_newton + NEWTON (dM/dt = k M (I - A M) - gamma 2 (M A A^T - A^T), the gram operands "
-               "balanced for the domain; squares: pairs at 0, radius 1; 10 ms between product layers)"),
+               "inverse_newton + NEWTON (dM/dt = k M (I - A M) - gamma 2 (M A A^T - A^T); squares: pairs at 0, "
+               "radius 1; 10 ms between product layers; products with a still operand balanced by the compiler, "
+               "product_balance='domain')"),
+    "newton-hand": (_newton_hand, {n: (0.0, t) for n, (_, _, t) in ((n, newton_params(n)) for n in (2, 5, 10))},
+                    True, "inverse_newton with the gram operands balanced by hand, (b M) (A A^T / b), b = "
+                    "hand_balance(calibration draws), + NEWTON without product_balance"),
+    "gram-auto": (_gram_auto, {2: (0.015, 2.5), 5: (0.015, 2.5), 10: (0.005, 20.0)}, True,
+                  "inverse_adam as written (hoisted by the compiler) + GENERIC + product_balance='domain'"),
+    "residual-auto": (_gyrus_balanced, {2: (0.015, 2.5), 5: (0.015, 2.5), 10: (0.005, 20.0)}, True,
+                      "inverse_adam without hoist_gram (the second product layer carries the residual M A - I, "
+                      "small near the fixed point) + GENERIC + product_balance='domain' (the residual scaled up "
+                      "against A^T)"),
     "gram": (_gram, {2: (0.015, 2.5), 5: (0.015, 2.5), 10: (0.005, 20.0)}, True,
              "inverse_adam as written, rewritten by the compiler's hoist_gram pass to M (A A^T) - A^T (one product "
              "layer in the loop) + GENERIC (squares: pairs at 0, radius 1; 10 ms between layers, 0.5 ms into Adam)"),
@@ -254,7 +287,7 @@ HELDOUT_VARIANTS = {
     "gyrus-recipe": (_gyrus, {2: (1.0, 2.5), 5: (1.0, 2.5), 10: (1.0, 20.0)}, False,
                      "inverse_adam as Gyrus builds it (two product layers in the loop, no hoist_gram), squares: "
                      "pairs at 0, radius 1 (product_radius=1), Adam lr 1 per step "
-                     "(Gyrus's Adam(1)), default 5 ms unit synapse"),
+                     "(Gyrus's Adam(1)), no synapse between layers (as Gyrus's nengo network)"),
 }
 
 
@@ -309,7 +342,7 @@ def _args(static: dict) -> str:
 def heldout_table(case: dict) -> str:
     """Per-matrix table of one held-out case, with Gyrus's 5x5 numbers beside."""
     n = case["n"]
-    gyrus = GYRUS_HELDOUT_5X5 if n == 5 else {}
+    gyrus = GYRUS_HELDOUT_5X5 if n == 5 and case["mode"] == "spiking" else {}  # no spikes to compare otherwise
     head = ["seed", "cond", "final"] + [f"first {100 * lv:g}%" for lv in LEVELS] + ["1% & stay", "spikes"]
     if gyrus:
         head += ["Gyrus final", "Gyrus first 1%", "Gyrus 1% & stay", "Gyrus/ours (stay)"]
@@ -347,7 +380,8 @@ def heldout_table(case: dict) -> str:
 
 
 def heldout_plot(cases: list[dict], path: str) -> None:
-    """NRMSE against cumulative spikes per held-out matrix, one panel per case."""
+    """NRMSE against cumulative spikes per held-out matrix, one panel per case (against time for runs without
+    spikes: rate mode)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -355,16 +389,18 @@ def heldout_plot(cases: list[dict], path: str) -> None:
 
     fig, axes = plt.subplots(1, len(cases), figsize=(4.5 * len(cases), 4), squeeze=False, constrained_layout=True)
     for ax, case in zip(axes[0], cases):
+        spiking = case["mode"] == "spiking"
         for r in case["rows"]:
-            keep = r["spike_curve"] > 0
-            ax.loglog(r["spike_curve"][keep], r["curve"][keep], linewidth=1, label=f"s={r['seed']}")
-        if case["n"] == 5:
+            x = r["spike_curve"] if spiking else np.arange(1, len(r["curve"]) + 1) * 1e-3
+            keep = x > 0
+            ax.loglog(x[keep], r["curve"][keep], linewidth=1, label=f"s={r['seed']}")
+        if case["n"] == 5 and spiking:
             pts = [(g[3], 0.01) for s, g in GYRUS_HELDOUT_5X5.items() if s in HELDOUT_SEEDS and np.isfinite(g[3])]
             if pts:
                 ax.scatter(*zip(*pts), marker="x", color="k", zorder=5, label="Gyrus: 1% & stay")
         ax.axhline(0.01, color="gray", linestyle=":", linewidth=0.8)
         ax.set_title(f"{case['n']}x{case['n']} {case['variant']}: median {format_pct(case['median'])}", fontsize=9)
-        ax.set_xlabel("cumulative spikes")
+        ax.set_xlabel("cumulative spikes" if spiking else "time (s)")
         ax.set_ylabel("NRMSE (held-out)")
         ax.grid(True, which="both", alpha=0.3)
     axes[0][0].legend(fontsize=6, ncol=2)
@@ -395,7 +431,8 @@ def main_heldout(args) -> int:
     """``--heldout``: the honest benchmark (see :func:`run_heldout`)."""
     sizes = [int(s) for s in (args.sizes or "2,5,10").split(",")]
     variants = args.variants.split(",") if args.variants != "euler,adam" else [
-        "newton", "gram", "gram-balanced", "gram-range", "tuned", "tuned-example", "gyrus-recipe"]
+        "newton", "newton-hand", "gram", "gram-auto", "gram-balanced", "residual-auto", "gram-range", "tuned",
+        "tuned-example", "gyrus-recipe"]
     backend = (args.backends or "jax").split(",")[0]
     cases, text = [], []
     for n in sizes:

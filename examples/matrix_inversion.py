@@ -132,10 +132,12 @@ def inverse_newton(A, k=50.0, gamma=0.02, balance=1.0):
     plain gradient descent, and ill-conditioned matrices converge as fast as
     well-conditioned ones; the gradient term starts the flow from
     ``M = 0`` (where the Newton term is 0) and is written in the gram form
-    ``M (A Aᵀ) - Aᵀ``.  ``balance`` scales the two operands of ``M (A Aᵀ)``
-    in opposite directions (``(b M) (A Aᵀ / b)``: the same product) so that
-    both squares carry values of the same size, which cuts that layer's spikes
-    for the same precision; :func:`balance_for` picks it from the domain.
+    ``M (A Aᵀ) - Aᵀ``.  The products of ``M`` and ``A Aᵀ`` pair values of
+    different sizes; with :data:`NEWTON` the compiler balances them
+    (``product_balance="domain"``: ``(s M) (A Aᵀ / s)``, the same product, with
+    both operands of one typical size over the calibration draws).  ``balance``
+    does the same by hand with one factor ``b`` (``(b M) (A Aᵀ / b)``), for
+    comparison.
     """
     gram = A @ A.T / balance
 
@@ -144,21 +146,14 @@ def inverse_newton(A, k=50.0, gamma=0.02, balance=1.0):
     return spikec.integrate(flow, x0=np.zeros(A.shape))
 
 
-def balance_for(samples: list[np.ndarray]) -> float:
-    """``sqrt(rms(A Aᵀ) / median |inv(A)|)`` over draws of the domain: the two operands of ``M (A Aᵀ)``
-    scaled to the same typical size (about 1.6 for randn(2, 2), 2.4 for 5x5, 4.2 for 10x10)."""
-    gram = np.array([a @ a.T for a in samples])
-    inverse_entries = np.abs(np.array([np.linalg.inv(a) for a in samples]))
-    return float(np.sqrt(np.sqrt(np.mean(gram**2)) / np.median(inverse_entries)))
-
-
 VARIANTS = ("euler", "adam", "newton", "naive")
 
 # Lowering options of the ``newton`` variant: Gyrus's generic squares (symmetric Parabola pairs at 0,
-# radius 1: exact for every value in rate mode, nothing tuned to an example) and 10 ms between product
-# layers.  Per size: (k, gamma, simulated seconds); bigger matrices sum more noisy products per entry, so
-# their flow is slowed to keep the noise floor below 0.5%.
-NEWTON = {"product_radius": 1.0, "unit_synapse": 0.01}
+# radius 1: exact for every value in rate mode, nothing tuned to an example), 10 ms between product
+# layers, and products with a still operand (M (A Aᵀ)) balanced by the compiler over the calibration draws.
+# Per size: (k, gamma, simulated seconds); bigger matrices sum more noisy products per entry, so their flow
+# is slowed to keep the noise floor below 0.5%.
+NEWTON = {"product_radius": 1.0, "unit_synapse": 0.01, "product_balance": "domain"}
 NEWTON_SIZES = {2: (50.0, 0.02, 2.5), 5: (50.0, 0.02, 2.5), 10: (20.0, 0.01, 5.0)}
 
 
@@ -412,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
             prog = spikec.compile(inverse_adam).trace(A, lr=args.lr)
         elif args.variant == "newton":
             k, gamma, _ = newton_params(args.n)
-            prog = spikec.compile(inverse_newton).trace(A, k=k, gamma=gamma, balance=balance_for(calibration(args.n)))
+            prog = spikec.compile(inverse_newton).trace(A, k=k, gamma=gamma)
         else:
             prog = inverse.trace(A, dt=args.rate)
         trace_time = time.perf_counter() - start
@@ -438,8 +433,7 @@ def main(argv: list[str] | None = None) -> int:
         t, raw, spikes = result.t, result.output, result.spikes
         trajectory = spikec.program.filter_outputs(result, args.readout).output if args.readout else raw
         detail = (f" (lr {args.lr:g} per step)" if args.variant == "adam" else
-                  " (k {:g}/s, gamma {:g} per ms, balance {:.3g})".format(
-                      *newton_params(args.n)[:2], balance_for(calibration(args.n))) if args.variant == "newton" else
+                  " (k {:g}/s, gamma {:g} per ms)".format(*newton_params(args.n)[:2]) if args.variant == "newton" else
                   f" (step {args.rate:g} per ms; slowest mode {time_constant * 1e3:.3g} ms"
                   + ("" if stable else ", UNSTABLE") + ")")
         rows.append(("variant", args.variant + detail))

@@ -35,7 +35,7 @@ from spikec.lower.options import LowerOptions
 from spikec.lower.ranges import Measured, interval_ranges, measure_ranges, wanted_operands, widen
 from spikec.lower.rules import STATE_RULES, node_options, rule_for
 from spikec.lower.targets import finish, target_of
-from spikec.lower.tuning import UnitTuning, nef_ensembles
+from spikec.lower.tuning import UnitTuning, nef_ensembles, typical_magnitudes
 from spikec.netlist import (
     Guard,
     InputSource,
@@ -52,8 +52,10 @@ __all__ = ["LoweringError", "count_weights", "lower"]
 
 
 class _Lowering:
-    def __init__(self, graph: Graph, options: LowerOptions, ranges, *, sound=None, boxes=(), domain=None):
+    def __init__(self, graph: Graph, options: LowerOptions, ranges, *, sound=None, boxes=(), domain=None,
+                 typical=None):
         self.graph = graph
+        self.typical = typical  # what calibration says of product operands (options.product_balance), or None
         self.options = options
         self.ranges = ranges  # measured (lo, hi) per operand without a sound bound (spikec.lower.ranges.Measured)
         self.sound = sound or {}  # node id -> sound (lo, hi) over the domain's boxes (interval arithmetic)
@@ -455,7 +457,10 @@ def lower(graph: Graph, inputs: Sequence[Callable[[float], np.ndarray]], options
                        if get_op(n.op).is_nonlinear], options)
     boxes, sound, wanted = _bounds(graph, options, domain)
     ranges = measure_ranges(graph, inputs, options.range_t, options.dt, more=more_examples, wanted=wanted)
-    return _Lowering(graph, options, ranges, sound=sound, boxes=boxes, domain=domain).run()
+    balanced = [n for n in graph if n.op == "mul" and node_options(options, n).product_balance == "domain"]
+    typical = typical_magnitudes(graph, [inputs, *more_examples], options.range_t, options.dt,
+                                 [i for n in balanced for i in n.inputs]) if balanced else None
+    return _Lowering(graph, options, ranges, sound=sound, boxes=boxes, domain=domain, typical=typical).run()
 
 
 def count_weights(graph: Graph, options: LowerOptions | None = None, *, domain: Domain | None = None) -> int:

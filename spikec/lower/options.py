@@ -101,6 +101,16 @@ class LowerOptions:
         scaled radius is still exact in rate mode; a factor below 1 spends
         more spikes for finer quantization where the values mostly are (the
         ranges hold the extremes of the whole domain, 3 sd wide).
+    product_balance
+        ``None`` (the default): a parabola product squares ``x + y`` and
+        ``x - y`` as they are.  ``"domain"``: the compiler writes each
+        product as ``(s x) (y / s)`` (the same value) with ``s`` per element
+        chosen so that both operands have one typical size over the domain's
+        calibration runs (the median over the runs of each operand's RMS over
+        ``range_t``; see :func:`spikec.lower.tuning.typical_magnitudes`), so
+        neither square carries more than the product needs: fewer spikes for
+        the same quantum.  The factors are shown in the netlist print
+        (``balance=``).
     seed
         Seed for tuning curves and initial neuron states.
     dt
@@ -144,6 +154,7 @@ class LowerOptions:
     spike_phase: str = "random"
     product_radius: float | None = None
     radius_scale: float = 1.0
+    product_balance: str | None = None
     seed: int = 0
     dt: float = 0.001
     max_neurons: int | None = 5_000_000
@@ -167,6 +178,8 @@ class LowerOptions:
         if not self.max_rate > 0 or self.n_neurons < 1 or self.range_margin < 1:
             raise SpikecError("max_rate must be > 0, n_neurons >= 1 and range_margin >= 1")
 
+        if self.product_balance not in (None, "domain"):
+            raise SpikecError(f"product_balance={self.product_balance!r}: choose None or 'domain'")
         if not float(self.radius_scale) > 0:
             raise SpikecError(f"radius_scale={self.radius_scale!r}: give a positive factor")
         if self.product_radius is not None and not float(self.product_radius) > 0:

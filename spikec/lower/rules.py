@@ -34,7 +34,13 @@ from spikec.lower.affine import Affine, broadcast_matrix, stack
 from spikec.lower.errors import LoweringError
 from spikec.lower.options import LowerOptions
 from spikec.lower.targets import target_of
-from spikec.lower.tuning import UnitTuning, balanced_product, parabola_square, parabola_square_pairs
+from spikec.lower.tuning import (
+    UnitTuning,
+    balanced_product,
+    parabola_square,
+    parabola_square_pairs,
+    product_balance,
+)
 from spikec.netlist import AvgPool, Convolution, Dense, ParamBinding, Projection, SumNode
 
 if TYPE_CHECKING:
@@ -201,6 +207,10 @@ def lower_mul(lw: _Lowering, node: Node, operands: list[Affine]) -> Affine:
     _refuse_n_neurons(node, "product")
     _refuse_unused_n_neurons(lw, node, o)
     square = parabola_square_pairs if o.parabola_pairs else parabola_square
+    balance = _domain_balance(lw, node, shape, o)
+    if balance is not None:  # x*y == (s x)(y/s): operands of one typical size (LowerOptions.product_balance)
+        x, y = x.scaled(balance), y.scaled(1.0 / balance)
+        lx, hx, ly, hy = lx * balance, hx * balance, ly / balance, hy / balance
     if o.product_radius is not None:
         # Gyrus's generic recipe: squares of x+y and x-y by pairs centred at 0, one radius for all
         u, v = x + y, x - y
@@ -236,11 +246,38 @@ def lower_mul(lw: _Lowering, node: Node, operands: list[Affine]) -> Affine:
     rule = (f"parabola product (pairs at 0, radius {o.product_radius:g})" if o.product_radius is not None else
             "parabola product" + (" (balanced)" if o.balanced_products else "") + (
                 " (pairs)" if o.parabola_pairs else ""))
-    decoded = lw.population(node, lw.spiking_parabola(o), tuning, stack([u, v]),
-                            {"units": u.size, "rule": rule, "max_rate": o.max_rate},
+    info = {"units": u.size, "rule": rule, "max_rate": o.max_rate}
+    if balance is not None:
+        info["balance"] = f"{balance.min():.3g}..{balance.max():.3g}"
+    decoded = lw.population(node, lw.spiking_parabola(o), tuning, stack([u, v]), info,
                             aligned=o.spike_phase == "aligned", interval=tuned)
     return (decoded + u.scaled(lin_u / 4) - v.scaled(lin_v / 4) + Affine.constant((c_u - c_v) / 4)
             + linear)
+
+
+def _domain_balance(lw: _Lowering, node: Node, shape: tuple[int, ...], o: LowerOptions) -> np.ndarray | None:
+    """Per element of ``node``, the factor ``s`` of ``x*y == (s x)(y/s)`` that gives both operands one typical
+    size over the domain (:func:`spikec.lower.tuning.product_balance`), or None when not asked for (or when
+    ``balanced_products`` balances the product around its range's centre instead).
+
+    Only products with an operand that holds still during each calibration run (a value of the inputs
+    alone, such as ``A @ A.T``) are balanced; a product of two moving values keeps ``s = 1``.  Measured on
+    the 5x5 Newton inverse over the domain randn(5, 5): balancing ``M (A M)`` as well (both operands
+    move; ``A M`` is near the identity, its off-diagonal entries near 0) took the median held-out NRMSE
+    from 0.31-0.36% to 0.50-0.56% and the spikes to 1% from 3.9-5.4x fewer than Gyrus to 2.4-3.1x.
+    """
+    if o.product_balance != "domain" or (o.balanced_products and o.product_radius is None):
+        return None
+    typical = lw.typical
+    if typical is None or any(i not in typical.magnitude for i in node.inputs):
+        return None
+
+    def per_element(table, i):
+        return np.broadcast_to(np.reshape(table[i], lw.graph[i].shape), shape).ravel()
+
+    (tx, ty), (mx, my) = ([per_element(table, i) for i in node.inputs] for table in (typical.magnitude,
+                                                                                     typical.moving))
+    return np.where(mx & my, 1.0, product_balance(tx, ty))
 
 
 def _refuse_n_neurons(node: Node, what: str) -> None:

@@ -103,6 +103,76 @@ def balanced_product(lx: np.ndarray, hx: np.ndarray, ly: np.ndarray, hy: np.ndar
     return (cx, cy), (1.0 / s, s), 2.0 * np.sqrt(rx * ry), cx * cy
 
 
+@dataclass(frozen=True)
+class Typical:
+    """What the calibration runs say about the operands of products (:func:`typical_magnitudes`).
+
+    ``magnitude``: node id -> per element, the median over the runs of its RMS over time; ``moving``: node id
+    -> per element, whether it changed within any run (a value of the inputs alone holds still while the
+    inputs do; a value of a state moves).
+    """
+
+    magnitude: dict[int, np.ndarray]
+    moving: dict[int, np.ndarray]
+
+
+def typical_magnitudes(graph, runs, t: float, dt: float, wanted) -> Typical:
+    """Per element of each ``wanted`` node, its typical magnitude over the calibration ``runs``, and whether it moves.
+
+    Each run (a list of input functions, as :func:`spikec.ir.interpret.simulate_graph` takes) is simulated
+    ideally for ``t`` seconds; a node's per-run RMS over time is taken per element, and the typical
+    magnitude is the median of those over the runs.  The median, not the extremes the ranges hold: one
+    ill-conditioned draw (a 5x5 inverse with an entry of 65 where the median is 0.5) would otherwise set
+    the scale for every input of the domain.  A run that goes non-finite is left out (as the ranges do).
+    """
+    from spikec.ir.interpret import simulate_graph
+
+    wanted = sorted(set(wanted))
+    if not wanted:
+        return Typical({}, {})
+    per_run: list[dict[int, np.ndarray]] = []
+    moving = {i: np.zeros(graph[i].shape, dtype=bool) for i in wanted}
+    steps = max(1, int(round(t / dt)))
+    for run in runs:
+        sums = {i: np.zeros(graph[i].shape) for i in wanted}
+        first: dict[int, np.ndarray] = {}
+        moved = {i: np.zeros(graph[i].shape, dtype=bool) for i in wanted}
+
+        def observe(values, sums=sums, first=first, moved=moved):
+            for i in wanted:
+                value = values[i]
+                sums[i] += np.square(value)
+                if i in first:
+                    moved[i] |= value != first[i]
+                else:
+                    first[i] = np.array(value, copy=True)
+
+        with np.errstate(all="ignore"):
+            simulate_graph(graph, run, steps, dt, progress=False, observe=observe, only=wanted)
+        rms = {i: np.sqrt(sums[i] / steps) for i in wanted}
+        if all(np.all(np.isfinite(v)) for v in rms.values()):
+            per_run.append(rms)
+            for i in wanted:
+                moving[i] |= moved[i]
+    if not per_run:
+        return Typical({}, {})
+    return Typical({i: np.median(np.stack([r[i] for r in per_run]), axis=0) for i in wanted}, moving)
+
+
+def product_balance(typical_x: np.ndarray, typical_y: np.ndarray) -> np.ndarray:
+    """Per element, the factor ``s`` with which ``x * y == (s x) (y / s)`` has operands of one typical size.
+
+    ``s = sqrt(|y| / |x|)`` on the typical magnitudes (:func:`typical_magnitudes`): then ``s x`` and
+    ``y / s`` both have the typical size ``sqrt(|x| |y|)``.  The squares of ``s x +- y / s`` carry values
+    no bigger than needed for the product (``(a + b)**2 >= 4 a b``, equal when ``a == b``), so a parabola
+    pair of a given quantum spends the fewest spikes on it.  1 where either magnitude is 0 (nothing to match).
+    (:func:`spikec.lower.rules` applies it only where one operand holds still: see ``LowerOptions.product_balance``.)
+    """
+    tx, ty = np.asarray(typical_x, dtype=np.float64), np.asarray(typical_y, dtype=np.float64)
+    ok = (tx > 0) & (ty > 0) & np.isfinite(tx) & np.isfinite(ty)
+    return np.where(ok, np.sqrt(np.where(ok, ty, 1.0) / np.where(ok, tx, 1.0)), 1.0)
+
+
 def nef_ensembles(
     centers: np.ndarray,
     radii: np.ndarray,

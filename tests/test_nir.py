@@ -36,7 +36,7 @@ def spikec_trains(net, x, steps):
 
 def reference_trains(graph, x, steps, spike="impulse"):
     ref = NIRReference(graph, dt=DT, spike=spike)
-    x = np.transpose(x, (2, 0, 1)) if np.ndim(x) == 3 else x  # NIR images are channels first
+    x = np.transpose(x, (2, 0, 1)) if np.ndim(x) == 3 else np.ravel(x)  # NIR images are channels first
     outputs, spikes = ref.run({"input": x}, steps)
     return spikes, outputs
 
@@ -277,3 +277,38 @@ def test_from_nir_names_what_it_cannot_read():
                         edges=[("input", "lif"), ("lif", "w"), ("w", "lif"), ("lif", "output")], type_check=False)
     with pytest.raises(NIRImportError, match="recurrent"):
         spikec.from_nir(loop)
+
+
+# ----------------------------------------------------------------------------- recurrent networks of the lif target
+
+
+def _filter_bank(u):
+    fast = spikec.filter(u, 0.02)
+    resonator = spikec.lti(u[0], (np.array([[0.0, 1.0], [-100.0, -10.0]]), np.array([0.0, 100.0])))
+    return fast, resonator
+
+
+def _inverse(A):
+    return spikec.integrate(lambda M: -0.1 * (M @ A - np.eye(2)) @ A.T, x0=np.zeros((2, 2)))
+
+
+@pytest.mark.parametrize("fn, x", [(_filter_bank, np.array([0.5, -0.3])),
+                                   (_inverse, np.random.RandomState(0).randn(2, 2))], ids=["filters", "inverse"])
+def test_lif_target_recurrences_export_exactly_without_refractory_period(fn, x):
+    """The lif target's NEF integrators are recurrent populations (a ``CubaLIF`` feeding itself through a
+    ``Linear``, the pattern snnTorch's importer looks for; product units read them through ``LI`` nodes).  With
+    refractory-free units (``LIF(tau_ref=0, min_voltage=-inf)``) the export is exact under the default
+    ``refractory="refuse"``: the reference steps the cycles and matches spike for spike (from rest: NIR has no
+    initial voltages, spikec's NEF units start at random ones)."""
+    import math
+
+    nt = spikec.LIF(tau_ref=0, min_voltage=-math.inf)
+    prog = spikec.compile(fn, target="lif", neuron_type=nt, n_neurons=30).trace(x)
+    graph = prog.to_nir()
+    cubas = [k for k, n in graph.nodes.items() if type(n).__name__ == "CubaLIF"]
+    assert cubas
+    for k in cubas:  # each integrator: k -> Linear -> k, the Linear with one input and one output
+        loops = [b for a, b in graph.edges if a == k and (b, k) in graph.edges]
+        assert len(loops) == 1 and type(graph.nodes[loops[0]]).__name__ == "Linear", k
+        assert [a for a, b in graph.edges if b == loops[0]] == [k]
+    assert_same_spikes(as_exported(prog.netlist), graph, x, 300, least=20)

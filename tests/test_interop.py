@@ -88,3 +88,41 @@ def test_a_norse_export_runs_in_spikec():
     rows = compare({f"layer{i}": o for i, o in enumerate(ours)}, {f"layer{i}": t for i, t in enumerate(theirs)})
     assert all(r["spikec"] > 30 for r in rows.values()), rows
     assert matches(rows), rows
+
+
+def _filter_bank(u):
+    """Two lowpass filters and a resonator, one output array (snnTorch's loader builds one Output node only)."""
+    resonator = spikec.lti(u[0], (np.array([[0.0, 1.0], [-100.0, -10.0]]), np.array([0.0, 100.0])))
+    return np.concatenate([spikec.filter(u, 0.02), spikec.filter(u, 0.05), resonator])
+
+
+def test_lif_target_filter_bank_runs_in_snntorch():
+    """A filter bank compiled with target="lif" (refractory-free units: NIR's LIF) runs in snnTorch: its NEF
+    integrators load as snnTorch's recurrent layers.  Oracle for the framework: the reference NIR simulator of
+    the same graph, spike counts per population (correlation >= 0.95, totals within 5%).  Against spikec's own run
+    the decoded output (20 ms readout) stays within 12% NRMSE over the last half second (measured: 5.9% at 1 s,
+    the reference 5.2%: the NEF biases enter as a current through each population's synapse, which snnTorch needs
+    and which starts at 0)."""
+    pytest.importorskip("snntorch")
+    import math
+
+    import nengo
+
+    from spikec.tools.metrics import nrmse
+    from tests.nir_reference import NIRReference
+
+    dt, steps, u = SNNTORCH_DT, 10000, np.array([0.5, -0.3])
+    prog = spikec.compile(_filter_bank, target="lif", n_neurons=50,
+                          neuron_type=spikec.LIF(tau_ref=0, min_voltage=-math.inf)).trace(u)
+    graph = prog.to_nir(spike="per_step", dt=dt, bias="current", membrane="per_step")
+    outputs = []
+    theirs = run_snntorch(graph, u, steps, outputs)
+    _, spikes = NIRReference(graph, dt=dt, spike="per_step").run({"input": u}, steps)
+    rows = compare({k: v.sum(axis=0) for k, v in spikes.items()}, theirs)
+    assert len(rows) == 3 and matches(rows), rows
+
+    ours = prog.run(u, t=steps * dt, dt=dt, mode="spiking").outputs[0].reshape(steps, -1)
+    lowpass = nengo.Lowpass(0.02)
+    ours, theirs_out = (lowpass.filt(np.asarray(y), dt=dt, y0=0)[steps // 2:] for y in (ours, outputs))
+    print(f"snnTorch vs spikec NRMSE, last half: {nrmse(theirs_out, ours):.3f}")
+    assert nrmse(theirs_out, ours) < 0.12

@@ -228,3 +228,38 @@ def norse_tau_fix(graph, dt):
             if hasattr(node, name) and getattr(node, name) is not None:
                 setattr(node, name, np.asarray(getattr(node, name), dtype=float) / dt)
     return graph
+
+
+# ----------------------------------------------------------------------------- programs on the lif target
+
+
+def filter_bank(u):
+    """Two lowpass filters and a resonator of ``u``, one output array (nirtorch builds one Output node only)."""
+    import spikec
+
+    resonator = spikec.lti(u[0], (np.array([[0.0, 1.0], [-100.0, -10.0]]), np.array([0.0, 100.0])))
+    return np.concatenate([spikec.filter(u, 0.02), spikec.filter(u, 0.05), resonator])
+
+
+def lif_program_in_snntorch(prog, x, steps, readout=0.02):
+    """A program compiled with ``target="lif"`` and refractory-free units, exported as snnTorch reads it
+    (``spike="per_step", bias="current", membrane="per_step"``, step :data:`SNNTORCH_DT`) and run in snnTorch,
+    in spikec and in the reference NIR simulator.  Returns ``(rows, errors)``: per population, snnTorch's spike
+    counts against the reference's (:func:`compare`); and the NRMSE of the decoded output (``readout`` lowpass)
+    over the last half of the run: snnTorch's and the reference's against spikec's own run."""
+    import nengo
+
+    from spikec.tools.metrics import nrmse
+    from tests.nir_reference import NIRReference
+
+    dt = SNNTORCH_DT
+    graph = prog.to_nir(spike="per_step", dt=dt, bias="current", membrane="per_step")
+    outputs = []
+    theirs = run_snntorch(graph, x, steps, outputs)
+    ref_out, spikes = NIRReference(graph, dt=dt, spike="per_step").run({"input": np.ravel(x)}, steps)
+    rows = compare({k: v.sum(axis=0) for k, v in spikes.items()}, theirs)
+    ours = prog.run(x, t=steps * dt, dt=dt, mode="spiking").outputs[0].reshape(steps, -1)
+    late = slice(steps // 2, None)
+    filt = [nengo.Lowpass(readout).filt(np.asarray(y).reshape(steps, -1), dt=dt, y0=0)[late]
+            for y in (ours, outputs, ref_out["output"])]
+    return rows, {"snntorch": nrmse(filt[1], filt[0]), "reference": nrmse(filt[2], filt[0])}

@@ -14,6 +14,8 @@ import spikec
 from tests.interop_frameworks import (
     SNNTORCH_DT,
     compare,
+    filter_bank,
+    lif_program_in_snntorch,
     matches,
     norse_tau_fix,
     norse_two_layer,
@@ -90,11 +92,6 @@ def test_a_norse_export_runs_in_spikec():
     assert matches(rows), rows
 
 
-def _filter_bank(u):
-    """Two lowpass filters and a resonator, one output array (snnTorch's loader builds one Output node only)."""
-    resonator = spikec.lti(u[0], (np.array([[0.0, 1.0], [-100.0, -10.0]]), np.array([0.0, 100.0])))
-    return np.concatenate([spikec.filter(u, 0.02), spikec.filter(u, 0.05), resonator])
-
 
 def test_lif_target_filter_bank_runs_in_snntorch():
     """A filter bank compiled with target="lif" (refractory-free units: NIR's LIF) runs in snnTorch: its NEF
@@ -106,23 +103,10 @@ def test_lif_target_filter_bank_runs_in_snntorch():
     pytest.importorskip("snntorch")
     import math
 
-    import nengo
-
-    from spikec.tools.metrics import nrmse
-    from tests.nir_reference import NIRReference
-
-    dt, steps, u = SNNTORCH_DT, 10000, np.array([0.5, -0.3])
-    prog = spikec.compile(_filter_bank, target="lif", n_neurons=50,
+    u = np.array([0.5, -0.3])
+    prog = spikec.compile(filter_bank, target="lif", n_neurons=50,
                           neuron_type=spikec.LIF(tau_ref=0, min_voltage=-math.inf)).trace(u)
-    graph = prog.to_nir(spike="per_step", dt=dt, bias="current", membrane="per_step")
-    outputs = []
-    theirs = run_snntorch(graph, u, steps, outputs)
-    _, spikes = NIRReference(graph, dt=dt, spike="per_step").run({"input": u}, steps)
-    rows = compare({k: v.sum(axis=0) for k, v in spikes.items()}, theirs)
+    rows, errors = lif_program_in_snntorch(prog, u, 10000)
+    print(rows, errors)
     assert len(rows) == 3 and matches(rows), rows
-
-    ours = prog.run(u, t=steps * dt, dt=dt, mode="spiking").outputs[0].reshape(steps, -1)
-    lowpass = nengo.Lowpass(0.02)
-    ours, theirs_out = (lowpass.filt(np.asarray(y), dt=dt, y0=0)[steps // 2:] for y in (ours, outputs))
-    print(f"snnTorch vs spikec NRMSE, last half: {nrmse(theirs_out, ours):.3f}")
-    assert nrmse(theirs_out, ours) < 0.12
+    assert errors["snntorch"] < 0.12 and errors["reference"] < 0.12, errors

@@ -218,14 +218,14 @@ class Program:
 
     def to_nir(self, *, spike: str = "impulse", dt: float | None = None, floor: str = "refuse",
                refractory: str = "refuse", fold: bool = True, pool: str = "sum", relu: str = "refuse",
-               **options: Any):
+               bias: str = "leak", membrane: str = "unit", **options: Any):
         """This program's netlist (with its current parameters) as a ``nir.NIRGraph``; ``nir.write(path,
-        prog.to_nir())`` saves it.  ``spike``, ``dt``, ``floor``, ``refractory``, ``fold``, ``pool``, ``relu``: see
-        :func:`spikec.export.nir.export_nir`; other ``options`` choose the lowering."""
+        prog.to_nir())`` saves it.  ``spike``, ``dt``, ``floor``, ``refractory``, ``fold``, ``pool``, ``relu``,
+        ``bias``, ``membrane``: see :func:`spikec.export.nir.export_nir`; other ``options`` choose the lowering."""
         from spikec.export.nir import export_nir
 
         return export_nir(self.lower(**options), spike=spike, dt=dt, floor=floor, refractory=refractory,
-                          fold=fold, pool=pool, relu=relu)
+                          fold=fold, pool=pool, relu=relu, bias=bias, membrane=membrane)
 
     # -- parameters and training (spikec/netlist/params.py, spikec/train/) -------------------
     @property

@@ -13,6 +13,11 @@ Conventions these frameworks use, which the comparisons follow rather than bend 
   ``v_reset`` at once, which is what its ``reset_mechanism="zero", reset_delay=False`` does;
 * snnTorch 1.0.0's exporter needs an unbatched sample and per-neuron ``beta``/``threshold`` to pass nir 1.0.8's
   type check;
+* nirtorch 2 (snnTorch's loader) returns one tensor per edge into the Output node (NIR sums them) and the
+  state, which must be passed back in for recurrences to work; it does not finish building a graph with more
+  than one Output node (programs compared with it return one array);
+* snnTorch refuses ``v_leak`` and reads a ``CubaLIF``'s ``r`` only as ``tau_mem/dt``: graphs of the lif target go
+  to it with ``to_nir(bias="current", membrane="per_step")``; it has no ``LI`` node;
 * Norse 1.1.0's exporter writes ``tau = dt / tau_mem_inv`` (the time constant times ``dt``):
   :func:`norse_tau_fix` divides it back before spikec reads the graph.
 """
@@ -43,7 +48,11 @@ def _record(module, kinds):
     return rec, hooks
 
 
-def _step(module, x, steps, stateful, kinds):
+def _step(module, x, steps, stateful, kinds, outputs=None):
+    """Run ``module`` for ``steps`` steps; spikes per recorded module, and each step's output in ``outputs``.
+
+    A nirtorch module returns ``(*one tensor per edge into the Output node, state)``: the edges are summed (NIR's
+    rule) and the state is passed back in (it carries the recurrences)."""
     import torch
 
     rec, hooks = _record(module, kinds)
@@ -52,9 +61,13 @@ def _step(module, x, steps, stateful, kinds):
     with torch.no_grad():
         for _ in range(steps):
             if stateful:
-                _, state = module(xt, state)
+                out, state = module(xt, state)
             else:
-                module(xt)
+                out = module(xt, state=state) if state is not None else module(xt)
+                if isinstance(out, tuple) and isinstance(out[-1], dict):
+                    out, state = sum(out[:-1]), out[-1]
+            if outputs is not None:
+                outputs.append(np.asarray(out, dtype=float).ravel().copy())
     for h in hooks:
         h.remove()
     return {k: np.array(v) for k, v in rec.items()}
@@ -71,9 +84,10 @@ def per_neuron(counts):
     return (np.transpose(counts, (1, 2, 0)) if counts.ndim == 3 else counts).ravel()
 
 
-def run_snntorch(graph, x, steps):
+def run_snntorch(graph, x, steps, outputs=None):
     """Per-layer spike counts per neuron (NIR node name -> array) of ``graph`` loaded with
-    ``snntorch.import_nir.import_from_nir`` and run for ``steps`` steps on input ``x`` (unbatched)."""
+    ``snntorch.import_nir.import_from_nir`` and run for ``steps`` steps on input ``x`` (unbatched); each step's
+    output (the Output node's edges summed) is appended to ``outputs`` when given."""
     import snntorch as snn
     from snntorch.import_nir import import_from_nir
 
@@ -82,7 +96,7 @@ def run_snntorch(graph, x, steps):
     for m in module.modules():
         if isinstance(m, snn.SpikingNeuron):
             m.reset_hidden() if hasattr(m, "reset_hidden") else None
-    rec = _step(module, chw(x), steps, False, (snn.Leaky, snn.Synaptic))
+    rec = _step(module, chw(x), steps, False, (snn.Leaky, snn.Synaptic), outputs)
     return {k.replace("_", ".") if k not in graph.nodes else k: per_neuron(v.sum(axis=0)) for k, v in rec.items()}
 
 
@@ -214,3 +228,38 @@ def norse_tau_fix(graph, dt):
             if hasattr(node, name) and getattr(node, name) is not None:
                 setattr(node, name, np.asarray(getattr(node, name), dtype=float) / dt)
     return graph
+
+
+# ----------------------------------------------------------------------------- programs on the lif target
+
+
+def filter_bank(u):
+    """Two lowpass filters and a resonator of ``u``, one output array (nirtorch builds one Output node only)."""
+    import spikec
+
+    resonator = spikec.lti(u[0], (np.array([[0.0, 1.0], [-100.0, -10.0]]), np.array([0.0, 100.0])))
+    return np.concatenate([spikec.filter(u, 0.02), spikec.filter(u, 0.05), resonator])
+
+
+def lif_program_in_snntorch(prog, x, steps, readout=0.02):
+    """A program compiled with ``target="lif"`` and refractory-free units, exported as snnTorch reads it
+    (``spike="per_step", bias="current", membrane="per_step"``, step :data:`SNNTORCH_DT`) and run in snnTorch,
+    in spikec and in the reference NIR simulator.  Returns ``(rows, errors)``: per population, snnTorch's spike
+    counts against the reference's (:func:`compare`); and the NRMSE of the decoded output (``readout`` lowpass)
+    over the last half of the run: snnTorch's and the reference's against spikec's own run."""
+    import nengo
+
+    from spikec.tools.metrics import nrmse
+    from tests.nir_reference import NIRReference
+
+    dt = SNNTORCH_DT
+    graph = prog.to_nir(spike="per_step", dt=dt, bias="current", membrane="per_step")
+    outputs = []
+    theirs = run_snntorch(graph, x, steps, outputs)
+    ref_out, spikes = NIRReference(graph, dt=dt, spike="per_step").run({"input": np.ravel(x)}, steps)
+    rows = compare({k: v.sum(axis=0) for k, v in spikes.items()}, theirs)
+    ours = prog.run(x, t=steps * dt, dt=dt, mode="spiking").outputs[0].reshape(steps, -1)
+    late = slice(steps // 2, None)
+    filt = [nengo.Lowpass(readout).filt(np.asarray(y).reshape(steps, -1), dt=dt, y0=0)[late]
+            for y in (ours, outputs, ref_out["output"])]
+    return rows, {"snntorch": nrmse(filt[1], filt[0]), "reference": nrmse(filt[2], filt[0])}

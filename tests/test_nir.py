@@ -36,7 +36,7 @@ def spikec_trains(net, x, steps):
 
 def reference_trains(graph, x, steps, spike="impulse"):
     ref = NIRReference(graph, dt=DT, spike=spike)
-    x = np.transpose(x, (2, 0, 1)) if np.ndim(x) == 3 else x  # NIR images are channels first
+    x = np.transpose(x, (2, 0, 1)) if np.ndim(x) == 3 else np.ravel(x)  # NIR images are channels first
     outputs, spikes = ref.run({"input": x}, steps)
     return spikes, outputs
 
@@ -44,6 +44,10 @@ def reference_trains(graph, x, steps, spike="impulse"):
 def assert_same_spikes(net, graph, x, steps, spike="impulse", least=50):
     ours, res = spikec_trains(net, x, steps)
     theirs, outputs = reference_trains(graph, x, steps, spike)
+    # a recurrent population is a nested graph, its neurons the node "lif" in it
+    theirs = {k.removesuffix(".lif"): v for k, v in theirs.items()}
+    graph = nir.NIRGraph(nodes={k: n.nodes["lif"] if type(n).__name__ == "NIRGraph" else n
+                                for k, n in graph.nodes.items()}, edges=[], type_check=False)
     assert set(ours) == set(theirs)
     for name in ours:
         theirs_n = theirs[name].reshape(steps, -1)
@@ -277,3 +281,38 @@ def test_from_nir_names_what_it_cannot_read():
                         edges=[("input", "lif"), ("lif", "w"), ("w", "lif"), ("lif", "output")], type_check=False)
     with pytest.raises(NIRImportError, match="recurrent"):
         spikec.from_nir(loop)
+
+
+# ----------------------------------------------------------------------------- recurrent networks of the lif target
+
+
+def _filter_bank(u):
+    fast = spikec.filter(u, 0.02)
+    resonator = spikec.lti(u[0], (np.array([[0.0, 1.0], [-100.0, -10.0]]), np.array([0.0, 100.0])))
+    return fast, resonator
+
+
+def _inverse(A):
+    return spikec.integrate(lambda M: -0.1 * (M @ A - np.eye(2)) @ A.T, x0=np.zeros((2, 2)))
+
+
+@pytest.mark.parametrize("fn, x", [(_filter_bank, np.array([0.5, -0.3])),
+                                   (_inverse, np.random.RandomState(0).randn(2, 2))], ids=["filters", "inverse"])
+def test_lif_target_recurrences_export_exactly_without_refractory_period(fn, x):
+    """The lif target's NEF integrators are recurrent populations (a ``CubaLIF`` feeding itself through a
+    ``Linear``, nested as snnTorch writes its recurrent layers; product units read them through ``LI`` nodes).  With
+    refractory-free units (``LIF(tau_ref=0, min_voltage=-inf)``) the export is exact under the default
+    ``refractory="refuse"``: the reference steps the cycles and matches spike for spike (from rest: NIR has no
+    initial voltages, spikec's NEF units start at random ones)."""
+    import math
+
+    nt = spikec.LIF(tau_ref=0, min_voltage=-math.inf)
+    prog = spikec.compile(fn, target="lif", neuron_type=nt, n_neurons=30).trace(x)
+    graph = prog.to_nir()
+    nested = [n for n in graph.nodes.values() if type(n).__name__ == "NIRGraph"]
+    assert len(nested) == sum(dict(p.info)["rule"] == "nef integrator" for p in prog.netlist.populations)
+    for sub in nested:  # each integrator as snnTorch writes a recurrent layer: input -> lif <-> w_rec -> output
+        assert {k: type(n).__name__ for k, n in sub.nodes.items()} == {
+            "input": "Input", "lif": "CubaLIF", "w_rec": "Linear", "output": "Output"}
+        assert sorted(sub.edges) == [("input", "lif"), ("lif", "output"), ("lif", "w_rec"), ("w_rec", "lif")]
+    assert_same_spikes(as_exported(prog.netlist), graph, x, 300, least=20)

@@ -27,6 +27,7 @@ from spikec.ir.registry import get_op
 from spikec.lower.errors import LoweringError
 from spikec.lower.options import LowerOptions
 from spikec.lower.rules import RULES, node_options, rule_for
+from spikec.lower.targets import extra_neurons
 
 __all__ = ["BACKEND_BYTES", "Estimate", "check_size", "estimate", "traced_neurons"]
 
@@ -97,10 +98,14 @@ def estimate(graph: Graph, options: LowerOptions | None = None, *, domain: Domai
         opdef = get_op(node.op)
         if not opdef.is_nonlinear:
             continue
-        n = int(rule_for(node).neurons(node, node_options(options, node)))
+        n = int(rule_for(node, options.target).neurons(node, node_options(options, node)))
         if n:
             rows.append((node.op, tuple(node.shape), n, _where(node)))
             weights += n * (len(node.inputs) + 1)
+    # what the lowering target builds besides the rules' units (the lif target's integrators)
+    for node, n in extra_neurons(graph, options):
+        rows.append((node.op, tuple(node.shape), int(n), _where(node)))
+        weights += int(n) * (len(node.inputs) + 1)
     neurons = sum(r[2] for r in rows)
     exact = options.max_neurons is None or neurons <= options.max_neurons
     if exact:  # within the limit, so it can be lowered: count the weights as the lowering folds them
@@ -152,6 +157,7 @@ def check_size(graph: Graph, counts: list[tuple[Node, int]], options: LowerOptio
     The error names the op with the most neurons, its shapes and the user's line.
     """
     limit = options.max_neurons
+    counts = list(counts) + extra_neurons(graph, options)  # the lowering target's own populations
     total = sum(n for _, n in counts)
     if limit is None or total <= limit:
         return

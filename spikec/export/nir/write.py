@@ -27,7 +27,10 @@ adopters (snnTorch, Norse, Spyx...) read:
   the next weights; ``pool="avg"``: ``nir.AvgPool2d``), a dense or sparse matrix ``nir.Linear`` (after
   ``nir.Flatten`` when its source is an image), a convolution ``nir.Conv2d``;
   sum nodes without state disappear (NIR sums the edges into a node), one with
-  an offset is an ``Affine``.
+  an offset is an ``Affine``;
+* a population that feeds itself through one weight node (the lif target's
+  NEF integrators) is a nested graph ``input -> lif <-> w_rec -> output``,
+  the form snnTorch writes and reads for its recurrent neurons.
 
 Every node keeps ``metadata["spikec"]`` naming the netlist object it came
 from (informational: nothing reads it back).  Rules are tables keyed by
@@ -80,6 +83,8 @@ class ExportOptions:
     fold: bool = True
     pool: str = "sum"
     relu: str = "refuse"
+    bias: str = "leak"
+    membrane: str = "unit"
 
     def __post_init__(self):
         if self.spike not in SPIKE_CONVENTIONS:
@@ -90,6 +95,12 @@ class ExportOptions:
             raise NIRExportError(f"to_nir(relu={self.relu!r}): choose 'refuse' or 'if'")
         if self.pool not in ("sum", "avg"):
             raise NIRExportError(f"to_nir(pool={self.pool!r}): choose 'sum' or 'avg'")
+        if self.bias not in ("leak", "current"):
+            raise NIRExportError(f"to_nir(bias={self.bias!r}): choose 'leak' or 'current'")
+        if self.membrane not in ("unit", "per_step"):
+            raise NIRExportError(f"to_nir(membrane={self.membrane!r}): choose 'unit' or 'per_step'")
+        if self.membrane == "per_step" and not self.dt:
+            raise NIRExportError("to_nir(membrane='per_step') needs the step it counts in: dt=...")
         for what in ("floor", "refractory"):
             if getattr(self, what) not in ("refuse", "drop"):
                 raise NIRExportError(f"to_nir({what}={getattr(self, what)!r}): choose 'refuse' or 'drop'")
@@ -316,13 +327,38 @@ def _fold(chain: list, pop: Population, ctx: _Context) -> None:
         node.bias = bias[:, 0, 0].copy()
 
 
+def _rewritten(pop: Population, ctx: _Context, gain: np.ndarray, bias: np.ndarray):
+    """``(r, v_leak, row scale, bias current)`` of a LIF written with ``bias="current"`` or
+    ``membrane="per_step"``: the gain moves into every incoming weight (``r`` becomes 1, or ``tau/dt``: a
+    per-step simulator's membrane ``v <- beta v + I``), the bias into a constant input current (``bias / r``,
+    an ``Affine`` bias on one incoming edge; behind a lowpass it rises from 0 with ``tau_syn``)."""
+    o = ctx.options
+    r = np.full(np.shape(gain), pop.neuron_type.tau_rc / o.dt) if o.membrane == "per_step" else gain
+    current = bias / r if o.bias == "current" else None
+    return r, (np.zeros_like(bias) if current is not None else bias), gain / r, current
+
+
+def _rescale(chain: list, where: str, rows: np.ndarray, current: np.ndarray | None) -> None:
+    """Scale the rows of ``chain``'s last weight node by ``rows`` and add ``current`` as its bias."""
+    import nir
+
+    name, node = chain[-1]
+    if type(node).__name__ not in ("Linear", "Affine"):
+        raise NIRExportError(f"{where}: to_nir(bias='current' or membrane='per_step') rewrites dense weights "
+                             f"into a LIF with more than one input, not a {type(node).__name__}")
+    weight = np.asarray(node.weight) * rows.ravel()[:, None]
+    bias = np.asarray(getattr(node, "bias", 0.0)) + (0.0 if current is None else current.ravel())
+    chain[-1] = (name, nir.Affine(weight=weight, bias=bias) if np.any(bias) else nir.Linear(weight=weight))
+
+
 def _connect(ctx: _Context, srcs: list[str], dst: str) -> None:
     for s in srcs:
         ctx.edges.append((s, dst))
 
 
 def export_nir(net: Netlist, *, spike: str = "impulse", dt: float | None = None, floor: str = "refuse",
-               refractory: str = "refuse", fold: bool = True, pool: str = "sum", relu: str = "refuse") -> Any:
+               refractory: str = "refuse", fold: bool = True, pool: str = "sum", relu: str = "refuse",
+               bias: str = "leak", membrane: str = "unit") -> Any:
     """``net`` as a ``nir.NIRGraph`` (see the module docstring for the mapping).
 
     ``spike``: ``"impulse"`` (NIR's unit-impulse spikes) or ``"per_step"``
@@ -332,7 +368,12 @@ def export_nir(net: Netlist, *, spike: str = "impulse", dt: float | None = None,
     into its incoming weights where exact (``r = 1``, ``v_leak = 0``, the
     form snnTorch and Norse load).  ``pool``: average poolings as ``"sum"`` (``SumPool2d``, what Norse
     and Spyx read) or ``"avg"`` (``AvgPool2d``, what snnTorch reads).  ``relu``: ``"refuse"`` a spiking
-    rectified linear population, or write it as ``"if"`` (NIR's ``IF``; see :func:`_if`).
+    rectified linear population, or write it as ``"if"`` (NIR's ``IF``; see :func:`_if`).  ``bias``: a LIF's
+    bias as ``"leak"`` (``v_leak``, exact) or as a constant input ``"current"`` (what snnTorch, which refuses
+    ``v_leak``, reads: exact for a LIF, and for a ``CubaLIF`` once its synapse has settled, ``tau_syn``).
+    ``membrane``: ``"unit"`` (the gain is ``r``) or ``"per_step"`` (``r = tau/dt``, the gain in the incoming
+    weights: a per-step simulator's ``v <- beta v + I``; needs ``dt``).  Both apply to a LIF whose gain and
+    bias ``fold`` did not move into its one incoming weight.
     """
     import nir
 
@@ -340,7 +381,7 @@ def export_nir(net: Netlist, *, spike: str = "impulse", dt: float | None = None,
         _register_neurons()
     if not SYNAPSE_RULES:
         _register_synapses()
-    options = ExportOptions(spike, dt, floor, refractory, fold, pool, relu)
+    options = ExportOptions(spike, dt, floor, refractory, fold, pool, relu, bias, membrane)
     ctx = _Context(net, options, _shapes(net))
     objects = net.objects
 
@@ -350,6 +391,7 @@ def export_nir(net: Netlist, *, spike: str = "impulse", dt: float | None = None,
     # ---- nodes with state of their own: inputs, populations, stateful sum nodes
     fused: dict[str, Any] = {}
     folded: set[str] = set()
+    rewritten: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}  # pop -> (row scale, bias current)
     for src in net.inputs:
         name = key("input", src.index)
         ctx.nodes[name] = nir.Input(input_type={"input": np.array(ctx.shapes[src.name])},
@@ -367,6 +409,9 @@ def export_nir(net: Netlist, *, spike: str = "impulse", dt: float | None = None,
             gain, bias = np.ones(shape), np.zeros(shape)
         else:
             gain, bias = ctx.flat(pop.name, pop.gain.value), ctx.flat(pop.name, pop.bias.value)
+            if getattr(rule, "fuses_lowpass", False) and (options.bias != "leak" or options.membrane != "unit"):
+                gain, bias, rows, current = _rewritten(pop, ctx, gain, bias)
+                rewritten[pop.name] = (rows, current)
         ctx.nodes[pop.name] = rule(pop, ctx, fused[pop.name], gain, bias)
         ctx.sources[pop.name] = ([pop.name], options.spike_unit(float(getattr(pop.neuron_type, "amplitude", 1.0))))
     for node in net.nodes:
@@ -403,6 +448,10 @@ def export_nir(net: Netlist, *, spike: str = "impulse", dt: float | None = None,
         post = objects[p.post]
         if p.post in folded:
             _fold(chain, post, ctx)
+        if p.post in rewritten:
+            rows, current = rewritten[p.post]
+            _rescale(chain, where, rows, current)
+            rewritten[p.post] = (rows, None)  # the bias current enters through one edge
         if p.synapse is not None and fused.get(p.post) is None:
             chain.append(("synapse", _synapse_node(p.synapse, ctx.shapes[p.post], where)))
         prev = srcs
@@ -428,9 +477,50 @@ def export_nir(net: Netlist, *, spike: str = "impulse", dt: float | None = None,
         ctx.nodes[name] = nir.Output(output_type={"output": np.array(ctx.shapes[out.source])},
                                      metadata={"spikec": f"output:{out.name}"})
         _connect(ctx, srcs, name)
-    return nir.NIRGraph(nodes=ctx.nodes, edges=ctx.edges, type_check=False,
+    _nest_recurrences(ctx)
+    return nir.NIRGraph(nodes=_in_flow_order(ctx.nodes, ctx.edges), edges=ctx.edges, type_check=False,
                         metadata={"name": net.name, "producer": "spikec", "spike": spike,
                                   **({"dt": float(dt)} if dt else {})})
+
+
+def _in_flow_order(nodes: dict, edges: list) -> dict:
+    """``nodes`` with every node after the ones feeding it (cycles kept together): nirtorch builds a nested
+    graph once per visit and fails when it meets one before its inputs."""
+    import networkx as nx
+
+    g = nx.DiGraph()
+    g.add_nodes_from(nodes)
+    g.add_edges_from(edges)
+    dag = nx.condensation(g)
+    rank = {name: i for i, name in enumerate(nodes)}
+    order = [n for c in nx.topological_sort(dag) for n in sorted(dag.nodes[c]["members"], key=rank.get)]
+    return {n: nodes[n] for n in order}
+
+
+def _nest_recurrences(ctx: _Context) -> None:
+    """Each neuron node that feeds itself through one weight node (``k -> w -> k``, ``w`` read by nothing else)
+    becomes a nested graph ``k`` of ``input -> lif <-> w_rec``, ``lif -> output``: how snnTorch writes its
+    ``RLeaky`` / ``RSynaptic`` and what it and nirtorch read back.  The edges into ``k`` enter through the
+    nested ``input`` (NIR sums them there), the ones out of ``k`` leave through ``output``; same equations."""
+    import nir
+
+    for k, node in list(ctx.nodes.items()):
+        if type(node).__name__ not in ("LIF", "CubaLIF"):
+            continue
+        loops = [w for a, w in ctx.edges if a == k and (w, k) in ctx.edges
+                 and type(ctx.nodes[w]).__name__ in ("Linear", "Affine")
+                 and [e for e in ctx.edges if k != e[0] and e[1] == w] == []
+                 and [e for e in ctx.edges if e[0] == w] == [(w, k)]]
+        if len(loops) != 1:
+            continue
+        w = loops[0]
+        shape = np.array(np.shape(node.v_threshold))
+        ctx.nodes[k] = nir.NIRGraph(
+            nodes={"input": nir.Input(input_type={"input": shape}), "lif": node, "w_rec": ctx.nodes.pop(w),
+                   "output": nir.Output(output_type={"output": shape})},
+            edges=[("input", "lif"), ("lif", "w_rec"), ("w_rec", "lif"), ("lif", "output")],
+            type_check=False, metadata=dict(node.metadata))
+        ctx.edges[:] = [e for e in ctx.edges if e not in ((k, w), (w, k))]
 
 
 def _scale(ctx: _Context, srcs: list[str], factor: float, shape: tuple[int, ...], name: str) -> str:

@@ -13,6 +13,10 @@ ideal state nodes: exact in rate mode, cheapest in spikes).  Another target
 * ``finish``: steps ``(lw) -> None`` run once every node and state is built;
 * ``check``: ``netlist -> None``, raising when the netlist holds something
   the target does not allow (a user's neuron layer of another type...);
+* ``neurons``: ``(graph, options) -> [(node, neurons)]``, the neurons it
+  builds for nodes no rule counts (states held in neurons), so that
+  :func:`spikec.lower.estimate.estimate` and the ``max_neurons`` check see
+  them (:func:`extra_neurons`);
 * ``defaults``: option -> value taken where the user left the option None.
 
 Every target may quantise weights (``LowerOptions.weight_bits``,
@@ -33,11 +37,15 @@ if TYPE_CHECKING:
     from spikec.lower.lowering import _Lowering
     from spikec.netlist import Netlist
 
-__all__ = ["TARGETS", "Target", "finish", "register_target", "target_of"]
+__all__ = ["TARGETS", "Target", "extra_neurons", "finish", "register_target", "target_of"]
 
 
 def _no_nodes(graph: Graph) -> Iterable[int]:
     return ()
+
+
+def _no_neurons(graph: Graph, options: Any) -> list:
+    return []
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,7 @@ class Target:
     ranged: Callable[[Graph], Iterable[int]] = _no_nodes
     finish: tuple[Callable[[_Lowering], None], ...] = ()
     check: Callable[[Netlist], None] | None = None
+    neurons: Callable[[Graph, Any], list] = _no_neurons
     defaults: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -72,6 +81,11 @@ def target_of(name: str) -> Target:
         return TARGETS[name]
     except KeyError:
         raise SpikecError(f"target={name!r}: choose one of {', '.join(repr(t) for t in sorted(TARGETS))}") from None
+
+
+def extra_neurons(graph: Graph, options: Any) -> list:
+    """``[(node, neurons)]`` the target of ``options`` builds besides what the lowering rules count."""
+    return list(target_of(options.target).neurons(graph, options))
 
 
 def finish(lw: _Lowering) -> None:

@@ -216,11 +216,18 @@ def _states(graph) -> list[int]:
     return [n.id for n in graph if get_op(n.op).is_stateful]
 
 
+def _state_neurons(graph, options: LowerOptions) -> list[tuple[Node, int]]:
+    """Each state's NEF integrator: ``n_neurons`` per element (what :func:`lower_state` builds)."""
+    from spikec.lower.rules import node_options
+
+    return [(n, n.size * node_options(options, n).n_neurons) for n in graph if get_op(n.op).is_stateful]
+
+
 register_target(Target(
     "lif", "LIF neurons, weights and lowpass synapses only (NEF products, functions and integrators)",
     rules={"mul": LowerRule(lower_nef_mul, neurons=_nef_neurons),
            "square": LowerRule(lower_elementwise, neurons=_nef_neurons)},
-    lower_state=lower_state, ranged=_states, finish=(rewire_states,), check=check_standard,
+    lower_state=lower_state, ranged=_states, finish=(rewire_states,), check=check_standard, neurons=_state_neurons,
     # no voltage floor (NIR's LIF has none; costs nothing measurable), but nengo's refractory period: without it
     # the NEF integrator's error at dt = 1 ms goes from 1.7% to 29% (the same in plain nengo)
     defaults={"unit_synapse": 0.005, "state_synapse": 0.1, "neuron_type": LIF(min_voltage=-math.inf)},

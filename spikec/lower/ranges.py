@@ -261,7 +261,7 @@ def _measure_run(graph: Graph, inputs: Sequence[InputFunction], t: float, dt: fl
         # Only what the operands depend on: other nodes (a neuron layer whose
         # ideal value simulates an AdEx for 2 s per call, say) are not needed.
         try:
-            simulate_graph(graph, inputs, steps, dt, progress=False, observe=observe, only=wanted)
+            simulate_graph(graph, inputs, steps, dt, progress=False, observe=observe, only=wanted, fold=True)
         except _Settled:
             pass
     _measure_run.steps = step  # how many steps the last run simulated (tests check that a settled run stops)

@@ -284,3 +284,17 @@ def test_replay_of_recorded_currents_matches_the_oracle():
     currents[100, 1] = np.nan
     with pytest.raises(RunError, match=r"non-finite at t = [0-9.]+ s \(step 101\) in population p"):
         check_finite(net, "rate", DT, replay(net, "rate", DT, {"p": currents}))
+
+
+def test_extremes_under_jax_are_numpys_nan_and_infinity_included():
+    """One variadic reduction under JAX gives NumPy's max and min, a NaN or an infinity in a row included."""
+    jnp = pytest.importorskip("jax.numpy")
+    from spikec.backends.guards import extremes
+
+    z = np.random.default_rng(3).standard_normal((5, 37))
+    z[1, 4], z[2, 9], z[3, 0], z[3, 36] = np.nan, np.inf, -np.inf, np.nan
+    for dtype in (np.float32, np.float64):
+        expected = (np.max(z.astype(dtype), axis=-1), np.min(z.astype(dtype), axis=-1))
+        got = extremes(jnp.asarray(z, dtype=dtype), jnp)
+        for e, g in zip(expected, got):
+            assert np.array_equal(np.asarray(g), e.astype(np.asarray(g).dtype), equal_nan=True)

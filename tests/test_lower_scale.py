@@ -7,6 +7,7 @@ import scipy.sparse as sp
 from test_estimate import _inverse
 
 from spikec.ir.interpret import simulate_graph
+from spikec.ir.registry import get_op
 from spikec.lower.affine import Affine, Gathered, broadcast_matrix, distinct_rows, selection
 from spikec.lower.ranges import measure_ranges, wanted_operands
 
@@ -102,3 +103,42 @@ def test_affine_selections_and_sums_give_the_sparse_products_bits():
             attrs = Attrs(weights=(w,), bias=None if bias is None else ConstArray(bias), shape=(matrix.shape[0],))
             expected = (np.zeros(matrix.shape[0]) if bias is None else bias) + w.matrix @ x
             assert np.array_equal(_affine(attrs, x).view(np.uint64), expected.view(np.uint64))
+
+
+def _constant(value):
+    fn = lambda t: value
+    fn.constant = True
+    return fn
+
+
+def test_folded_measurement_is_the_plain_one_to_rounding():
+    """With a constant input the inverse is affine in its state: measuring composes it into one sparse product per
+    step, and the ranges are the plain interpreter's (every op's reference, nothing folded) to rounding."""
+    prog, _ = _inverse(6)
+    graph = prog.lowering_graph
+    graph = graph() if callable(graph) else graph
+    a = np.random.default_rng(6).standard_normal((6, 6)) / 3 + np.eye(6)
+    folded = measure_ranges(graph, [_constant(a)], 0.3, 0.001)
+    wanted = wanted_operands(graph)
+    lows = {i: np.inf for i in wanted}
+    highs = {i: -np.inf for i in wanted}
+
+    def observe(values):
+        for i in wanted:
+            lows[i] = np.minimum(lows[i], values[i])
+            highs[i] = np.maximum(highs[i], values[i])
+
+    simulate_graph(graph, [lambda t: a], 300, 0.001, progress=False, observe=observe)
+    for i in wanted:
+        scale = max(1.0, np.abs(highs[i]).max(), np.abs(lows[i]).max())
+        assert np.allclose(folded[i][0], lows[i], rtol=0, atol=1e-12 * scale)
+        assert np.allclose(folded[i][1], highs[i], rtol=0, atol=1e-12 * scale)
+    # and the folding happened: no product of the state is evaluated elementwise any more
+    def reads_state(i):
+        return get_op(graph[i].op).is_stateful or any(reads_state(j) for j in graph[i].inputs)
+
+    products = [n.id for n in graph if n.op == "mul" and reads_state(n.id)]
+    assert products
+    seen = set()
+    simulate_graph(graph, [_constant(a)], 2, 0.001, progress=False, observe=seen.update, only=wanted, fold=True)
+    assert not seen & set(products)

@@ -126,11 +126,11 @@ class LowerOptions:
         are ``LIF(min_voltage=-inf)`` unless ``neuron_type`` is given).
     weight_bits
         ``None`` (the default): float weights.  ``b``: every weight rounded
-        to ``b``-bit signed levels with one scale per receiving population
+        to ``b``-bit signed levels with one scale per projection
         (:mod:`spikec.lower.targets.quantize`).
     max_neurons
-        The most neurons a program may lower to (default 5,000,000, about what
-        a laptop simulates); a program that would need more raises a
+        The most neurons a program may lower to (default 10,000,000: a 100x100
+        inverse with a pair of neurons per square, about 1 GB in nengo); a program that would need more raises a
         :class:`~spikec.errors.SpikecError` naming its largest op, before
         anything is built (``Program.estimate`` counts them).  ``None``: no limit.
     """
@@ -157,7 +157,7 @@ class LowerOptions:
     product_balance: str | None = None
     seed: int = 0
     dt: float = 0.001
-    max_neurons: int | None = 5_000_000
+    max_neurons: int | None = 10_000_000
     target: str = "default"
     weight_bits: int | None = None
 

@@ -61,6 +61,20 @@ def test_gathered_is_the_eager_broadcast():
     assert np.array_equal(u1.const, u2.const)
 
 
+def _watched_extremes(graph, inputs, steps, wanted, **simulate_options):
+    """Elementwise minimum and maximum of every wanted node over a plain interpreter run of ``steps`` steps."""
+    lows = {i: np.inf for i in wanted}
+    highs = {i: -np.inf for i in wanted}
+
+    def observe(values):
+        for i in wanted:
+            lows[i] = np.minimum(lows[i], values[i])
+            highs[i] = np.maximum(highs[i], values[i])
+
+    simulate_graph(graph, inputs, steps, 0.001, progress=False, observe=observe, **simulate_options)
+    return lows, highs
+
+
 def test_measured_ranges_equal_every_node_watched():
     prog, _ = _inverse(4)
     graph = prog.lowering_graph
@@ -70,15 +84,7 @@ def test_measured_ranges_equal_every_node_watched():
     a = np.random.default_rng(4).standard_normal((4, 4)) / 2 + np.eye(4)
     inputs = [lambda t: a]
     measured = measure_ranges(graph, inputs, 0.2, 0.001, wanted=wanted)
-    lows = {i: np.inf for i in wanted}
-    highs = {i: -np.inf for i in wanted}
-
-    def observe(values):
-        for i in wanted:
-            lows[i] = np.minimum(lows[i], values[i])
-            highs[i] = np.maximum(highs[i], values[i])
-
-    simulate_graph(graph, inputs, 200, 0.001, progress=False, observe=observe, only=wanted)
+    lows, highs = _watched_extremes(graph, inputs, 200, wanted, only=wanted)
     for i in wanted:
         lo, hi = measured[i]
         assert np.array_equal(np.ravel(lo), np.ravel(lows[i])) and np.array_equal(np.ravel(hi), np.ravel(highs[i]))
@@ -120,15 +126,7 @@ def test_folded_measurement_is_the_plain_one_to_rounding():
     a = np.random.default_rng(6).standard_normal((6, 6)) / 3 + np.eye(6)
     folded = measure_ranges(graph, [_constant(a)], 0.3, 0.001)
     wanted = wanted_operands(graph)
-    lows = {i: np.inf for i in wanted}
-    highs = {i: -np.inf for i in wanted}
-
-    def observe(values):
-        for i in wanted:
-            lows[i] = np.minimum(lows[i], values[i])
-            highs[i] = np.maximum(highs[i], values[i])
-
-    simulate_graph(graph, [lambda t: a], 300, 0.001, progress=False, observe=observe)
+    lows, highs = _watched_extremes(graph, [lambda t: a], 300, wanted)
     for i in wanted:
         scale = max(1.0, np.abs(highs[i]).max(), np.abs(lows[i]).max())
         assert np.allclose(folded[i][0], lows[i], rtol=0, atol=1e-12 * scale)

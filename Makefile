@@ -21,10 +21,11 @@ VENV_OWNED := yes
 endif
 PY := $(VENV)/bin/python
 # Three installs, each with its own stamp: `make demo` the package with every back end but NengoDL (no
-# TensorFlow), `make test` that plus NengoDL (the nengo_dl tests need it) and the test tools, `make docs` the
-# package and Sphinx.  The nengo-dl/tf_keras pair and norse/nirtorch are installed with --no-deps (see pyproject.toml: [tool.spikec]).
+# TensorFlow); `make test` that plus NengoDL, the interop frameworks (torch CPU, snnTorch, Norse), Sphinx (the
+# tests build the docs) and the test tools; `make docs` the package and Sphinx.  The nengo-dl/tf_keras pair and
+# norse/nirtorch are installed with --no-deps (see pyproject.toml: [tool.spikec]).
 DEMO_EXTRAS := all
-TEST_EXTRAS := all,nengo-dl,interop,test
+TEST_EXTRAS := all,nengo-dl,interop,docs,test
 DOCS_EXTRAS := all,docs
 PIP_FLAGS ?= --progress-bar off
 PYTEST_ARGS ?=

@@ -255,7 +255,7 @@ def lif_program_in_snntorch(prog, x, steps, readout=0.02):
     dt = SNNTORCH_DT
     graph = prog.to_nir(spike="per_step", dt=dt, bias="current", membrane="per_step")
     outputs = []
-    theirs = run_snntorch(graph, x, steps, outputs)
+    theirs = run_snntorch(graph, np.ravel(x), steps, outputs)  # dense programs: their Linear reads a flat input
     ref_out, spikes = NIRReference(graph, dt=dt, spike="per_step").run({"input": np.ravel(x)}, steps)
     rows = compare({k: v.sum(axis=0) for k, v in spikes.items()}, theirs)
     ours = prog.run(x, t=steps * dt, dt=dt, mode="spiking").outputs[0].reshape(steps, -1)

@@ -296,23 +296,32 @@ def _inverse(A):
     return spikec.integrate(lambda M: -0.1 * (M @ A - np.eye(2)) @ A.T, x0=np.zeros((2, 2)))
 
 
-@pytest.mark.parametrize("fn, x", [(_filter_bank, np.array([0.5, -0.3])),
-                                   (_inverse, np.random.RandomState(0).randn(2, 2))], ids=["filters", "inverse"])
-def test_lif_target_recurrences_export_exactly_without_refractory_period(fn, x):
+@pytest.mark.parametrize("fn, x, nests", [(_filter_bank, np.array([0.5, -0.3]), True),
+                                          (_inverse, np.random.RandomState(0).randn(2, 2), False)],
+                         ids=["filters", "inverse"])
+def test_lif_target_recurrences_export_exactly_without_refractory_period(fn, x, nests):
     """The lif target's NEF integrators are recurrent populations (a ``CubaLIF`` feeding itself through a
-    ``Linear``, nested as snnTorch writes its recurrent layers; product units read them through ``LI`` nodes).  With
-    refractory-free units (``LIF(tau_ref=0, min_voltage=-inf)``) the export is exact under the default
-    ``refractory="refuse"``: the reference steps the cycles and matches spike for spike (from rest: NIR has no
-    initial voltages, spikec's NEF units start at random ones)."""
+    ``Linear``): nested as snnTorch writes its recurrent layers, or flat when the integrator is also on the
+    program's loop (the inverse: nirtorch cannot build a nested graph on a longer cycle).  Every population reads
+    all its inputs through one lowpass, so no ``LI`` node is written.  With refractory-free units
+    (``LIF(tau_ref=0, min_voltage=-inf)``) the export is exact under the default ``refractory="refuse"``: the
+    reference steps the cycles and matches spike for spike (from rest: NIR has no initial voltages, spikec's NEF
+    units start at random ones)."""
     import math
 
     nt = spikec.LIF(tau_ref=0, min_voltage=-math.inf)
     prog = spikec.compile(fn, target="lif", neuron_type=nt, n_neurons=30).trace(x)
     graph = prog.to_nir()
+    assert "LI" not in {type(n).__name__ for n in graph.nodes.values()}
+    integrators = [p.name for p in prog.netlist.populations if dict(p.info)["rule"] == "nef integrator"]
     nested = [n for n in graph.nodes.values() if type(n).__name__ == "NIRGraph"]
-    assert len(nested) == sum(dict(p.info)["rule"] == "nef integrator" for p in prog.netlist.populations)
+    assert len(nested) == (len(integrators) if nests else 0)
     for sub in nested:  # each integrator as snnTorch writes a recurrent layer: input -> lif <-> w_rec -> output
         assert {k: type(n).__name__ for k, n in sub.nodes.items()} == {
             "input": "Input", "lif": "CubaLIF", "w_rec": "Linear", "output": "Output"}
         assert sorted(sub.edges) == [("input", "lif"), ("lif", "output"), ("lif", "w_rec"), ("w_rec", "lif")]
+    if not nests:  # flat: the CubaLIF feeds itself through one weight node
+        for k in integrators:
+            assert type(graph.nodes[k]).__name__ == "CubaLIF"
+            assert [w for a, w in graph.edges if a == k and (w, k) in graph.edges], k
     assert_same_spikes(as_exported(prog.netlist), graph, x, 300, least=20)

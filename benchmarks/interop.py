@@ -5,7 +5,8 @@ For each framework (snnTorch, Norse) and direction:
 * **spikec -> framework**: spikec's dense 20-30-10 LIF net, the README-style classifier (``LIF(amplitude=0.01)``,
   trained gains and biases, exported with ``floor="drop", refractory="drop"``) and a small conv net, written with
   ``prog.to_nir(spike="per_step", dt=1e-4)`` and loaded with the framework's own importer, unmodified;
-* **framework -> spikec**: a 2-layer LIF net built and exported by the framework, read with ``spikec.from_nir``.
+* **framework -> spikec**: a 2-layer LIF net built and exported by the framework, read with ``spikec.from_nir``;
+  for snnTorch also a net with a recurrent ``RSynaptic`` layer (0.4 s).
 
 Both sides run the same input for 0.2 s; a network *matches* when, per layer, the per-neuron spike counts
 correlate at >= 0.95 and the totals agree within 5%.
@@ -44,7 +45,8 @@ DEVIATIONS = {
                 "(nirtorch) returns one tensor per edge into Output, takes its state back, builds one Output only",
     "norse": "Euler; SumPool2d only; ignores LIF r (warns)",
     "snntorch->spikec": "needs per-neuron beta/threshold and an unbatched sample to export; reset='zero', "
-                        "reset_delay=False to be NIR's LIF",
+                        "reset_delay=False to be NIR's LIF; RSynaptic has no NIR reset (zero also clears the "
+                        "current, reset_delay=False fails): subtractive, a step late",
     "norse->spikec": "writes tau = tau_true * dt (divided back before import)",
 }
 
@@ -71,12 +73,17 @@ def spikec_to_framework(framework: str, make, steps: int):
     return fw.compare(ours, theirs), extra
 
 
-def framework_to_spikec(framework: str, steps: int):
+def framework_to_spikec(framework: str, steps: int, recurrent: bool = False):
     import spikec
     from tests import interop_frameworks as fw
     from tests.nir_networks import spikec_trains
 
-    if framework == "snntorch":
+    if framework == "snntorch" and recurrent:  # slow rates: snnTorch's RSynaptic resets a step late
+        dt, steps = fw.SNNTORCH_DT, 2 * steps
+        net, graph = fw.snntorch_recurrent()
+        x = np.random.default_rng(14).uniform(0, 1, 8)
+        theirs = list(fw.run_snntorch_module(net, x, steps).values())
+    elif framework == "snntorch":
         dt = fw.SNNTORCH_DT
         net, graph = fw.snntorch_two_layer()
         x = np.random.default_rng(12).uniform(0, 1, 8)
@@ -111,18 +118,20 @@ def measure(steps: int):
                                  loads=False, layers={}, matches=False, extra={}, error=f"{type(exc).__name__}: "
                                  f"{str(exc)[:80]}", seconds=time.perf_counter() - start,
                                  deviation=DEVIATIONS[framework]))
-        start = time.perf_counter()
-        key = f"{framework}->spikec"
-        try:
-            layers = framework_to_spikec(framework, steps)
-            rows.append(dict(framework=framework, direction=f"{framework} -> spikec", network="2-layer LIF",
-                             loads=True, layers=layers, matches=fw.matches(layers), extra={},
-                             seconds=time.perf_counter() - start, deviation=DEVIATIONS[key]))
-        except Exception as exc:
-            rows.append(dict(framework=framework, direction=f"{framework} -> spikec", network="2-layer LIF",
-                             loads=False, layers={}, matches=False, extra={},
-                             error=f"{type(exc).__name__}: {str(exc)[:80]}", seconds=time.perf_counter() - start,
-                             deviation=DEVIATIONS[key]))
+        kinds = [("2-layer LIF", False)] + ([("RSynaptic net", True)] if framework == "snntorch" else [])
+        for network, recurrent in kinds:
+            start = time.perf_counter()
+            key = f"{framework}->spikec"
+            try:
+                layers = framework_to_spikec(framework, steps, recurrent)
+                rows.append(dict(framework=framework, direction=f"{framework} -> spikec", network=network,
+                                 loads=True, layers=layers, matches=fw.matches(layers), extra={},
+                                 seconds=time.perf_counter() - start, deviation=DEVIATIONS[key]))
+            except Exception as exc:
+                rows.append(dict(framework=framework, direction=f"{framework} -> spikec", network=network,
+                                 loads=False, layers={}, matches=False, extra={},
+                                 error=f"{type(exc).__name__}: {str(exc)[:80]}",
+                                 seconds=time.perf_counter() - start, deviation=DEVIATIONS[key]))
     return rows
 
 

@@ -296,23 +296,85 @@ def _inverse(A):
     return spikec.integrate(lambda M: -0.1 * (M @ A - np.eye(2)) @ A.T, x0=np.zeros((2, 2)))
 
 
-@pytest.mark.parametrize("fn, x", [(_filter_bank, np.array([0.5, -0.3])),
-                                   (_inverse, np.random.RandomState(0).randn(2, 2))], ids=["filters", "inverse"])
-def test_lif_target_recurrences_export_exactly_without_refractory_period(fn, x):
+@pytest.mark.parametrize("fn, x, nests", [(_filter_bank, np.array([0.5, -0.3]), True),
+                                          (_inverse, np.random.RandomState(0).randn(2, 2), False)],
+                         ids=["filters", "inverse"])
+def test_lif_target_recurrences_export_exactly_without_refractory_period(fn, x, nests):
     """The lif target's NEF integrators are recurrent populations (a ``CubaLIF`` feeding itself through a
-    ``Linear``, nested as snnTorch writes its recurrent layers; product units read them through ``LI`` nodes).  With
-    refractory-free units (``LIF(tau_ref=0, min_voltage=-inf)``) the export is exact under the default
-    ``refractory="refuse"``: the reference steps the cycles and matches spike for spike (from rest: NIR has no
-    initial voltages, spikec's NEF units start at random ones)."""
+    ``Linear``): nested as snnTorch writes its recurrent layers, or flat when the integrator is also on the
+    program's loop (the inverse: nirtorch cannot build a nested graph on a longer cycle).  Every population reads
+    all its inputs through one lowpass, so no ``LI`` node is written.  With refractory-free units
+    (``LIF(tau_ref=0, min_voltage=-inf)``) the export is exact under the default ``refractory="refuse"``: the
+    reference steps the cycles and matches spike for spike (from rest: NIR has no initial voltages, spikec's NEF
+    units start at random ones)."""
     import math
 
     nt = spikec.LIF(tau_ref=0, min_voltage=-math.inf)
     prog = spikec.compile(fn, target="lif", neuron_type=nt, n_neurons=30).trace(x)
     graph = prog.to_nir()
+    assert "LI" not in {type(n).__name__ for n in graph.nodes.values()}
+    integrators = [p.name for p in prog.netlist.populations if dict(p.info)["rule"] == "nef integrator"]
     nested = [n for n in graph.nodes.values() if type(n).__name__ == "NIRGraph"]
-    assert len(nested) == sum(dict(p.info)["rule"] == "nef integrator" for p in prog.netlist.populations)
+    assert len(nested) == (len(integrators) if nests else 0)
     for sub in nested:  # each integrator as snnTorch writes a recurrent layer: input -> lif <-> w_rec -> output
         assert {k: type(n).__name__ for k, n in sub.nodes.items()} == {
             "input": "Input", "lif": "CubaLIF", "w_rec": "Linear", "output": "Output"}
         assert sorted(sub.edges) == [("input", "lif"), ("lif", "output"), ("lif", "w_rec"), ("w_rec", "lif")]
+    if not nests:  # flat: the CubaLIF feeds itself through one weight node
+        for k in integrators:
+            assert type(graph.nodes[k]).__name__ == "CubaLIF"
+            assert [w for a, w in graph.edges if a == k and (w, k) in graph.edges], k
     assert_same_spikes(as_exported(prog.netlist), graph, x, 300, least=20)
+
+
+def _same_trains(prog, graph, x, steps, least=20):
+    """Every spiking node of the reference run of ``graph`` has a population of ``prog`` with the same trains."""
+    ours, _ = spikec_trains(prog.netlist, x, steps)
+    theirs, _ = reference_trains(graph, x, steps)
+    assert len(ours) == len(theirs)
+    ours = [np.rint(o).astype(int).reshape(steps, -1) for o in ours.values()]
+    for name, t in theirs.items():
+        t = t.reshape(steps, -1)
+        assert t.sum() >= least, (name, t.sum())
+        assert any(o.shape == t.shape and np.array_equal(o, t) for o in ours), name
+
+
+@pytest.mark.parametrize("fn, x", [(_filter_bank, np.array([0.5, -0.3])),
+                                   (_inverse, np.random.RandomState(0).randn(2, 2))], ids=["filters", "inverse"])
+def test_from_nir_reads_spikecs_recurrent_exports_spike_for_spike(fn, x):
+    """spikec -> NIR -> spikec on the lif target's NEF integrators (nested recurrent layers for the filter bank, a
+    flat self-loop on the program's loop for the inverse): the imported program closes each cycle through the
+    CubaLIF's synapse and fires spike for spike as the reference simulator of the graph does."""
+    import math
+
+    nt = spikec.LIF(tau_ref=0, min_voltage=-math.inf)
+    graph = spikec.compile(fn, target="lif", neuron_type=nt, n_neurons=30).trace(x).to_nir()
+    back = spikec.from_nir(graph)
+    _same_trains(back, graph, x, 300)
+    if fn is _filter_bank:  # the imported recurrences run on the other back ends too (measured: the same spikes)
+        ref = back.run(x, t=0.3, backend="numpy", mode="spiking").info["total_spikes"]
+        for backend in ("jax", "nengo"):
+            other = back.run(x, t=0.3, backend=backend, mode="spiking").info["total_spikes"]
+            assert abs(other - ref) <= 0.02 * ref, backend
+
+
+def test_from_nir_closes_recurrences_through_li_and_i_nodes():
+    """A flat cycle through an ``LI`` node and one through an ``I`` node import like the reference runs them."""
+    rng = np.random.default_rng(3)
+    n = 6
+
+    def lif():
+        return nir.LIF(tau=np.full(n, 0.02), r=np.ones(n), v_leak=np.zeros(n), v_threshold=np.ones(n),
+                       v_reset=np.zeros(n))
+
+    nodes = {"input": nir.Input(input_type=np.array([n])), "w_in": nir.Linear(weight=rng.normal(0, 1, (n, n))),
+             "lif": lif(), "w_rec": nir.Linear(weight=rng.normal(0, 0.5, (n, n))),
+             "syn": nir.LI(tau=np.full(n, 0.01), r=np.ones(n), v_leak=np.zeros(n)),
+             "acc": nir.I(r=np.full(n, 0.2)), "w_acc": nir.Linear(weight=-np.eye(n)),
+             "output": nir.Output(output_type=np.array([n]))}
+    edges = [("input", "w_in"), ("w_in", "syn"), ("syn", "lif"), ("lif", "w_rec"), ("w_rec", "syn"),
+             ("lif", "acc"), ("acc", "w_acc"), ("w_acc", "syn"), ("lif", "output")]
+    graph = nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
+    x = rng.uniform(2, 3, n)
+    _same_trains(spikec.from_nir(graph), graph, x, 300)
+

@@ -24,8 +24,12 @@ Mapping (one rule per NIR node kind, :data:`NODE_RULES`):
 * nested graphs are inlined.
 
 A NIR spike is a unit impulse (``spike="impulse"``: spikec's LIF amplitude
-1) or 1 in its step (``spike="per_step"``: amplitude ``dt``).  Recurrent
-graphs (cycles) and ``Delay`` are refused with the node named.
+1) or 1 in its step (``spike="per_step"``: amplitude ``dt``).  Recurrences
+(cycles, nested or flat: snnTorch's ``RSynaptic``, spikec's NEF integrators)
+close through the synaptic state of a ``CubaLIF``, ``LI`` or ``I`` node
+(:data:`STATE_RULES`), read like ``spikec.integrate``'s state; a cycle
+without one (a plain ``LIF`` loop, snnTorch's ``RLeaky``: an algebraic loop
+in NIR's equations) and ``Delay`` are refused with the nodes named.
 """
 
 from __future__ import annotations
@@ -135,44 +139,95 @@ def _lif(key, node, v, ctx):
     return _lif_layer(key, _elementwise(v), node.tau, node.r, node.v_leak, node.v_threshold, node.v_reset, ctx)
 
 
-@node_rule("CubaLIF")
-def _cuba(key, node, v, ctx):
-    from spikec.models.synapses import Lowpass
+@dataclass(frozen=True)
+class StateRule:
+    """How a NIR node with a synaptic state is read: ``synapse(key, node)`` holds the state, fed by
+    ``drive(node, v)`` (the node's input, weighted); ``after(key, node, state, ctx)`` is what the node gives from
+    the state (a ``CubaLIF``'s neurons, or the state itself).  Recurrences close through these nodes."""
+
+    synapse: Callable[[str, Any], Any]
+    drive: Callable[[Any, Value], Any]
+    after: Callable[[str, Any, Value, _Ctx], Value]
+    shape: Callable[[Any], tuple[int, ...]]
+
+
+def _scaled(x: Any, factor: Any) -> Any:
+    return x if np.all(factor == 1) else x * factor
+
+
+def _lowpass(attr: str) -> Callable[[str, Any], Any]:
+    def synapse(key, node):
+        from spikec.models.synapses import Lowpass
+
+        return Lowpass(_uniform(getattr(node, attr), attr, key))
+    return synapse
+
+
+def _li_drive(node, v):
+    x = _scaled(v.x, _hwc(node.r, v))
+    leak = _hwc(node.v_leak, v)
+    return x if not np.any(leak) else x + leak
+
+
+def _integrator_synapse(key, node):
+    from spikec.models.synapses import Integrator
+
+    return Integrator()
+
+
+def _cuba_after(key, node, v, ctx):
+    return _lif_layer(key, v, node.tau_mem, node.r, node.v_leak, node.v_threshold, node.v_reset, ctx)
+
+
+#: NIR node kind -> :class:`StateRule`, for the kinds whose output is a synaptic state (or reads one).
+STATE_RULES: dict[str, StateRule] = {
+    "CubaLIF": StateRule(_lowpass("tau_syn"), lambda node, v: _scaled(v.x, _hwc(node.w_in, v)), _cuba_after,
+                         lambda node: np.shape(node.v_threshold)),
+    "LI": StateRule(_lowpass("tau"), _li_drive, lambda key, node, v, ctx: v, lambda node: np.shape(node.r)),
+    "I": StateRule(_integrator_synapse, lambda node, v: _scaled(v.x, _hwc(node.r, v)), lambda key, node, v, ctx: v,
+                   lambda node: np.shape(node.r)),
+}
+
+
+@node_rule(*STATE_RULES)
+def _stateful(key, node, v, ctx):
+    """A stateful node on no cycle: ``after(filter(drive(x), synapse))``."""
     from spikec.trace.time import filter as filter_
 
+    rule = STATE_RULES[_kind(node)]
     v = _elementwise(v)
-    w_in = _hwc(node.w_in, v)
-    x = v.x if np.all(w_in == 1) else v.x * w_in
-    current = Value(filter_(x, Lowpass(_uniform(node.tau_syn, "tau_syn", key))), v.layout)
-    return _lif_layer(key, current, node.tau_mem, node.r, node.v_leak, node.v_threshold, node.v_reset, ctx)
+    return rule.after(key, node, Value(filter_(rule.drive(node, v), rule.synapse(key, node)), v.layout), ctx)
+
+
+def _open_state(key: str, node: Any, ctx: _Ctx) -> tuple[Any, Value]:
+    """A stateful node on a cycle, before its input exists: ``(state, value)``, the state a ``filter`` node
+    whose input :func:`_close_state` sets once the rest of the cycle is read (a stateful node's value during a
+    step is its state after the previous one, so the cycle is traced once, as ``spikec.integrate`` does)."""
+    from spikec.ir.attrs import ConstArray
+    from spikec.trace.context import require
+
+    rule = STATE_RULES[_kind(node)]
+    shape = tuple(int(d) for d in rule.shape(node))
+    if len(shape) != 1:
+        raise NIRImportError(f"NIR node {key} ({_kind(node)}) is on a cycle with shape {shape}; spikec imports "
+                             "recurrences of vectors")
+    trace = require("spikec.from_nir")
+    state = trace.emit("filter", [], {"synapse": rule.synapse(key, node), "x0": ConstArray(np.zeros(shape))},
+                       shape=shape, display_op="filter")
+    return state, rule.after(key, node, Value(state, "vector"), ctx)
+
+
+def _close_state(state: Any, node: Any, v: Value) -> None:
+    trace = state._ctx
+    driver = STATE_RULES[_kind(node)].drive(node, _elementwise(v))
+    trace.builder.set_inputs(state._node.id, [trace.node_id(driver)])
+    state._node = trace.builder.nodes[state._node.id]
 
 
 @node_rule("IF")
 def _if(key, node, v, ctx):
     tau = 1e6  # dv/dt = r I is the LIF's limit tau -> inf with r scaled by tau
     return _lif_layer(key, _elementwise(v), tau, _arr(node.r) * tau, 0.0, node.v_threshold, node.v_reset, ctx)
-
-
-@node_rule("LI")
-def _li(key, node, v, ctx):
-    from spikec.models.synapses import Lowpass
-    from spikec.trace.time import filter as filter_
-
-    v = _elementwise(v)
-    r, leak = _hwc(node.r, v), _hwc(node.v_leak, v)
-    x = v.x if np.all(r == 1) else v.x * r
-    x = x if not np.any(leak) else x + leak
-    return Value(filter_(x, Lowpass(_uniform(node.tau, "tau", key))), v.layout)
-
-
-@node_rule("I")
-def _integrator(key, node, v, ctx):
-    from spikec.models.synapses import Integrator
-    from spikec.trace.time import filter as filter_
-
-    v = _elementwise(v)
-    r = _hwc(node.r, v)
-    return Value(filter_(v.x if np.all(r == 1) else v.x * r, Integrator()), v.layout)
 
 
 def _matrix_weights(key: str, weight: np.ndarray, v: Value) -> np.ndarray:
@@ -344,35 +399,50 @@ def nir_function(graph: Any, *, spike: str = "impulse", dt: float = 1e-3) -> tup
     g = nx.DiGraph()
     g.add_nodes_from(nodes)
     g.add_edges_from(edges)
+    # recurrences close through stateful nodes: their input is read after the rest of the cycle
+    looped = {k for c in nx.strongly_connected_components(g) for k in c if len(c) > 1 or g.has_edge(k, k)}
+    cuts = [k for k in nodes if k in looped and _kind(nodes[k]) in STATE_RULES]
+    g.remove_edges_from([(a, b) for a, b in edges if b in cuts])
     try:
         order = list(nx.topological_sort(g))
     except nx.NetworkXUnfeasible:
         cycle = " -> ".join(a for a, _ in nx.find_cycle(g))
-        raise NIRImportError(f"NIR graph is recurrent ({cycle}); spikec imports feed-forward graphs") from None
+        raise NIRImportError(f"NIR graph is recurrent without a synaptic state on the cycle ({cycle}); spikec closes "
+                             f"recurrences through {', '.join(STATE_RULES)} nodes (a LIF loop has no delay "
+                             "in NIR's equations)") from None
     incoming = {k: [a for a, b in edges if b == k] for k in nodes}
     ctx = _Ctx(spike, dt)
     examples = [np.zeros(_input_shape(graph.nodes[k])) for k in top_inputs]
+
+    def summed(key: str, values: dict[str, Value]) -> Value:
+        parts = [values[a] for a in incoming[key]]
+        if not parts:
+            raise NIRImportError(f"NIR node {key} has no input")
+        if len({p.layout for p in parts}) > 1:
+            parts = [_elementwise(p) for p in parts]
+        x = parts[0].x
+        for p in parts[1:]:
+            x = x + p.x
+        return Value(x, parts[0].layout)
 
     def fn(*inputs):
         values: dict[str, Value] = {}
         for key, x in zip(top_inputs, inputs):
             values[key] = Value(x, "image" if len(np.shape(x)) == 3 else "vector")
+        states = {}
+        for key in cuts:
+            states[key], values[key] = _open_state(key, nodes[key], ctx)
         for key in order:
             if key in values:
                 continue
-            parts = [values[a] for a in incoming[key]]
-            if not parts:
-                raise NIRImportError(f"NIR node {key} has no input")
-            if len({p.layout for p in parts}) > 1:
-                parts = [_elementwise(p) for p in parts]
-            x = parts[0].x
-            for p in parts[1:]:
-                x = x + p.x
+            v = summed(key, values)
             node = nodes[key]
             if _kind(node) == "Input":  # a nested graph's input: a pass-through
-                values[key] = Value(x, parts[0].layout)
+                values[key] = v
                 continue
-            values[key] = NODE_RULES[_kind(node)](key, node, Value(x, parts[0].layout), ctx)
+            values[key] = NODE_RULES[_kind(node)](key, node, v, ctx)
+        for key in cuts:
+            _close_state(states[key], nodes[key], summed(key, values))
         results = [values[k].x for k in top_outputs]
         return results[0] if len(results) == 1 else tuple(results)
 

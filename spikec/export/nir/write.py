@@ -501,7 +501,11 @@ def _nest_recurrences(ctx: _Context) -> None:
     """Each neuron node that feeds itself through one weight node (``k -> w -> k``, ``w`` read by nothing else)
     becomes a nested graph ``k`` of ``input -> lif <-> w_rec``, ``lif -> output``: how snnTorch writes its
     ``RLeaky`` / ``RSynaptic`` and what it and nirtorch read back.  The edges into ``k`` enter through the
-    nested ``input`` (NIR sums them there), the ones out of ``k`` leave through ``output``; same equations."""
+    nested ``input`` (NIR sums them there), the ones out of ``k`` leave through ``output``; same equations.
+    A ``k`` that is also on a longer cycle (an integrator inside a program's loop) stays flat: nirtorch visits
+    such a node twice and builds a nested graph once per visit, failing the second time; it runs the flat
+    self-loop, like any cycle, from the previous step's spikes."""
+    import networkx as nx
     import nir
 
     for k, node in list(ctx.nodes.items()):
@@ -514,6 +518,9 @@ def _nest_recurrences(ctx: _Context) -> None:
         if len(loops) != 1:
             continue
         w = loops[0]
+        rest = nx.DiGraph([e for e in ctx.edges if e not in ((k, w), (w, k))])
+        if k in rest and any(k in c and len(c) > 1 for c in nx.strongly_connected_components(rest)):
+            continue
         shape = np.array(np.shape(node.v_threshold))
         ctx.nodes[k] = nir.NIRGraph(
             nodes={"input": nir.Input(input_type={"input": shape}), "lif": node, "w_rec": ctx.nodes.pop(w),

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -192,6 +193,48 @@ def rewire_states(lw: _Lowering) -> None:
                                        synapse)
 
 
+def one_synapse_per_population(lw: _Lowering) -> None:
+    """Make every input of a population come through the same lowpass, so that it is one ``CubaLIF`` in NIR.
+
+    A population reading some inputs through a lowpass and others directly
+    (an NEF product of the program's input and a decoded state) would export
+    as a LIF behind ``LI`` nodes, which snnTorch cannot load.  Two rewrites,
+    both exact up to the lowpass's start (the filtered value rises from 0
+    over its time constant):
+
+    * a relay whose every input comes through one lowpass passes it on to its
+      readers when they are all populations reading it directly (a lowpass
+      commutes with the relay's weights; its offset is then filtered too);
+    * a population reading through one lowpass and directly reads everything
+      through that lowpass (a constant input arrives ``tau`` later).
+    """
+    from spikec.models.synapses import Lowpass
+
+    projections = lw.projections
+    for node in lw.nodes:
+        into = [i for i, p in enumerate(projections) if p.post == node.name]
+        out_of = [i for i, p in enumerate(projections) if p.pre == node.name]
+        synapses = {projections[i].synapse for i in into}
+        if (node.synapse is not None or len(synapses) != 1 or type(next(iter(synapses))) is not Lowpass
+                or not out_of or any(projections[i].post not in lw.population_names
+                                     or projections[i].synapse is not None for i in out_of)):
+            continue
+        synapse = synapses.pop()
+        for i in into:
+            projections[i] = replace(projections[i], synapse=None)
+        for i in out_of:
+            projections[i] = replace(projections[i], synapse=synapse)
+    for name in lw.population_names:
+        into = [i for i, p in enumerate(projections) if p.post == name]
+        filtered = {projections[i].synapse for i in into} - {None}
+        if len(filtered) != 1 or type(next(iter(filtered))) is not Lowpass:
+            continue
+        synapse = filtered.pop()
+        for i in into:
+            if projections[i].synapse is None:
+                projections[i] = replace(projections[i], synapse=synapse)
+
+
 def check_standard(net: Netlist) -> None:
     """Refuse a netlist with anything but LIF neurons, lowpass synapses and stateless sum nodes."""
     from spikec.models.synapses import Lowpass
@@ -227,7 +270,8 @@ register_target(Target(
     "lif", "LIF neurons, weights and lowpass synapses only (NEF products, functions and integrators)",
     rules={"mul": LowerRule(lower_nef_mul, neurons=_nef_neurons),
            "square": LowerRule(lower_elementwise, neurons=_nef_neurons)},
-    lower_state=lower_state, ranged=_states, finish=(rewire_states,), check=check_standard, neurons=_state_neurons,
+    lower_state=lower_state, ranged=_states, finish=(rewire_states, one_synapse_per_population),
+    check=check_standard, neurons=_state_neurons,
     # no voltage floor (NIR's LIF has none; costs nothing measurable), but nengo's refractory period: without it
     # the NEF integrator's error at dt = 1 ms goes from 1.7% to 29% (the same in plain nengo)
     defaults={"unit_synapse": 0.005, "state_synapse": 0.1, "neuron_type": LIF(min_voltage=-math.inf)},

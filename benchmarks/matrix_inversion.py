@@ -442,6 +442,62 @@ def _machine() -> str:
     return f"{os.cpu_count()} cores ({model}), {platform.system()}, jax platform {device}"
 
 
+def gyrus_reference(A: np.ndarray, t: float = 2.5, seed: int = 0, pairs: bool = False, lr: float = 1.0):
+    """Gyrus's optimized network re-implemented in NumPy (not its code): per product ``a b``, Nengo's
+    ``Product`` of two one-neuron squares of ``(a ± b) / sqrt(2)`` (radius sqrt(2)), each a RegularSpiking
+    Parabola that is symmetric about 0 (one neuron, 1000 Hz at the radius, Lstsq decoder R² / 1000), both
+    layers of ``2 (M A - I) Aᵀ`` in the loop with raw spikes, Keras's Adam on ``-dt * (-0.1 / 1 ms) * gradient``.
+    ``pairs``: each square as spikec's pair of one-sided neurons instead.  Returns (per-step M, spikes)."""
+    n, dt, rate = A.shape[0], 1e-3, 1000.0
+    rng = np.random.RandomState(seed)
+    volts = [rng.uniform(0, 1, (2, 2, n, n, n) if pairs else (2, n, n, n)) for _ in range(2)]
+
+    def layer(a, b, v):
+        u = np.stack([a + b, a - b]) / np.sqrt(2)
+        r = rate * (u / np.sqrt(2)) ** 2
+        if pairs:
+            r = np.stack([np.where(u > 0, r, 0.0), np.where(u < 0, r, 0.0)])
+        v += dt * r
+        k = np.floor(v)
+        v -= k
+        k = k.sum(0) if pairs else k
+        return 0.5 * (2 / rate) * (k[0] - k[1]) / dt, k.sum()
+
+    x, m, var = np.zeros((n, n)), np.zeros((n, n)), np.zeros((n, n))
+    steps = int(round(t / dt))
+    xs, spikes = np.empty((steps, n, n)), np.empty(steps)
+    for k in range(steps):
+        p1, s1 = layer(x[:, :, None], A[None], volts[0])
+        p2, s2 = layer(p1.sum(1)[:, :, None] - np.eye(n)[:, :, None], A.T[None], volts[1])
+        g = -dt * (0.1 / dt) * 2 * p2.sum(1)  # Gyrus: gradient -dt * signal, signal = -0.1 / 1 ms * gradient
+        m, var = 0.9 * m + 0.1 * g, 0.999 * var + 0.001 * g * g
+        x = x + lr * np.sqrt(1 - 0.999 ** (k + 1)) / (1 - 0.9 ** (k + 1)) * m / (np.sqrt(var) + 1e-7)
+        xs[k], spikes[k] = x, s1 + s2
+    return xs, np.cumsum(spikes)
+
+
+def main_gyrus_reference(args) -> int:
+    """``--gyrus-reference``: the NumPy Gyrus on the 5x5 held-out matrices, through several readouts."""
+    readouts = {"lowpass 200 ms": spikec.Lowpass(0.2), "lowpass 100 ms": spikec.Lowpass(0.1),
+                "alpha 50 ms": spikec.Alpha(0.05), "alpha 100 ms": spikec.Alpha(0.1)}
+    for pairs in (False, True):
+        runs = [(A, *gyrus_reference(A, seed=s, pairs=pairs))
+                for s, A in ((s, np.random.RandomState(s).randn(5, 5)) for s in HELDOUT_SEEDS)]
+        for name, syn in readouts.items():
+            finals, stays = [], []
+            for A, xs, spikes in runs:
+                state, curve = syn.init_state(A.shape), np.empty(len(xs))
+                for k, x in enumerate(xs):
+                    state, y = syn.step(state, x, 1e-3)
+                    curve[k] = nrmse(y, np.linalg.inv(A))
+                finals.append(curve[-1])
+                stays.append(spikes_to_reach(curve, spikes, 0.01))
+            print(f"{'pairs' if pairs else 'one symmetric neuron'} per square, {name}: median final "
+                  f"{format_pct(float(np.median(finals)))}, 1% and stay (s = 1..10): "
+                  + " ".join(_count(v) for v in stays), flush=True)
+    return 0
+
+
 def main_heldout(args) -> int:
     """``--heldout``: the honest benchmark (see :func:`run_heldout`)."""
     sizes = [int(s) for s in (args.sizes or "2,5,10").split(",")]
@@ -489,10 +545,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--heldout", action="store_true",
                         help="the honest benchmark: compile once for randn(n, n), run on RandomState(1..10) "
                              "(sizes default 2,5,10; variants: HELDOUT_VARIANTS)")
+    parser.add_argument("--gyrus-reference", action="store_true",
+                        help="Gyrus's network re-implemented in NumPy on the 5x5 held-out matrices, several readouts")
     parser.add_argument("--mode", default="spiking", help="--heldout: simulation mode (spiking or rate)")
     parser.add_argument("--all-variants", action="store_true", help="--heldout: every variant at 10x10 too")
     parser.add_argument("--save", metavar="PREFIX", help="--heldout: write PREFIX.txt and PREFIX.png")
     args = parser.parse_args(argv)
+    if args.gyrus_reference:
+        return main_gyrus_reference(args)
     if args.heldout:
         return main_heldout(args)
     sizes = [int(s) for s in (args.sizes or ("2,5" if args.quick else "2,5,10,20")).split(",")]

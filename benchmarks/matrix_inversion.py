@@ -65,6 +65,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from matrix_inversion import (
     GENERIC,
     NEWTON,
+    RAW,
     TUNED,
     inverse,
     inverse_adam,
@@ -250,9 +251,19 @@ def _tuned(n: int, lr: float):
 
 
 def _gyrus(n: int, lr: float):
-    # Gyrus's network has both product layers in the loop: compiled without the hoist_gram rewrite
+    # Gyrus's network has both product layers in the loop: compiled without the hoist_gram rewrite; RAW gives
+    # unit_synapse=None explicitly (spiking runs otherwise filter units' spikes through 5 ms, a loop delay)
     passes = [name for name in spikec.passes.DEFAULT_PIPELINE if name != "hoist_gram"]
-    return spikec.compile(inverse_adam, passes=passes), {"lr": lr}, {"product_radius": 1.0}
+    return spikec.compile(inverse_adam, passes=passes), {"lr": lr}, dict(RAW)
+
+
+def _adam_raw(n: int, lr: float):
+    passes = [name for name in spikec.passes.DEFAULT_PIPELINE if name != "hoist_gram"]
+    return spikec.compile(inverse_adam, passes=passes), {"lr": lr, "beta1": 0.95}, dict(RAW)
+
+
+#: readout lowpass (s) of the variants that read Adam's jittery output through more than the default 20 ms
+VARIANT_READOUT = {"gyrus-recipe": 0.2, "adam-raw": 0.1}
 
 
 #: held-out variants: name -> (build(n, lr) -> (compiled function, static args, lowering options),
@@ -287,7 +298,10 @@ HELDOUT_VARIANTS = {
     "gyrus-recipe": (_gyrus, {2: (1.0, 2.5), 5: (1.0, 2.5), 10: (1.0, 20.0)}, False,
                      "inverse_adam as Gyrus builds it (two product layers in the loop, no hoist_gram), squares: "
                      "pairs at 0, radius 1 (product_radius=1), Adam lr 1 per step "
-                     "(Gyrus's Adam(1)), no synapse between layers (as Gyrus's nengo network)"),
+                     "(Gyrus's Adam(1)), raw spikes: no synapse but Adam's (as Gyrus's nengo network), 200 ms "
+                     "readout (as Gyrus)"),
+    "adam-raw": (_adam_raw, {2: (0.3, 2.5), 5: (0.3, 2.5), 10: (0.3, 20.0)}, False,
+                 "Gyrus's structure and raw spikes (gyrus-recipe) with Adam lr 0.3, beta1 0.95, 100 ms readout"),
 }
 
 
@@ -327,6 +341,7 @@ def run_heldout(n: int, variant: str, backend: str, readout: float, lr: float | 
                      "curve": curve, "spike_curve": spikes})
     finals = [r["final"] for r in rows]
     return {"n": n, "variant": variant, "static": static, "t": t, "options": options, "calibrated": calibrate,
+            "readout": readout,
             "neurons": prog.lower(dt=1e-3, **options).stats().neurons if mode != "ideal" else 0, "rows": rows,
             "median": float(np.median(finals)), "worst": float(np.max(finals)), "wall": wall, "mode": mode}
 
@@ -358,7 +373,7 @@ def heldout_table(case: dict) -> str:
     widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
     _, _, _, desc = HELDOUT_VARIANTS[case["variant"]]
     lines = [f"{n}x{n} {case['variant']} ({case['mode']}): {desc}; {_args(case['static'])}, {case['t']:g} s, "
-             f"{case['neurons']} neurons, options {case['options']}; "
+             f"{case['neurons']} neurons, options {case['options']}, readout {case['readout'] * 1e3:g} ms; "
              f"{'tuned for 16 calibration draws RandomState(100..115)' if case['calibrated'] else 'traced on A0 only'}",
              "  ".join(h.rjust(w) for h, w in zip(head, widths)), "  ".join("-" * w for w in widths)]
     lines += ["  ".join(c.rjust(w) for c, w in zip(b, widths)) for b in body]
@@ -427,19 +442,76 @@ def _machine() -> str:
     return f"{os.cpu_count()} cores ({model}), {platform.system()}, jax platform {device}"
 
 
+def gyrus_reference(A: np.ndarray, t: float = 2.5, seed: int = 0, pairs: bool = False, lr: float = 1.0):
+    """Gyrus's optimized network re-implemented in NumPy (not its code): per product ``a b``, Nengo's
+    ``Product`` of two one-neuron squares of ``(a ± b) / sqrt(2)`` (radius sqrt(2)), each a RegularSpiking
+    Parabola that is symmetric about 0 (one neuron, 1000 Hz at the radius, Lstsq decoder R² / 1000), both
+    layers of ``2 (M A - I) Aᵀ`` in the loop with raw spikes, Keras's Adam on ``-dt * (-0.1 / 1 ms) * gradient``.
+    ``pairs``: each square as spikec's pair of one-sided neurons instead.  Returns (per-step M, spikes)."""
+    n, dt, rate = A.shape[0], 1e-3, 1000.0
+    rng = np.random.RandomState(seed)
+    volts = [rng.uniform(0, 1, (2, 2, n, n, n) if pairs else (2, n, n, n)) for _ in range(2)]
+
+    def layer(a, b, v):
+        u = np.stack([a + b, a - b]) / np.sqrt(2)
+        r = rate * (u / np.sqrt(2)) ** 2
+        if pairs:
+            r = np.stack([np.where(u > 0, r, 0.0), np.where(u < 0, r, 0.0)])
+        v += dt * r
+        k = np.floor(v)
+        v -= k
+        k = k.sum(0) if pairs else k
+        return 0.5 * (2 / rate) * (k[0] - k[1]) / dt, k.sum()
+
+    x, m, var = np.zeros((n, n)), np.zeros((n, n)), np.zeros((n, n))
+    steps = int(round(t / dt))
+    xs, spikes = np.empty((steps, n, n)), np.empty(steps)
+    for k in range(steps):
+        p1, s1 = layer(x[:, :, None], A[None], volts[0])
+        p2, s2 = layer(p1.sum(1)[:, :, None] - np.eye(n)[:, :, None], A.T[None], volts[1])
+        g = -dt * (0.1 / dt) * 2 * p2.sum(1)  # Gyrus: gradient -dt * signal, signal = -0.1 / 1 ms * gradient
+        m, var = 0.9 * m + 0.1 * g, 0.999 * var + 0.001 * g * g
+        x = x + lr * np.sqrt(1 - 0.999 ** (k + 1)) / (1 - 0.9 ** (k + 1)) * m / (np.sqrt(var) + 1e-7)
+        xs[k], spikes[k] = x, s1 + s2
+    return xs, np.cumsum(spikes)
+
+
+def main_gyrus_reference(args) -> int:
+    """``--gyrus-reference``: the NumPy Gyrus on the 5x5 held-out matrices, through several readouts."""
+    readouts = {"lowpass 200 ms": spikec.Lowpass(0.2), "lowpass 100 ms": spikec.Lowpass(0.1),
+                "alpha 50 ms": spikec.Alpha(0.05), "alpha 100 ms": spikec.Alpha(0.1)}
+    for pairs in (False, True):
+        runs = [(A, *gyrus_reference(A, seed=s, pairs=pairs))
+                for s, A in ((s, np.random.RandomState(s).randn(5, 5)) for s in HELDOUT_SEEDS)]
+        for name, syn in readouts.items():
+            finals, stays = [], []
+            for A, xs, spikes in runs:
+                state, curve = syn.init_state(A.shape), np.empty(len(xs))
+                for k, x in enumerate(xs):
+                    state, y = syn.step(state, x, 1e-3)
+                    curve[k] = nrmse(y, np.linalg.inv(A))
+                finals.append(curve[-1])
+                stays.append(spikes_to_reach(curve, spikes, 0.01))
+            print(f"{'pairs' if pairs else 'one symmetric neuron'} per square, {name}: median final "
+                  f"{format_pct(float(np.median(finals)))}, 1% and stay (s = 1..10): "
+                  + " ".join(_count(v) for v in stays), flush=True)
+    return 0
+
+
 def main_heldout(args) -> int:
     """``--heldout``: the honest benchmark (see :func:`run_heldout`)."""
     sizes = [int(s) for s in (args.sizes or "2,5,10").split(",")]
     variants = args.variants.split(",") if args.variants != "euler,adam" else [
         "newton", "newton-hand", "gram", "gram-auto", "gram-balanced", "residual-auto", "gram-range", "tuned",
-        "tuned-example", "gyrus-recipe"]
+        "tuned-example", "gyrus-recipe", "adam-raw"]
     backend = (args.backends or "jax").split(",")[0]
     cases, text = [], []
     for n in sizes:
         for variant in variants:
             if n == 10 and variant not in ("newton", "gram") and not args.all_variants:
                 continue  # 5-20 s simulated per variant: the recipe of record and the Adam one
-            case = run_heldout(n, variant, backend, args.readout, lr=args.lr, t=args.t, mode=args.mode)
+            readout = args.readout if args.readout is not None else VARIANT_READOUT.get(variant, 0.02)
+            case = run_heldout(n, variant, backend, readout, lr=args.lr, t=args.t, mode=args.mode)
             cases.append(case)
             text.append(heldout_table(case))
             print(text[-1] + "\n", flush=True)
@@ -449,7 +521,8 @@ def main_heldout(args) -> int:
             fh.write(f"python benchmarks/matrix_inversion.py --heldout {' '.join(sys.argv[2:])}\n"
                      f"measured {time.strftime('%Y-%m-%d')} on {_machine()}\n"
                      f"backend {backend}, mode {args.mode}, one BLAS thread, dt 1 ms, readout lowpass "
-                     f"{args.readout * 1e3:g} ms; held-out A = RandomState(s).randn(n, n), s = 1..10; "
+                     f"{'per variant (in its line)' if args.readout is None else f'{args.readout * 1e3:g} ms'}; "
+                     "held-out A = RandomState(s).randn(n, n), s = 1..10; "
                      "spikes: cumulative over the whole network\n\n" + "\n\n".join(text) + "\n")
         heldout_plot([c for c in cases if c["n"] == 5] or cases, args.save + ".png")
         print(f"wrote {args.save}.txt and {args.save}.png")
@@ -464,20 +537,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", default="euler,adam", help="euler, adam (default: both)")
     parser.add_argument("-t", type=float, default=None,
                         help="simulated seconds (default: 2.5 for euler, per size for adam, see ADAM)")
-    parser.add_argument("--readout", type=float, default=0.02, help="readout lowpass tau in s (default 0.02)")
+    parser.add_argument("--readout", type=float, default=None,
+                        help="readout lowpass tau in s (default 0.02; --heldout: 0.02 unless VARIANT_READOUT says)")
     parser.add_argument("--lr", type=float, default=None, help="Adam step per time step (default: per size)")
     parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
     parser.add_argument("--plot", metavar="PATH", help="NRMSE against spikes for every row (log-log)")
     parser.add_argument("--heldout", action="store_true",
                         help="the honest benchmark: compile once for randn(n, n), run on RandomState(1..10) "
-                             "(sizes default 2,5,10; variants gram,tuned,tuned-example,gyrus-recipe)")
+                             "(sizes default 2,5,10; variants: HELDOUT_VARIANTS)")
+    parser.add_argument("--gyrus-reference", action="store_true",
+                        help="Gyrus's network re-implemented in NumPy on the 5x5 held-out matrices, several readouts")
     parser.add_argument("--mode", default="spiking", help="--heldout: simulation mode (spiking or rate)")
     parser.add_argument("--all-variants", action="store_true", help="--heldout: every variant at 10x10 too")
     parser.add_argument("--save", metavar="PREFIX", help="--heldout: write PREFIX.txt and PREFIX.png")
     args = parser.parse_args(argv)
+    if args.gyrus_reference:
+        return main_gyrus_reference(args)
     if args.heldout:
         return main_heldout(args)
     sizes = [int(s) for s in (args.sizes or ("2,5" if args.quick else "2,5,10,20")).split(",")]
+    readout = 0.02 if args.readout is None else args.readout
     backends = args.backends.split(",") if args.backends else (default_backends()[-1:] if args.quick
                                                                  else default_backends())
     rows = []
@@ -486,12 +565,12 @@ def main(argv: list[str] | None = None) -> int:
             for backend in backends:
                 if variant == "adam" and backend.startswith("nengo"):
                     continue  # nengo has no Adam synapse
-                r = run_case(n, variant, backend, args.t, args.readout, args.lr)
+                r = run_case(n, variant, backend, args.t, readout, args.lr)
                 rows.append(r)
                 print(f"  {n}x{n} {variant} {backend}: final {format_pct(r['final_nrmse'])} "
                       f"(raw {format_pct(r['final_raw_nrmse'])}), {format_count(r['spikes'])} spikes, "
                       f"build {r['build_time']:.1f} s, run {r['run_time']:.1f} s", file=sys.stderr, flush=True)
-    print(table(rows, args.readout))
+    print(table(rows, readout))
     adam = "; ".join(f"{n}x{n} lr {lr:g}, {tt:g} s" + "".join(f", {k}={v}" for k, v in extra.items())
                      for n, (lr, extra, tt) in ADAM.items() if n in sizes)
     print(f"(one BLAS thread; back ends: {', '.join(backends)}; euler: default tuning, step min(0.05, 0.8/lambda_max) "

@@ -96,8 +96,8 @@ def inverse(A, dt=0.05):
     return spikec.integrate(lambda M: -dt / 1e-3 * gradient(M), x0=np.zeros(A.shape))
 
 
-def inverse_adam(A, lr=0.03):
-    """Adam steps of size about ``lr`` per time step along ``-2 (M A - I) Aᵀ``.
+def inverse_adam(A, lr=0.03, beta1=0.9):
+    """Adam steps of size about ``lr`` per time step along ``-2 (M A - I) Aᵀ`` (``beta1``: Adam's momentum).
 
     A plain function, compiled where it is used (``spikec.compile(inverse_adam)``), so that
     ``inverse`` stays the file's one ``@spikec.compile`` function for ``spikec graph FILE``;
@@ -105,7 +105,7 @@ def inverse_adam(A, lr=0.03):
     """
     def gradient(M):
         return 2 * (M @ A - np.eye(A.shape[0])) @ A.T
-    return spikec.integrate(lambda M: -gradient(M), x0=np.zeros(A.shape), synapse=spikec.Adam(lr=lr))
+    return spikec.integrate(lambda M: -gradient(M), x0=np.zeros(A.shape), synapse=spikec.Adam(lr=lr, beta1=beta1))
 
 
 def inverse_adam_gram(A, lr=0.015, balance=1.0):
@@ -168,6 +168,12 @@ TUNED = {"parabola_pairs": True, "balanced_products": True, "unit_synapse": 0.01
 # generic squares (symmetric Parabola pairs at 0, radius 1: exact for every value in rate mode), a 10 ms
 # filter between the two product layers (outside the loop) and a 0.5 ms one into Adam (inside it).
 GENERIC = {"product_radius": 1.0, "unit_synapse": 0.01, "state_synapse": 0.0005}
+
+# Lowering options of Gyrus's own structure (inverse_adam without hoist_gram: both product layers in the loop):
+# raw spikes everywhere, Adam's synapse the loop's only state.  ``unit_synapse=None`` must be given: spiking
+# runs otherwise filter every unit's spikes through 5 ms, and each filtered projection is read a step late;
+# two steps of delay in the loop make Adam at lr 0.3-1 overshoot for good.
+RAW = {"product_radius": 1.0, "unit_synapse": None}
 
 # Lowering options of the ``euler`` variant tuned for the domain (the default; ``--example-only`` tunes for the
 # traced A alone with spikec's defaults): symmetric Parabola pairs (exact for every value in rate mode, so a

@@ -124,3 +124,14 @@ def test_source_lines_and_configure_settings_survive():
     assert len(new) == 3  # A @ A.T, M @ (A @ A.T) and (-I) @ A.T
     assert all(n.loc is not None and "test_hoist_gram.py" in str(n.loc) for n in new)
     assert all(dict(n.config).get("max_rate") == 500.0 for n in new)
+
+
+def test_a_one_element_scale_of_any_ndim_is_a_scalar():
+    """A scale by a (1, 1) constant between the products (found by hypothesis): rewritten, same values."""
+    def fn(A):
+        return spikec.integrate(lambda M: -0.01 * ((np.ones((1, 1)) * (M @ A)) @ A.T), x0=np.eye(2))
+    A = np.array([[1.0, 0.2], [0.1, 0.9]])
+    g = traced(fn, A)
+    out = hoist_gram(g)
+    assert out is not g
+    assert_same(g, out, [np.array([[0.7, -0.3], [0.4, 1.2]])])

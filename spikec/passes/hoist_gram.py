@@ -95,8 +95,9 @@ def _match(graph: Graph, node: Node, consumers: dict[int, list[int]], stateful: 
 
 
 def _scale(node: Node) -> tuple[float, float] | None:
+    # a one-element constant of any ndim is a scalar here: _match refuses a chain whose links changed the shape
     c = np.asarray(node.attrs["c"].value)
-    return (float(c), 0.0) if c.ndim == 0 or c.size == 1 else None
+    return (float(c.item()), 0.0) if c.size == 1 else None
 
 
 def _offset(node: Node) -> tuple[float, np.ndarray] | None:

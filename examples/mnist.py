@@ -229,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"network: {stats.neurons} LIF neurons, {stats.projections} projections, "
           f"{sum(v.size for v in prog.params.values())} parameters (compiled in {time.perf_counter() - start:.1f} s)")
     if args.load:
-        prog.load_params(args.load)
+        prog.load_params(args.load, inputs=x)  # re-measure the run-time guards on the training images
         print(f"loaded parameters from {args.load}")
     import optax
 

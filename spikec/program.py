@@ -176,6 +176,10 @@ class Program:
                 from spikec.train.guards import remeasure_guards
 
                 net = remeasure_guards(net, self._fit_inputs)
+            else:
+                from spikec.train.guards import drop_stale_guards
+
+                net = drop_stale_guards(net)
             self._trained_netlists[key] = net
         return self._trained_netlists[key]
 
@@ -235,12 +239,27 @@ class Program:
 
         return read_params(self.netlist)
 
-    def set_params(self, values: Mapping[str, Any]) -> None:
-        """Replace parameter values (name -> array); every later run and lowering uses them."""
+    def set_params(self, values: Mapping[str, Any], *, inputs: Any = None) -> None:
+        """Replace parameter values (name -> array); every later run and lowering uses them.
+
+        The run-time guards were tuned for the old values.  With ``inputs``
+        (examples ``(n, *input_shape)`` of a one-input program, like
+        :meth:`fit`'s ``x``) they are re-measured on them, as after ``fit``;
+        without, on the last ``fit``'s inputs if there was one; otherwise they
+        are taken off and the next run says so once with a
+        :class:`spikec.RangeWarning` (see :mod:`spikec.train.guards`).
+        """
         from spikec.netlist.params import write_params
 
         current = self._netlists.get((self.lower_options(), self.domain)) or self.netlist
         write_params(current, values)  # checks names and shapes
+        if inputs is not None:
+            from spikec.train.guards import measured_examples
+
+            if len(self.inputs) != 1:
+                raise SpikecError(f"set_params(inputs=...): guards are re-measured on examples of one input; "
+                                  f"{self.name} has {len(self.inputs)} ({', '.join(self.input_names)})")
+            self._fit_inputs = measured_examples(inputs)
         self._trained = {**self._trained, **{k: np.asarray(v, dtype=np.float64) for k, v in values.items()}}
         self._trained_netlists.clear()
 
@@ -250,11 +269,12 @@ class Program:
 
         save_params(path, self.params)
 
-    def load_params(self, path: Any) -> None:
-        """Load parameter values saved by :meth:`save_params` (checked against this program's parameters)."""
+    def load_params(self, path: Any, *, inputs: Any = None) -> None:
+        """Load parameter values saved by :meth:`save_params` (checked against this program's parameters);
+        ``inputs``: examples to re-measure the run-time guards on, as in :meth:`set_params`."""
         from spikec.netlist.params import load_params
 
-        self.set_params(load_params(path))
+        self.set_params(load_params(path), inputs=inputs)
 
     def fit(self, x: Any, y: Any, *, loss: Any = "crossentropy", optimizer: Any = None, epochs: int = 1,
             batch_size: int = 200, backend: str = "jax", dt: float = 1e-3, seed: int = 0,
@@ -471,8 +491,12 @@ class Program:
             check_options(engine.name, lowering, engine.options, LowerOptions.names())
             spec = engine.spec(t=t, dt=dt, mode=mode, seed=seed, progress=progress, batch_size=batch_size,
                                options=own)
-            result = engine.execute(self.lower(dt=dt, seed=seed, **lowering), providers, spec)
+            from spikec.train.guards import warn_stale_guards
+
+            netlist = self.lower(dt=dt, seed=seed, **lowering)
+            result = engine.execute(netlist, providers, spec)
             enforce(result.info.get("range_violations") or [], on_range)
+            warn_stale_guards(netlist, on_range, self.name)
         return filter_outputs(result, synapse) if synapse is not None else result
 
 

@@ -298,3 +298,84 @@ def test_extremes_under_jax_are_numpys_nan_and_infinity_included():
         got = extremes(jnp.asarray(z, dtype=dtype), jnp)
         for e, g in zip(expected, got):
             assert np.array_equal(np.asarray(g), e.astype(np.asarray(g).dtype), equal_nan=True)
+
+
+# ----------------------------------------------------------------------------- parameters set without fit
+
+W_SET = 3.0 * np.eye(2)  # ten times the traced weights: tanh's operand leaves the lowering's [-0.3, 0.3]
+
+
+def squash_program():
+    w = spikec.param("w", 0.3 * np.eye(2))
+
+    @spikec.compile
+    def squash(x):
+        return np.tanh(spikec.dense(x, w))
+
+    return squash.trace(spikec.Input(2, range=(-1, 1)))
+
+
+def test_params_set_without_inputs_take_the_stale_guards_off_and_say_so_once():
+    """Ranges measured for other weights would judge the run with noise: the guards are off, the first run says
+    so (a RangeWarning naming the parameter change, not a range violation), later runs are quiet, ``"ignore"``
+    silences it, and non-finite values are still a clear error."""
+    from spikec.train.guards import STALE
+
+    prog = squash_program()
+    assert any(p.guard is not None for p in prog.netlist.populations)
+    prog.set_params({"w": W_SET})
+    assert all(p.guard is None for p in prog.netlist.populations)
+    assert prog.netlist.info["guards"] == STALE
+    small = np.array([0.05, -0.05])  # operand 0.15: inside the range the units were tuned for
+    with pytest.warns(RangeWarning, match=r"parameters changed \(set_params / load_params\)") as record:
+        out = prog.run(small, t=0.005, mode="rate", on_range="error")
+    assert len(record) == 1
+    np.testing.assert_allclose(np.asarray(out.output)[-1], np.tanh(W_SET @ small), atol=0.01)  # the new weights
+    with no_range_warning():
+        # said once; this run is out of the units' range (0.43 where NumPy gives 0.99) and the warning above
+        # was the only word about it: what set_params(..., inputs=x) is for
+        prog.run(np.array([0.9, -0.9]), t=0.005, mode="rate")
+    other = squash_program()
+    other.set_params({"w": W_SET})
+    with no_range_warning():
+        other.run(np.array([0.9, -0.9]), t=0.005, mode="rate", on_range="ignore")
+    with pytest.raises(RunError, match=r"non-finite|NaN|nan"):
+        prog.run(lambda t: np.array([np.nan if t > 0.002 else 0.0, 0.0]), t=0.005, mode="rate")
+
+
+@pytest.mark.parametrize("how", ["set_params", "load_params"])
+def test_params_set_with_inputs_remeasure_the_guards_there(how, tmp_path):
+    """As after fit: the guards hold the new weights' currents on the given inputs (NumPy's ``x @ w.T`` is the
+    oracle for the operand), runs there are quiet, and an input far from them warns with the op's line."""
+    prog = squash_program()
+    x = np.random.default_rng(0).uniform(-1, 1, (256, 2))
+    if how == "set_params":
+        prog.set_params({"w": W_SET}, inputs=x)
+    else:
+        source = squash_program()
+        source.set_params({"w": W_SET})
+        source.save_params(tmp_path / "w.npz")
+        prog.load_params(tmp_path / "w.npz", inputs=x)
+    np.testing.assert_array_equal(prog.params["w"], W_SET)
+    (guard,) = [p.guard for p in prog.netlist.populations if p.guard is not None]
+    operand = x @ W_SET.T
+    assert np.all(guard.lo.value <= operand.min(axis=0) + 1e-9)
+    assert np.all(guard.hi.value >= operand.max(axis=0) - 1e-9)
+    assert "training examples" in prog.netlist.info["guards"]
+    with no_range_warning():
+        for example in x[:5]:
+            prog.run(example, t=0.005, mode="rate")
+    with pytest.warns(RangeWarning, match="tanh at test_guards.py"):
+        prog.run(np.array([5.0, -5.0]), t=0.005, mode="rate")
+
+
+def test_set_params_inputs_need_a_one_input_program():
+    w = spikec.param("w2", np.eye(2))
+
+    @spikec.compile
+    def scaled(x, y):
+        return np.tanh(spikec.dense(x, w)) + y
+
+    prog = scaled.trace(np.array([0.1, 0.2]), np.array([0.3, 0.4]))
+    with pytest.raises(spikec.SpikecError, match=r"one input; .* has 2 \(x, y\)"):
+        prog.set_params({"w2": np.eye(2)}, inputs=np.zeros((4, 2)))

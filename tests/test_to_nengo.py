@@ -167,6 +167,34 @@ def test_a_decoded_probe_on_a_spikec_population_is_refused(prog):
     assert probe.attr == "output"
 
 
+def test_a_decoded_connection_out_of_a_spikec_population_is_refused(prog):
+    """Decoders solved for a placeholder representation would read nothing the network computes: refused at the
+    user's line, for the ensemble and for a slice of it; its neurons and the outputs still connect and run."""
+    with nengo.Network(seed=1) as model:
+        net = prog.to_nengo(mode="rate")
+        ens = net.all_ensembles[0]
+        sink = nengo.Node(size_in=1, label="sink")
+        with pytest.raises(nengo.exceptions.ValidationError, match=r"no decoded value.*ens\.neurons.*\.outputs"):
+            nengo.Connection(ens, sink)
+        with pytest.raises(nengo.exceptions.ValidationError, match="no decoded value"):
+            nengo.Connection(ens[0], sink)
+        stim_x = nengo.Node(x_of_t, label="stim x")
+        stim_A = nengo.Node(A.reshape(-1), label="stim A")
+        nengo.Connection(stim_x, net.inputs["x"], synapse=None)
+        nengo.Connection(stim_A, net.inputs["A"], synapse=None)
+        # what to connect from instead: the neurons (summed rates here) and the outputs
+        nengo.Connection(ens.neurons, sink, transform=np.ones((1, ens.n_neurons)), synapse=None)
+        rates = nengo.Probe(sink, synapse=None)
+        neuron_probe = nengo.Probe(ens.neurons, synapse=None)
+        out = nengo.Probe(net.outputs["out0"], synapse=None)
+    assert len(model.all_connections) == len(net.all_connections) + 3  # none of the refused ones was added
+    with nengo.Simulator(model, dt=DT, progress_bar=False) as sim:
+        sim.run_steps(50)
+    # the connection from the neurons carries what they emit (synapse=None: the same step)
+    assert_allclose(sim.data[rates][:, 0], sim.data[neuron_probe].sum(axis=1))
+    assert_allclose(sim.data[out], numpy_reference(50)[0], atol=0.05)  # NEF exp over the domain, as above
+
+
 def test_range_guards_on_the_embedded_network(prog):
     model, net, _, _ = user_model(prog)
     with nengo.Simulator(model, dt=DT, progress_bar=False) as sim:

@@ -15,20 +15,36 @@ step: the trainable networks are feed-forward without synapses, so rate mode
 settles in one step) and widens each guard to hold them.  After ``fit`` a
 guard means "the currents seen on the tuned domain or on the training data":
 a run on inputs like the training data is quiet, one far from both warns.
+``prog.set_params(values, inputs=x)`` and ``prog.load_params(path,
+inputs=x)`` do the same on ``x``.
+
+Parameters set without inputs to measure on (and no earlier ``fit``) leave
+nothing to re-measure with: :func:`drop_stale_guards` takes the guards off
+(judging currents against ranges measured for other weights would be noise,
+or silence where it matters) and marks the netlist, and the first run of it
+says so once (:func:`warn_stale_guards`, a :class:`~spikec.errors.RangeWarning`).
+Non-finite values are still checked: they need no tuned range.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import numpy as np
 
 from spikec.backends.guards import guard_bounds
 from spikec.backends.netsim import make_simulator
+from spikec.errors import RangeWarning
 from spikec.ir.attrs import ConstArray
 from spikec.netlist import Guard, Netlist
 
-__all__ = ["MEASURE_EXAMPLES", "measured_examples", "remeasure_guards", "widen_guard"]
+__all__ = ["MEASURE_EXAMPLES", "STALE", "drop_stale_guards", "measured_examples", "remeasure_guards",
+           "warn_stale_guards", "widen_guard"]
+
+#: ``net.info["guards"]`` of a netlist whose guards :func:`drop_stale_guards` took off.
+STALE = ("off: parameters were set without inputs to re-measure the tuned ranges on, so the ranges the lowering "
+         "measured no longer describe the network")
 
 #: The most training examples :func:`remeasure_guards` runs (a deterministic subset of evenly spaced ones).
 MEASURE_EXAMPLES = 2048
@@ -106,3 +122,28 @@ def widen_guard(guard: Guard, j_low: np.ndarray, j_high: np.ndarray) -> Guard:
     new_lo, new_hi = np.where(j_hi > j_lo, new_lo, j_lo), np.where(j_hi > j_lo, new_hi, j_hi)
     return dataclasses.replace(guard, j_lo=ConstArray(new_lo), j_hi=ConstArray(new_hi), lo=ConstArray(lo),
                                hi=ConstArray(hi))
+
+
+def drop_stale_guards(net: Netlist) -> Netlist:
+    """``net`` without its guards, marked :data:`STALE` (``net`` itself when it has none).
+
+    For parameters set with nothing to re-measure the guards on: runs then
+    check non-finite values only, and :func:`warn_stale_guards` says so.
+    """
+    if not any(p.guard is not None for p in net.populations):
+        return net
+    populations = tuple(p if p.guard is None else dataclasses.replace(p, guard=None) for p in net.populations)
+    return dataclasses.replace(net, populations=populations, info={**net.info, "guards": STALE})
+
+
+def warn_stale_guards(net: Netlist, on_range: str, name: str = "the program") -> None:
+    """Say once per netlist, as a :class:`~spikec.errors.RangeWarning`, that a run of ``net`` checked no
+    ranges because :func:`drop_stale_guards` took them off (nothing under ``on_range="ignore"``)."""
+    if net.info.get("guards") != STALE or on_range == "ignore" or net.info.get("stale_guards_said"):
+        return
+    net.info["stale_guards_said"] = True  # the netlist is the program's cached one: this run's and the next
+    warnings.warn(
+        f"{name}: its parameters changed (set_params / load_params) without inputs to re-measure the tuned ranges "
+        "on, so this run checked no unit against a range (non-finite values only). Pass the examples it will see: "
+        "prog.set_params(values, inputs=x) or prog.load_params(path, inputs=x), as fit does",
+        RangeWarning, stacklevel=3)

@@ -99,11 +99,32 @@ class SpikecEnsemble(nengo.Ensemble):
     """A netlist population as a ``nengo.Ensemble`` driven through ``.neurons`` only.
 
     Its value lives in its neurons (spikes, currents), not in a decoded
-    vector: a ``nengo.Probe`` of the ensemble itself is refused with an error
-    saying what to probe instead.
+    vector: a ``nengo.Probe`` of the ensemble itself, and a decoded
+    ``nengo.Connection`` out of it (or out of a slice ``ens[i]``), are refused
+    with an error saying what to read instead.
     """
 
     probeable = _NoDecodedValue()
+
+    @property
+    def size_out(self):
+        """Refused: there is no decoded output to connect from.
+
+        nengo's ``Connection`` reads ``pre.size_out`` while it checks its
+        ``pre`` (and ``ens[i]`` reads it for the slice), before any decoders
+        are solved: the one place where a decoded connection is refused at the
+        user's line, as ``nengo.Probe(ens)`` is.  Connections *into* the
+        ensemble read ``size_in``, and ``ens.neurons`` is its own object.
+        """
+        raise nengo.exceptions.ValidationError(
+            f"a spikec population ({self.label}) has no decoded value to connect from (its encoders and evaluation "
+            "points are placeholders, so decoders solved for it would read nothing the network computes). Connect "
+            "from its neurons instead (nengo.Connection(ens.neurons, post, transform=...): spikes or rates) or from "
+            "the network's .outputs[name]", attr="size_out", obj=self)
+
+    def __getitem__(self, key):
+        """Refused: a slice of the ensemble is a decoded value too (see :attr:`size_out`)."""
+        return self.size_out
 
 
 # --------------------------------------------------------------------------- synapses

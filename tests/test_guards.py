@@ -315,10 +315,10 @@ def squash_program():
     return squash.trace(spikec.Input(2, range=(-1, 1)))
 
 
-def test_params_set_without_inputs_take_the_stale_guards_off_and_say_so_once():
-    """Ranges measured for other weights would judge the run with noise: the guards are off, the first run says
-    so (a RangeWarning naming the parameter change, not a range violation), later runs are quiet, ``"ignore"``
-    silences it, and non-finite values are still a clear error."""
+def test_params_set_without_inputs_take_the_stale_guards_off_and_say_so_every_run():
+    """Ranges measured for other weights would judge the run with noise: the guards are off, and every run says
+    so (a RangeWarning naming the parameter change, not a range violation; a RangeError under ``"error"``),
+    ``"ignore"`` silences it, and non-finite values are still a clear error."""
     from spikec.train.guards import STALE
 
     prog = squash_program()
@@ -328,19 +328,20 @@ def test_params_set_without_inputs_take_the_stale_guards_off_and_say_so_once():
     assert prog.netlist.info["guards"] == STALE
     small = np.array([0.05, -0.05])  # operand 0.15: inside the range the units were tuned for
     with pytest.warns(RangeWarning, match=r"parameters changed \(set_params / load_params\)") as record:
-        out = prog.run(small, t=0.005, mode="rate", on_range="error")
+        out = prog.run(small, t=0.005, mode="rate")
     assert len(record) == 1
     np.testing.assert_allclose(np.asarray(out.output)[-1], np.tanh(W_SET @ small), atol=0.01)  # the new weights
-    with no_range_warning():
-        # said once; this run is out of the units' range (0.43 where NumPy gives 0.99) and the warning above
-        # was the only word about it: what set_params(..., inputs=x) is for
+    # this run is out of the units' range (0.43 where NumPy gives 0.99): unchecked, and it says so again
+    with pytest.warns(RangeWarning, match=r"parameters changed"):
         prog.run(np.array([0.9, -0.9]), t=0.005, mode="rate")
+    with pytest.raises(RangeError, match=r"parameters changed"):
+        prog.run(small, t=0.005, mode="rate", on_range="error")
     other = squash_program()
     other.set_params({"w": W_SET})
     with no_range_warning():
         other.run(np.array([0.9, -0.9]), t=0.005, mode="rate", on_range="ignore")
     with pytest.raises(RunError, match=r"non-finite|NaN|nan"):
-        prog.run(lambda t: np.array([np.nan if t > 0.002 else 0.0, 0.0]), t=0.005, mode="rate")
+        other.run(lambda t: np.array([np.nan if t > 0.002 else 0.0, 0.0]), t=0.005, mode="rate", on_range="ignore")
 
 
 @pytest.mark.parametrize("how", ["set_params", "load_params"])

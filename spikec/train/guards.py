@@ -35,7 +35,7 @@ import numpy as np
 
 from spikec.backends.guards import guard_bounds
 from spikec.backends.netsim import make_simulator
-from spikec.errors import RangeWarning
+from spikec.errors import RangeError, RangeWarning
 from spikec.ir.attrs import ConstArray
 from spikec.netlist import Guard, Netlist
 
@@ -137,13 +137,15 @@ def drop_stale_guards(net: Netlist) -> Netlist:
 
 
 def warn_stale_guards(net: Netlist, on_range: str, name: str = "the program") -> None:
-    """Say once per netlist, as a :class:`~spikec.errors.RangeWarning`, that a run of ``net`` checked no
-    ranges because :func:`drop_stale_guards` took them off (nothing under ``on_range="ignore"``)."""
-    if net.info.get("guards") != STALE or on_range == "ignore" or net.info.get("stale_guards_said"):
+    """Say on every run of ``net`` that it checked no ranges because :func:`drop_stale_guards` took them off:
+    a :class:`~spikec.errors.RangeWarning` under ``on_range="warn"``, a :class:`~spikec.errors.RangeError` under
+    ``"error"`` (a run that cannot be checked is not a checked run), nothing under ``"ignore"``."""
+    if net.info.get("guards") != STALE or on_range == "ignore":
         return
-    net.info["stale_guards_said"] = True  # the netlist is the program's cached one: this run's and the next
-    warnings.warn(
+    message = (
         f"{name}: its parameters changed (set_params / load_params) without inputs to re-measure the tuned ranges "
-        "on, so this run checked no unit against a range (non-finite values only). Pass the examples it will see: "
-        "prog.set_params(values, inputs=x) or prog.load_params(path, inputs=x), as fit does",
-        RangeWarning, stacklevel=3)
+        "on, so this run checks no unit against a range (non-finite values only). Pass the examples it will see: "
+        "prog.set_params(values, inputs=x) or prog.load_params(path, inputs=x), as fit does")
+    if on_range == "error":
+        raise RangeError(message)
+    warnings.warn(message, RangeWarning, stacklevel=3)

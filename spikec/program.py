@@ -246,7 +246,7 @@ class Program:
         (examples ``(n, *input_shape)`` of a one-input program, like
         :meth:`fit`'s ``x``) they are re-measured on them, as after ``fit``;
         without, on the last ``fit``'s inputs if there was one; otherwise they
-        are taken off and the next run says so once with a
+        are taken off and every run says so with a
         :class:`spikec.RangeWarning` (see :mod:`spikec.train.guards`).
         """
         from spikec.netlist.params import write_params

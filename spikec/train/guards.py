@@ -21,8 +21,9 @@ inputs=x)`` do the same on ``x``.
 Parameters set without inputs to measure on (and no earlier ``fit``) leave
 nothing to re-measure with: :func:`drop_stale_guards` takes the guards off
 (judging currents against ranges measured for other weights would be noise,
-or silence where it matters) and marks the netlist, and the first run of it
-says so once (:func:`warn_stale_guards`, a :class:`~spikec.errors.RangeWarning`).
+or silence where it matters) and marks the netlist, and every run of it says
+so (:func:`warn_stale_guards`: a :class:`~spikec.errors.RangeWarning`, or a
+:class:`~spikec.errors.RangeError` under ``on_range="error"``).
 Non-finite values are still checked: they need no tuned range.
 """
 

@@ -42,6 +42,12 @@ from spikec.passes.merge_units import nonlinear_depth
 from spikec.tools.metrics import nrmse
 
 
+def draw_array(data, **shape_options) -> np.ndarray:
+    """A float64 array in [-10, 10] of a drawn shape (``shape_options``: hypothesis's ``array_shapes``)."""
+    shape = data.draw(hnp.array_shapes(**shape_options))
+    return data.draw(hnp.arrays(np.float64, shape, elements=st.floats(-10, 10)))
+
+
 def sweep(lo, hi) -> spikec.Input:
     """Element ``i`` goes linearly from ``lo[i]`` to ``hi[i]`` in 1 s."""
     lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
@@ -107,8 +113,8 @@ def test_a_user_range_must_lie_inside_the_domain(user_range, ok):
 @examples(20)
 @given(data=st.data())
 def test_cumsum_matches_numpy(data):
-    shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=4))
-    x = data.draw(hnp.arrays(np.float64, shape, elements=st.floats(-10, 10)))
+    x = draw_array(data, min_dims=1, max_dims=3, max_side=4)
+    shape = x.shape
     axis = data.draw(st.one_of(st.none(), st.integers(-len(shape), len(shape) - 1)))
     prog = assert_matches_numpy(lambda a: np.cumsum(a, axis=axis), x, optimize=True)
     assert prog.traced_graph.stats().nonlinear_units == 0
@@ -117,8 +123,8 @@ def test_cumsum_matches_numpy(data):
 @examples(20)
 @given(data=st.data())
 def test_diff_matches_numpy(data):
-    shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=2, max_side=5))
-    x = data.draw(hnp.arrays(np.float64, shape, elements=st.floats(-10, 10)))
+    x = draw_array(data, min_dims=1, max_dims=3, min_side=2, max_side=5)
+    shape = x.shape
     axis = data.draw(st.integers(-len(shape), len(shape) - 1))
     n = data.draw(st.integers(0, shape[axis] - 1))
     prog = assert_matches_numpy(lambda a: np.diff(a, n=n, axis=axis), x, optimize=True, scale_atol=True)
@@ -164,8 +170,8 @@ def test_diff_errors():
 @examples(25)
 @given(data=st.data())
 def test_max_and_min_match_numpy(data):
-    shape = data.draw(hnp.array_shapes(min_dims=0, max_dims=3, max_side=4))
-    x = data.draw(hnp.arrays(np.float64, shape, elements=st.floats(-10, 10)))
+    x = draw_array(data, min_dims=0, max_dims=3, max_side=4)
+    shape = x.shape
     nd = len(shape)
     axis = data.draw(st.one_of(st.none(), st.lists(st.integers(0, nd - 1), unique=True).map(tuple)) if nd else
                      st.none())
@@ -210,8 +216,8 @@ MATRIX_ORDS = [None, "fro", 1, -1, np.inf, -np.inf]
 @examples(25)
 @given(data=st.data())
 def test_norm_matches_numpy(data):
-    shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=4))
-    x = data.draw(hnp.arrays(np.float64, shape, elements=st.floats(-10, 10)))
+    x = draw_array(data, min_dims=1, max_dims=3, max_side=4)
+    shape = x.shape
     nd = len(shape)
     keepdims = data.draw(st.booleans())
     form = data.draw(st.sampled_from(["flat", "vector", "matrix"] if nd >= 2 else ["flat", "vector"]))

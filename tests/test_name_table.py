@@ -58,7 +58,7 @@ def test_the_asked_template_speaks_as_the_users_option():
 def test_names_and_aliases_are_registered_once():
     t = table()
     for name, aliases in [("red", ()), ("rouge", ()), ("violet", ("azure",)), ("grey", ("grey",))]:
-        with pytest.raises(ValueError, match="colour '.*'"):
+        with pytest.raises(ValueError, match=r"colour '\w+' is already registered|aliases \('grey',\) repeat a name"):
             t.register(name, 9, *aliases)
     assert t.names() == ["blue", "green", "red"]  # a refused registration leaves the table as it was
 
@@ -68,7 +68,7 @@ def test_import_object_loads_module_attribute_strings():
 
     assert import_object("os.path:join") is os.path.join
     for bad in ("os.path", ":join", "os.path:"):
-        with pytest.raises(ValueError, match="package.module:attribute"):
+        with pytest.raises(ValueError, match=r"package\.module:attribute"):
             import_object(bad)
 
 
@@ -80,14 +80,15 @@ def test_the_registries_keep_their_errors_and_messages():
     from spikec.passes.manager import resolve
     from spikec.train import available_trainers, get_trainer
 
-    with pytest.raises(KeyError, match="unknown op 'matmull' .did you mean 'matmul'"):
+    with pytest.raises(KeyError, match=r"unknown op 'matmull' \(did you mean 'matmul'\?\)"):
         get_op("matmull")
     with pytest.raises(ValueError, match="unknown pass 'nope'"):
         resolve("nope")
     assert resolve("eliminate_dead_code")[:2] == ("dce", PASSES["dce"])
-    with pytest.raises(SpikecError, match="target='lfi' .did you mean 'lif'"):
+    with pytest.raises(SpikecError, match=r"target='lfi' \(did you mean 'lif'\?\)"):
         target_of("lfi")
-    with pytest.raises(BackendError, match="unknown back end 'numpi' .did you mean 'numpy'.*available: jax, nengo"):
+    with pytest.raises(BackendError, match=r"unknown back end 'numpi' \(did you mean 'numpy'\?\); "
+                                           r"available: jax, nengo, nengo_dl, numpy"):
         get_backend("numpi")
     with pytest.raises(RunError, match=r"fit\(backend='numpy'\) has no trainer; available: jax, nengo_dl"):
         get_trainer("numpy")

@@ -78,7 +78,7 @@ def test_the_registries_keep_their_errors_and_messages():
     from spikec.lower.targets import TARGETS, register_target, target_of
     from spikec.passes import PASSES, register_pass
     from spikec.passes.manager import resolve
-    from spikec.train import available_trainers, get_trainer
+    from spikec.train import available_trainers, get_trainer, loss_function
 
     with pytest.raises(KeyError, match=r"unknown op 'matmull' \(did you mean 'matmul'\?\)"):
         get_op("matmull")
@@ -92,6 +92,8 @@ def test_the_registries_keep_their_errors_and_messages():
         get_backend("numpi")
     with pytest.raises(RunError, match=r"fit\(backend='numpy'\) has no trainer; available: jax, nengo_dl"):
         get_trainer("numpy")
+    with pytest.raises(SpikecError, match=r"loss='mes' is neither a function .* \(did you mean 'mse'\?\)"):
+        loss_function("mes")
     assert available_backends() == ["jax", "nengo", "nengo_dl", "numpy"]
     assert available_trainers() == ["jax", "nengo_dl"]
     with pytest.raises(ValueError, match="pass 'cse' is already registered"):

@@ -34,9 +34,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse
-import datetime
 import json
-import platform
 import subprocess
 import sys
 import time
@@ -45,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 import spikec
+from spikec.tools.bench import machine_header
 
 
 @spikec.compile
@@ -119,7 +118,7 @@ def lower_child(n: int) -> dict:
             "neurons": stats.neurons, "weights": stats.nonzero_weights}
 
 
-def lower_only(sizes: list[int], save: str | None) -> int:
+def lower_only(sizes: list[int], save: str | None, argv: list[str] | None = None) -> int:
     """The lowering table: one fresh process per n."""
     lines = ["| n | neurons | nonzero weights | trace + passes (s) | lower (s) | range steps | peak memory (MB) |",
              "|---:|---:|---:|---:|---:|---:|---:|"]
@@ -132,10 +131,9 @@ def lower_only(sizes: list[int], save: str | None) -> int:
         lines.append(f"| {n} | {row['neurons']:,} | {row['weights']:,} | {row['trace_s']:.2f} | {row['lower_s']:.2f} "
                       f"| {row['range_steps']} | {row['peak_mb']:.0f} |")
         print(lines[-1], flush=True)
-    header = (f"spikec lowering time; {datetime.date.today()}; {platform.processor() or platform.machine()}, "
-              f"{__import__('os').cpu_count()} cores, one BLAS thread; Python {platform.python_version()}\n"
-              f"command: python benchmarks/build_scaling.py {' '.join(sys.argv[1:])}\n"
-              "quick-start n x n inverse, stable step; lowered for a spiking run at dt = 1 ms; a fresh process per n\n")
+    header = "\n".join([*machine_header("spikec lowering time", argv, script=__file__),
+                         "quick-start n x n inverse, stable step; lowered for a spiking run at dt = 1 ms; "
+                         "a fresh process per n\n"])
     text = header + "\n" + "\n".join(lines) + "\n"
     print(text)
     if save:
@@ -175,7 +173,7 @@ def main(argv=None) -> int:
         print(json.dumps(lower_child(args.lower_child)))
         return 0
     if args.lower_only:
-        return lower_only(args.sizes or [10, 30, 100], args.save)
+        return lower_only(args.sizes or [10, 30, 100], args.save, argv)
     args.sizes = args.sizes or [2, 5, 10, 20, 30]
     columns = ["n", "trace+passes", "lower", "make", "build", "ready", "simulate", "neurons", "populations",
                "projections", "weights", "ensembles", "connections"]

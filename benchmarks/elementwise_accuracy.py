@@ -25,9 +25,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import datetime
-import os
-import platform
 import sys
 import time
 from collections.abc import Callable
@@ -38,6 +35,7 @@ import numpy as np
 
 import spikec
 from spikec.ir.registry import all_ops
+from spikec.tools.bench import machine_header
 from spikec.tools.metrics import nrmse
 
 
@@ -143,14 +141,6 @@ def plot(rows: list[dict], path: str) -> None:
     plt.close(fig)
 
 
-def _cpu() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or platform.machine()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ops", default="", help="comma list of case names (their first word); default: all")
@@ -161,12 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     wanted = {w.strip() for w in args.ops.split(",") if w.strip()}
     cases = {k: c for k, c in CASES.items() if not wanted or k.split()[0] in wanted}
-    command = " ".join(argv if argv is not None else sys.argv[1:])
-    header = (f"spikec elementwise accuracy; {datetime.date.today()}; {_cpu()}, {os.cpu_count()} cores; "
-              f"Python {platform.python_version()}\n"
-              f"command: python benchmarks/elementwise_accuracy.py {command}\n"
-              f"{args.points} held-out points per function, default lowering (seed 0, dt = 1 ms); rate: last step; "
-              f"spiking: mean of the last {args.window:g} s of {args.t:g} s")
+    header = "\n".join([*machine_header("spikec elementwise accuracy", argv, script=__file__),
+                         f"{args.points} held-out points per function, default lowering (seed 0, dt = 1 ms); "
+                         f"rate: last step; spiking: mean of the last {args.window:g} s of {args.t:g} s"])
     print(header, flush=True)
     rows = []
     for name, case in cases.items():

@@ -28,8 +28,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import datetime
-import platform
 import sys
 import time
 from pathlib import Path
@@ -245,18 +243,12 @@ def main(argv=None) -> int:
                         help="steps of 1e-4 s for the lif-target programs (default 10000: 1 s)")
     parser.add_argument("--save", help="path prefix for .txt and .png")
     args = parser.parse_args(argv)
-    import nir
-    import norse
-    import snntorch
-    import torch
+    from spikec.tools.bench import machine_header
 
     rows = measure(args.steps)
     text = table(rows) + "\n\n" + table_lif(measure_lif(args.lif_steps))
-    versions = (f"snnTorch {snntorch.__version__}, Norse {getattr(norse, '__version__', '1.1.0')}, "
-                f"torch {torch.__version__}, nir {nir.__version__}")
-    header = (f"{datetime.date.today()} on {platform.machine()} ({platform.processor() or 'cpu'}), "
-              f"Python {platform.python_version()}; {versions}\n"
-              f"command: python benchmarks/interop.py {' '.join(argv if argv is not None else sys.argv[1:])}\n")
+    header = "\n".join(machine_header("spikec NIR interop", argv, script=__file__,
+                                      packages=("snntorch", "norse", "torch", "nir"))) + "\n"
     print(header + "\n" + text)
     if args.save:
         Path(args.save).parent.mkdir(parents=True, exist_ok=True)

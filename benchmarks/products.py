@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
-import sys
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -26,6 +24,7 @@ import nengo
 import numpy as np
 
 import spikec
+from spikec.tools.bench import machine_header
 from spikec.tools.metrics import nrmse
 
 VARIANTS = [
@@ -68,9 +67,7 @@ def main(argv=None) -> None:
     parser.add_argument("--seeds", type=int, default=3, help="seeds per row (default 3: mean of each column)")
     parser.add_argument("--plot", help="save a plot of NRMSE against spikes here")
     args = parser.parse_args(argv)
-    print(f"spikec products on sines; {datetime.date.today()}; {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cores, one thread; Python {platform.python_version()}")
-    print(f"command: python benchmarks/products.py {' '.join(sys.argv[1:] if argv is None else argv)}")
+    print("\n".join(machine_header("spikec products on sines", argv, script=__file__)))
     print(f"x * y of two sines per input element, domain [-1, 1], spiking, {args.t:g} s, seeds 0..{args.seeds - 1}\n")
     print("| lowering | neurons | spikes/s | NRMSE (20 ms lowpass) | range warning |")
     print("|---|---:|---:|---:|---|")

@@ -46,8 +46,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse
-import datetime
-import platform
 import sys
 import time
 import warnings
@@ -59,6 +57,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from matrix_inversion import DOMAIN, inverse
 
 import spikec
+from spikec.tools.bench import machine_header
 from spikec.tools.metrics import nrmse
 
 CALIBRATION_SEEDS = tuple(range(100, 116))
@@ -185,10 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.save:
         os.makedirs(os.path.dirname(args.save) or ".", exist_ok=True)
         with open(args.save + ".txt", "w") as fh:
-            fh.write(f"python benchmarks/standard_target.py {' '.join(sys.argv[1:])}\n"
-                     f"measured {datetime.date.today()} on {platform.machine()} {platform.processor() or ''} "
-                     f"({os.cpu_count()} cores, shared), Python {platform.python_version()}, spikec "
-                     f"{spikec.__version__}\n"
+            fh.write("\n".join(machine_header("spikec lif target", argv, script=__file__, packages=("spikec",)))
+                     + "\n"
                      f"backend {args.backend}, mode spiking, one BLAS thread, dt 1 ms, readout lowpass "
                      f"{args.readout * 1e3:g} ms; compiled once per case for the domain (tune_for on "
                      f"RandomState(100..115)), run on held-out RandomState(s), s = 1..10; inverse rate per ms "

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import spikec
-from spikec.tools.bench import BenchResult, parse_sweep, spikes_vs_accuracy
+from spikec.tools.bench import BenchResult, machine_header, parse_sweep, spikes_vs_accuracy
 from spikec.tools.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,3 +107,21 @@ def test_cli_bench_needs_reference(capsys):
     code = main(["bench", f"{EXAMPLE}:inverse", "--arg", "A=2x2"])
     _, err = capsys.readouterr()
     assert code == 2 and "--reference" in err
+
+
+def test_machine_header_names_the_machine_the_date_and_the_command(monkeypatch):
+    import datetime
+    import os
+    import platform
+    from importlib import metadata
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    first, command = machine_header("spikec products", ["--t", "0.5"], script="/x/benchmarks/products.py",
+                                    packages=("numpy",))
+    assert first.startswith(f"spikec products; {datetime.date.today().isoformat()}; ")
+    assert f", {os.cpu_count()} cores, one BLAS thread; Python {platform.python_version()}; " in first
+    assert first.endswith(f"; numpy {metadata.version('numpy')}")
+    assert command == "command: python benchmarks/products.py --t 0.5"
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
+    assert "4 BLAS threads" in machine_header("x", [], script="b.py")[0]
+    assert "2 threads per process" in machine_header("x", [], script="b.py", threads="2 threads per process")[0]

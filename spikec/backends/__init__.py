@@ -11,21 +11,20 @@ imports TensorFlow or JAX.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from spikec.backends.common import RunSpec
 from spikec.backends.result import RunResult
 from spikec.errors import BackendError
+from spikec.util.nametable import NameTable, import_object
 
-# name -> "module:attribute"; the attribute is a Backend.
-_BACKENDS: dict[str, str] = {
-    "numpy": "spikec.backends.numpy.backend:NumpyBackend",
-    "nengo": "spikec.backends.nengo.run:NengoBackend",
-    "nengo_dl": "spikec.backends.nengo_dl.backend:NengoDLBackend",
-    "jax": "spikec.backends.jax.backend:JaxBackend",
-}
+#: back-end name -> ``"module:attribute"``, the attribute a :class:`Backend` class, imported when asked for.
+_BACKENDS: NameTable[str] = NameTable("back end", error=BackendError)
+_BACKENDS.register("numpy", "spikec.backends.numpy.backend:NumpyBackend")
+_BACKENDS.register("nengo", "spikec.backends.nengo.run:NengoBackend")
+_BACKENDS.register("nengo_dl", "spikec.backends.nengo_dl.backend:NengoDLBackend")
+_BACKENDS.register("jax", "spikec.backends.jax.backend:JaxBackend")
 
 
 class Backend(Protocol):
@@ -49,22 +48,18 @@ class Backend(Protocol):
 
 
 def register_backend(name: str, target: str) -> None:
-    """Register a back end as ``"package.module:ClassName"`` (imported lazily)."""
-    _BACKENDS[name] = target
+    """Register a back end as ``"package.module:ClassName"`` (imported lazily; a name may be registered once)."""
+    _BACKENDS.register(name, target)
 
 
 def available_backends() -> list[str]:
-    return sorted(_BACKENDS)
+    """The registered back ends' names, sorted."""
+    return _BACKENDS.names()
 
 
 def get_backend(name: str) -> Backend:
     """Instantiate the back end registered under ``name``."""
-    try:
-        target = _BACKENDS[name]
-    except KeyError:
-        raise BackendError(f"unknown back end {name!r}; available: {', '.join(available_backends())}") from None
-    module, attr = target.split(":")
-    return getattr(importlib.import_module(module), attr)()
+    return import_object(_BACKENDS.lookup(name))()
 
 
 __all__ = ["Backend", "RunResult", "RunSpec", "available_backends", "get_backend", "register_backend"]

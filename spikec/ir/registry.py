@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from spikec.ir.attrs import Attrs
+from spikec.util.nametable import NameTable
 
 Shape = tuple[int, ...]
 
@@ -175,7 +176,8 @@ class OpDef:
         return int(node.size)
 
 
-_REGISTRY: dict[str, OpDef] = {}
+#: op name -> :class:`OpDef`, in registration order.
+_REGISTRY: NameTable[OpDef] = NameTable("op")
 
 
 #: Operand size above which shape inference runs the reference on zero-stride views (see OpDef.infer_shape).
@@ -184,18 +186,12 @@ _DUMMY_LIMIT = 1 << 20
 
 def register(opdef: OpDef) -> OpDef:
     """Add an op to the registry; names are unique."""
-    if opdef.name in _REGISTRY:
-        raise ValueError(f"op {opdef.name!r} is already registered")
-    _REGISTRY[opdef.name] = opdef
-    return opdef
+    return _REGISTRY.register(opdef.name, opdef)
 
 
 def get_op(name: str) -> OpDef:
-    """Look an op up by name."""
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown op {name!r}; registered ops: {', '.join(sorted(_REGISTRY))}") from None
+    """Look an op up by name (an unknown name is a KeyError that lists the registered ops)."""
+    return _REGISTRY.lookup(name)
 
 
 def all_ops() -> dict[str, OpDef]:

@@ -17,23 +17,19 @@ from spikec.passes.fuse_linear import fuse_linear
 from spikec.passes.hoist_gram import hoist_gram
 from spikec.passes.merge_units import merge_units
 from spikec.passes.remove_identities import remove_identities
+from spikec.util.nametable import NameTable
 
 PassFn = Callable[..., Graph]
 # A pipeline entry: a registered name, a function, or (name or function, keyword options).
 PassSpec = str | PassFn | tuple
 
-PASSES: dict[str, PassFn] = {}
-_ALIASES: dict[str, str] = {}
+#: pass name -> function ``Graph -> Graph`` (aliases such as ``"eliminate_dead_code"`` resolve through it).
+PASSES: NameTable[PassFn] = NameTable("pass", error=ValueError)
 
 
 def register_pass(name: str, fn: PassFn, *aliases: str) -> PassFn:
-    """Make ``fn`` (``Graph -> Graph``, pure) available to pipelines as ``name``."""
-    if name in PASSES or name in _ALIASES:
-        raise ValueError(f"pass {name!r} is already registered")
-    PASSES[name] = fn
-    for alias in aliases:
-        _ALIASES[alias] = name
-    return fn
+    """Make ``fn`` (``Graph -> Graph``, pure) available to pipelines as ``name`` (and ``aliases``)."""
+    return PASSES.register(name, fn, *aliases)
 
 
 register_pass("expand_bilinear", expand_bilinear)
@@ -77,9 +73,7 @@ def resolve(spec: PassSpec) -> tuple[str, PassFn, dict[str, Any]]:
             raise ValueError(f"a pass with options is (name, {{option: value}}), got {spec!r}")
         spec, options = spec[0], dict(spec[1])
     if isinstance(spec, str):
-        name = _ALIASES.get(spec, spec)
-        if name not in PASSES:
-            raise ValueError(f"unknown pass {spec!r}; available: {', '.join(sorted(PASSES))}")
+        name = PASSES.resolve(spec)
         return name, PASSES[name], options
     if callable(spec):
         name = next((n for n, f in PASSES.items() if f is spec), getattr(spec, "__name__", repr(spec)))

@@ -25,9 +25,15 @@ The same is ``spikec bench FILE.py:FUNC --arg A=2x2 --reference numpy.linalg.inv
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import itertools
+import os
+import platform
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -349,5 +355,52 @@ def parse_sweep(text: str) -> tuple[str, list[Any]]:
     return name.strip(), out
 
 
-__all__ = ["LEVELS", "BenchResult", "BenchRow", "parse_sweep", "spikes_vs_accuracy"]
+# -- where a measurement was made ------------------------------------------------------------
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux), else what :mod:`platform` knows."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
+
+
+def _threads() -> str:
+    """The BLAS threads this process runs with, as the benchmarks' ``OMP_NUM_THREADS`` setting says."""
+    n = os.environ.get("OMP_NUM_THREADS")
+    if n is None:
+        return "BLAS threads unlimited"
+    return "one BLAS thread" if n == "1" else f"{n} BLAS threads"
+
+
+def machine_header(title: str, argv: Sequence[str] | None = None, *, script: str | None = None,
+                   threads: str | None = None, packages: Sequence[str] = ()) -> list[str]:
+    """The lines a benchmark's results start with: what, when, on what machine, and the command that made them.
+
+    ``title`` says what was measured; ``argv`` are the script's arguments
+    (``sys.argv[1:]`` when None); ``script`` its path (pass ``__file__``;
+    shown as ``folder/name.py``); ``threads`` how many threads it ran on
+    (default: read from ``OMP_NUM_THREADS``); ``packages`` names installed
+    distributions whose versions belong in the record (``"torch"``).
+    Returns ``[f"{title}; DATE; CPU, N cores, THREADS; Python X.Y.Z[; pkg V...]",
+    "command: python SCRIPT ARGS"]``.
+    """
+    versions = []
+    for name in packages:
+        try:
+            versions.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{name} (not installed)")
+    first = "; ".join([title, datetime.date.today().isoformat(),
+                       f"{cpu_model()}, {os.cpu_count()} cores, {threads or _threads()}",
+                       f"Python {platform.python_version()}", *versions])
+    path = Path(script if script is not None else sys.argv[0])
+    args = list(sys.argv[1:] if argv is None else argv)
+    return [first, " ".join(["command: python", f"{path.parent.name}/{path.name}" if path.parent.name else path.name,
+                             *args])]
+
+
+__all__ = ["LEVELS", "BenchResult", "BenchRow", "cpu_model", "machine_header", "parse_sweep", "spikes_vs_accuracy"]
 

@@ -27,23 +27,37 @@ from spikec.netlist import Netlist
 from spikec.netlist.params import bindings, read_params, structure_key, write_params
 from spikec.train.common import History, check_single_input, is_feedforward
 from spikec.util.cache import LruCache
+from spikec.util.nametable import NameTable
 
-LOSSES = ("crossentropy", "mse")
+
+def _crossentropy() -> Callable:
+    """Softmax cross-entropy of the outputs (one row per sample) against integer labels."""
+    import jax.numpy as jnp
+    import optax
+
+    return lambda out, y: optax.softmax_cross_entropy_with_integer_labels(
+        out.reshape(out.shape[0], -1), y.astype(jnp.int32)).mean()
+
+
+def _mse() -> Callable:
+    """Mean squared error of the outputs against targets of the same size."""
+    import jax.numpy as jnp
+
+    return lambda out, y: jnp.mean((out.reshape(y.shape) - y) ** 2)
+
+
+#: loss name -> a factory of ``loss(outputs, targets) -> scalar`` (jax.numpy code, so built when asked for).
+LOSSES: NameTable[Callable[[], Callable]] = NameTable(
+    "loss", error=SpikecError, asked="loss={name!r} is neither a function (outputs, targets) nor a known loss")
+LOSSES.register("crossentropy", _crossentropy, "sparse_categorical_crossentropy")
+LOSSES.register("mse", _mse)
 
 
 def loss_function(loss: str | Callable) -> Callable:
     """``loss(outputs, targets) -> scalar`` for a name in :data:`LOSSES` or a callable (jax.numpy code)."""
-    import jax.numpy as jnp
-    import optax
-
     if callable(loss):
         return loss
-    if loss in ("crossentropy", "sparse_categorical_crossentropy"):
-        return lambda out, y: optax.softmax_cross_entropy_with_integer_labels(
-            out.reshape(out.shape[0], -1), y.astype(jnp.int32)).mean()
-    if loss == "mse":
-        return lambda out, y: jnp.mean((out.reshape(y.shape) - y) ** 2)
-    raise SpikecError(f"unknown loss {loss!r}; use one of {', '.join(LOSSES)} or a function (outputs, targets)")
+    return LOSSES.lookup(loss)()
 
 
 def make_optimizer(optimizer: Any):

@@ -10,35 +10,29 @@ imports TensorFlow.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 
 from spikec.errors import RunError
+from spikec.util.nametable import NameTable, import_object
 
 __all__ = ["available_trainers", "get_trainer", "register_trainer"]
 
-# back-end name -> "module:function"
-_TRAINERS: dict[str, str] = {
-    "jax": "spikec.train.loop:fit",
-    "nengo_dl": "spikec.train.nengo_dl:fit_nengo_dl",
-}
+#: back-end name -> ``"module:function"``, imported when asked for.
+_TRAINERS: NameTable[str] = NameTable("trainer", error=RunError, asked="fit(backend={name!r}) has no trainer")
+_TRAINERS.register("jax", "spikec.train.loop:fit")
+_TRAINERS.register("nengo_dl", "spikec.train.nengo_dl:fit_nengo_dl")
 
 
 def register_trainer(name: str, target: str) -> None:
-    """Register a trainer for ``fit(backend=name)`` as ``"package.module:function"`` (imported lazily)."""
-    _TRAINERS[name] = target
+    """Register a trainer for ``fit(backend=name)`` as ``"package.module:function"`` (imported lazily, once)."""
+    _TRAINERS.register(name, target)
 
 
 def available_trainers() -> list[str]:
-    return sorted(_TRAINERS)
+    """The back ends :meth:`spikec.Program.fit` can train on, sorted."""
+    return _TRAINERS.names()
 
 
 def get_trainer(name: str) -> Callable:
     """The trainer registered under ``name``."""
-    try:
-        target = _TRAINERS[name]
-    except KeyError:
-        names = " and ".join(f"backend={n!r}" for n in available_trainers())
-        raise RunError(f"fit supports {names}, got {name!r}") from None
-    module, attr = target.split(":")
-    return getattr(importlib.import_module(module), attr)
+    return import_object(_TRAINERS.lookup(name))

@@ -1,1 +1,1 @@
-"""Small helpers every layer may use: progress bars, an LRU memo, argument checks."""
+"""Small helpers every layer may use: progress bars, an LRU memo, argument checks, rule tables by class and by name."""

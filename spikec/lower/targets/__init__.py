@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from spikec.errors import SpikecError
+from spikec.util.nametable import NameTable
 
 if TYPE_CHECKING:
     from spikec.ir.graph import Graph
@@ -63,24 +64,18 @@ class Target:
     defaults: Mapping[str, Any] = field(default_factory=dict)
 
 
-#: target name -> :class:`Target`.
-TARGETS: dict[str, Target] = {}
+#: target name -> :class:`Target`; an unknown name is an error that speaks as the ``target=`` option.
+TARGETS: NameTable[Target] = NameTable("lowering target", error=SpikecError, asked="target={name!r}")
 
 
 def register_target(target: Target) -> Target:
     """Add ``target`` to :data:`TARGETS` (a name may be registered once)."""
-    if target.name in TARGETS:
-        raise ValueError(f"lowering target {target.name!r} is already registered")
-    TARGETS[target.name] = target
-    return target
+    return TARGETS.register(target.name, target)
 
 
 def target_of(name: str) -> Target:
     """The target called ``name``; an unknown name is an error that lists the known ones."""
-    try:
-        return TARGETS[name]
-    except KeyError:
-        raise SpikecError(f"target={name!r}: choose one of {', '.join(repr(t) for t in sorted(TARGETS))}") from None
+    return TARGETS.lookup(name)
 
 
 def extra_neurons(graph: Graph, options: Any) -> list:

@@ -82,6 +82,8 @@ class Program:
 
         compile_options = self.lower_options()
         check_size(graph, traced_neurons(graph, compile_options), compile_options, what="this program")
+        #: The :class:`~spikec.train.autotune.AutotuneReport` of the last :meth:`autotune` (None: not autotuned).
+        self.autotuned = None
         # ---- passes (spikec/passes): the optimized graph and the log of each pass ----
         from spikec.passes import PassManager
 
@@ -118,7 +120,8 @@ class Program:
         return self.graph.to_dot()
 
     def __str__(self) -> str:
-        return f"{self.graph}\n{self.domain.describe()}"
+        chosen = "" if self.autotuned is None else f"\nlowering options chosen by autotune: {self.autotuned.summary()}"
+        return f"{self.graph}\n{self.domain.describe()}{chosen}"
 
     def __repr__(self) -> str:
         ins = ", ".join(f"{s.name}{list(s.shape)}" for s in self.inputs)
@@ -364,6 +367,51 @@ class Program:
         self._domain = self._domain.updated({spec.name: self._domain[spec.name].with_samples(*(r[i] for r in rows))
                                              for i, spec in enumerate(self.inputs)})
         return self
+
+    def with_options(self, **options: Any) -> Program:
+        """This program compiled with other compile options (lowering options, ``passes``): a new Program with
+        the same traced graph and domain; ``self`` is left as it is."""
+        other = Program(self.traced_graph, self.inputs, self.structure, name=self.name,
+                        options={**self.options, **options})
+        other._domain = self._domain
+        return other
+
+    def autotune(self, *, t: float, target: float = 0.01, synapse: Any = 0.02, backend: str = "jax",
+                 reference: str = "trajectory", candidates: Sequence[Mapping[str, Any]] | None = None,
+                 require: float = 0.8, **run_options: Any):
+        """Let the compiler choose lowering options on the domain's calibration inputs; returns the report.
+
+        Every candidate option set (by default a small grid of
+        ``unit_synapse`` and ``product_radius``, with and without the optional
+        rewrites that changed this program, :data:`spikec.train.autotune.SEARCH_SPACE`)
+        is lowered for this program's domain and run in spiking mode for
+        ``t`` seconds on the traced example and every calibration input
+        (``tune_for`` examples, sampler draws, points of declared boxes;
+        never anything else). Its output, read through ``synapse``, is
+        compared with the ideal run of the same inputs, at every step
+        (``reference="trajectory"``) or with the ideal run's last value
+        (``"final"``, for programs whose answer is where they settle). The
+        chosen set keeps at least ``require`` of the inputs within ``target``
+        NRMSE to the end of the run for the fewest median spikes (if none
+        does, the one that keeps the most). The program then has those
+        compile options (and graph, when a rewrite was left out), so later
+        runs, exports and ``to_nengo`` use them; ``print(report)`` shows every
+        candidate. Other ``run_options`` (``dt``, ``seed``, ``dtype``...) go to
+        each run.
+        """
+        from spikec.train.autotune import autotune
+
+        if self._trained:
+            raise SpikecError("autotune: this program's parameters were trained; autotune before fit (each option "
+                              "set is another network, and the trained values belong to one)")
+        report = autotune(self, t=t, target=target, synapse=synapse, backend=backend, reference=reference,
+                          candidates=candidates, require=require, **run_options)
+        chosen = self.with_options(**report.chosen)
+        self.options, self.graph, self.pass_log = chosen.options, chosen.graph, chosen.pass_log
+        self._netlists.clear()
+        self.__dict__.pop("lowering_graph", None)  # the cached property, for the graph just chosen
+        self.autotuned = report
+        return report
 
     @property
     def netlist(self) -> Netlist:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -12,14 +11,15 @@ import numpy as np
 from spikec.backends import RunResult, get_backend
 from spikec.backends.common import check_options, steps_of
 from spikec.backends.guards import check_on_range, enforce
+from spikec.backends.result import filter_outputs
 from spikec.errors import RunError, SpikecError
-from spikec.ir.domain import Domain, InputDomain
+from spikec.ir.domain import Domain
 from spikec.ir.graph import Graph, GraphStats
 from spikec.lower import LowerOptions, lower
 from spikec.lower.estimate import Estimate
 from spikec.netlist import Netlist, NetlistStats
 from spikec.passes import prepare_for_lowering
-from spikec.trace.compile import Input, InputSpec
+from spikec.trace.compile import InputSpec
 
 
 def _check_fit_options(backend: str, trainer: Callable, options: Mapping[str, Any]) -> None:
@@ -213,7 +213,7 @@ class Program:
             if name not in self.input_names:
                 raise SpikecError(f"set_domain: {self.name} has no input {name!r}; inputs: "
                                   f"{', '.join(self.input_names)}")
-            changes[name] = _input_domain(self.inputs[self.input_names.index(name)], value)
+            changes[name] = self.inputs[self.input_names.index(name)].domain_of(value)
         self._domain = self._domain.updated(changes)
         return self
 
@@ -568,57 +568,11 @@ def run_graph(graph: Graph, inputs: Sequence[Any], steps: int, dt: float, *, mod
                      spikes=np.zeros(shape, dtype=np.int64), batched=batch_size is not None)
 
 
-def filter_outputs(result: RunResult, synapse: Any) -> RunResult:
-    """``result`` with every output passed through ``synapse`` along time.
-
-    Sample ``k`` of the filtered output includes raw sample ``k`` (nengo's
-    ``Synapse.filt`` convention).  Only linear synapses make sense here.
-    """
-    from spikec.models.synapses import as_synapse
-
-    syn = as_synapse(synapse)
-    if not syn.is_linear:
-        raise RunError(f"run(synapse=...) needs a linear synapse, got {syn.label()}")
-    filtered = []
-    for out in result.outputs:
-        series = np.moveaxis(out, 1, 0) if result.batched else out
-        state = syn.init_state(series.shape[1:])
-        values = np.empty_like(series)
-        for k, sample in enumerate(series):
-            state, values[k] = syn.step(state, sample, result.dt)
-        filtered.append(np.moveaxis(values, 0, 1) if result.batched else values)
-    return dataclasses.replace(result, outputs=tuple(filtered), info={**result.info, "synapse": syn.label()})
-
-
 # Lowpass (s) between nonlinear units in spiking runs (see Program.mode_options).
 SPIKING_UNIT_SYNAPSE = 0.005
 
 # Compile options that are not lowering options.
 PROGRAM_OPTIONS = {"passes"}
-
-
-def _input_domain(spec: InputSpec, value: Any) -> InputDomain:
-    """The :class:`InputDomain` that :meth:`Program.set_domain` reads ``value`` as (see there)."""
-    if value is None:
-        return InputDomain(spec.name, spec.shape)
-    if isinstance(value, Input):
-        if value.domain is None:
-            raise SpikecError(f"set_domain: the Input for {spec.name!r} declares neither range nor sample")
-        if value.shape != spec.shape:
-            raise SpikecError(f"set_domain: input {spec.name!r} has shape {spec.shape}, the Input {value.shape}")
-        return dataclasses.replace(value.domain, name=spec.name)
-    if isinstance(value, tuple):
-        if len(value) != 2:
-            raise SpikecError(f"set_domain: {spec.name}={value!r}: a box is a pair (lo, hi)")
-        return InputDomain.box(spec.name, spec.shape, *value)
-    if isinstance(value, list):
-        for v in value:
-            spec.provider(v)  # checks shapes
-        return InputDomain(spec.name, spec.shape).with_samples(*value)
-    if callable(value):
-        return InputDomain(spec.name, spec.shape, sampler=value)
-    raise SpikecError(f"set_domain: {spec.name}={type(value).__name__}: give (lo, hi), a list of examples, "
-                      "a sampler fn(rng), a spikec.Input with range or sample, or None")
 
 
 class ProgramStats:

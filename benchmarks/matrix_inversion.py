@@ -262,8 +262,17 @@ def _adam_raw(n: int, lr: float):
     return spikec.compile(inverse_adam, passes=passes), {"lr": lr, "beta1": 0.95}, dict(RAW)
 
 
+def _adam_auto(n: int, lr: float):
+    # inverse_adam as written, default pipeline and options: Program.autotune picks the lowering options (and
+    # whether to keep hoist_gram) on the calibration draws, through the variant's readout (run_heldout)
+    return spikec.compile(inverse_adam), {"lr": lr, "beta1": 0.95}, {}
+
+
+#: variants whose lowering options the compiler chooses: ``prog.autotune`` on the calibration draws after tune_for
+AUTOTUNED = {"adam-auto"}
+
 #: readout lowpass (s) of the variants that read Adam's jittery output through more than the default 20 ms
-VARIANT_READOUT = {"gyrus-recipe": 0.2, "adam-raw": 0.1}
+VARIANT_READOUT = {"gyrus-recipe": 0.2, "adam-raw": 0.1, "adam-auto": 0.1}
 
 
 #: held-out variants: name -> (build(n, lr) -> (compiled function, static args, lowering options),
@@ -302,6 +311,10 @@ HELDOUT_VARIANTS = {
                      "readout (as Gyrus)"),
     "adam-raw": (_adam_raw, {2: (0.3, 2.5), 5: (0.3, 2.5), 10: (0.3, 20.0)}, False,
                  "Gyrus's structure and raw spikes (gyrus-recipe) with Adam lr 0.3, beta1 0.95, 100 ms readout"),
+    "adam-auto": (_adam_auto, {2: (0.3, 2.5), 5: (0.3, 2.5), 10: (0.3, 20.0)}, True,
+                  "inverse_adam as written, Adam lr 0.3, beta1 0.95; lowering options (unit_synapse, product_radius, "
+                  "with or without hoist_gram) chosen by prog.autotune on the 16 calibration draws, reference = "
+                  "the ideal run's final value, through the variant's readout"),
 }
 
 
@@ -322,6 +335,12 @@ def run_heldout(n: int, variant: str, backend: str, readout: float, lr: float | 
     prog = cf.trace(A0, **static)
     if calibrate:
         prog.tune_for(*(np.random.RandomState(s).randn(n, n) for s in CALIBRATION_SEEDS))
+    chosen = None
+    if variant in AUTOTUNED:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            chosen = prog.autotune(t=t, synapse=readout, reference="final", backend=backend, progress=False)
+        options = {}  # the program holds the chosen options now
     held = np.stack([np.random.RandomState(s).randn(n, n) for s in HELDOUT_SEEDS])
     start = time.perf_counter()
     with warnings.catch_warnings():
@@ -340,9 +359,16 @@ def run_heldout(n: int, variant: str, backend: str, readout: float, lr: float | 
                      "stay_0.01": spikes_to_reach(curve, spikes, 0.01), "spikes": float(spikes[-1]),
                      "curve": curve, "spike_curve": spikes})
     finals = [r["final"] for r in rows]
+    neurons = prog.lower(dt=1e-3, **prog.mode_options(mode, options)).stats().neurons if mode != "ideal" else 0
+    if chosen is not None:  # shown as chosen, the pipeline by what it leaves out
+        kept = {p if isinstance(p, str) else p[0] for p in chosen.chosen.get("passes", spikec.passes.DEFAULT_PIPELINE)}
+        options = {**{k: v for k, v in chosen.chosen.items() if k != "passes"},
+                   **({"passes": "without " + ", ".join(sorted(set(spikec.passes.DEFAULT_PIPELINE) - kept))}
+                      if "passes" in chosen.chosen else {}), "chosen by": "autotune"}
     return {"n": n, "variant": variant, "static": static, "t": t, "options": options, "calibrated": calibrate,
+            "autotune": None if chosen is None else str(chosen),
             "readout": readout,
-            "neurons": prog.lower(dt=1e-3, **options).stats().neurons if mode != "ideal" else 0, "rows": rows,
+            "neurons": neurons, "rows": rows,
             "median": float(np.median(finals)), "worst": float(np.max(finals)), "wall": wall, "mode": mode}
 
 
@@ -503,7 +529,7 @@ def main_heldout(args) -> int:
     sizes = [int(s) for s in (args.sizes or "2,5,10").split(",")]
     variants = args.variants.split(",") if args.variants != "euler,adam" else [
         "newton", "newton-hand", "gram", "gram-auto", "gram-balanced", "residual-auto", "gram-range", "tuned",
-        "tuned-example", "gyrus-recipe", "adam-raw"]
+        "tuned-example", "gyrus-recipe", "adam-raw", "adam-auto"]
     backend = (args.backends or "jax").split(",")[0]
     cases, text = [], []
     for n in sizes:
@@ -513,7 +539,7 @@ def main_heldout(args) -> int:
             readout = args.readout if args.readout is not None else VARIANT_READOUT.get(variant, 0.02)
             case = run_heldout(n, variant, backend, readout, lr=args.lr, t=args.t, mode=args.mode)
             cases.append(case)
-            text.append(heldout_table(case))
+            text.append(heldout_table(case) + (f"\n{case['autotune']}" if case.get("autotune") else ""))
             print(text[-1] + "\n", flush=True)
     if args.save:
         os.makedirs(os.path.dirname(args.save) or ".", exist_ok=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -12,14 +11,15 @@ import numpy as np
 from spikec.backends import RunResult, get_backend
 from spikec.backends.common import check_options, steps_of
 from spikec.backends.guards import check_on_range, enforce
+from spikec.backends.result import filter_outputs
 from spikec.errors import RunError, SpikecError
-from spikec.ir.domain import Domain, InputDomain
+from spikec.ir.domain import Domain
 from spikec.ir.graph import Graph, GraphStats
 from spikec.lower import LowerOptions, lower
 from spikec.lower.estimate import Estimate
 from spikec.netlist import Netlist, NetlistStats
 from spikec.passes import prepare_for_lowering
-from spikec.trace.compile import Input, InputSpec
+from spikec.trace.compile import InputSpec
 
 
 def _check_fit_options(backend: str, trainer: Callable, options: Mapping[str, Any]) -> None:
@@ -82,6 +82,8 @@ class Program:
 
         compile_options = self.lower_options()
         check_size(graph, traced_neurons(graph, compile_options), compile_options, what="this program")
+        #: The :class:`~spikec.train.autotune.AutotuneReport` of the last :meth:`autotune` (None: not autotuned).
+        self.autotuned = None
         # ---- passes (spikec/passes): the optimized graph and the log of each pass ----
         from spikec.passes import PassManager
 
@@ -118,7 +120,8 @@ class Program:
         return self.graph.to_dot()
 
     def __str__(self) -> str:
-        return f"{self.graph}\n{self.domain.describe()}"
+        chosen = "" if self.autotuned is None else f"\nlowering options chosen by autotune: {self.autotuned.summary()}"
+        return f"{self.graph}\n{self.domain.describe()}{chosen}"
 
     def __repr__(self) -> str:
         ins = ", ".join(f"{s.name}{list(s.shape)}" for s in self.inputs)
@@ -210,7 +213,7 @@ class Program:
             if name not in self.input_names:
                 raise SpikecError(f"set_domain: {self.name} has no input {name!r}; inputs: "
                                   f"{', '.join(self.input_names)}")
-            changes[name] = _input_domain(self.inputs[self.input_names.index(name)], value)
+            changes[name] = self.inputs[self.input_names.index(name)].domain_of(value)
         self._domain = self._domain.updated(changes)
         return self
 
@@ -364,6 +367,51 @@ class Program:
         self._domain = self._domain.updated({spec.name: self._domain[spec.name].with_samples(*(r[i] for r in rows))
                                              for i, spec in enumerate(self.inputs)})
         return self
+
+    def with_options(self, **options: Any) -> Program:
+        """This program compiled with other compile options (lowering options, ``passes``): a new Program with
+        the same traced graph and domain; ``self`` is left as it is."""
+        other = Program(self.traced_graph, self.inputs, self.structure, name=self.name,
+                        options={**self.options, **options})
+        other._domain = self._domain
+        return other
+
+    def autotune(self, *, t: float, target: float = 0.01, synapse: Any = 0.02, backend: str = "jax",
+                 reference: str = "trajectory", candidates: Sequence[Mapping[str, Any]] | None = None,
+                 require: float = 0.8, **run_options: Any):
+        """Let the compiler choose lowering options on the domain's calibration inputs; returns the report.
+
+        Every candidate option set (by default a small grid of
+        ``unit_synapse`` and ``product_radius``, with and without the optional
+        rewrites that changed this program, :data:`spikec.train.autotune.SEARCH_SPACE`)
+        is lowered for this program's domain and run in spiking mode for
+        ``t`` seconds on the traced example and every calibration input
+        (``tune_for`` examples, sampler draws, points of declared boxes;
+        never anything else). Its output, read through ``synapse``, is
+        compared with the ideal run of the same inputs, at every step
+        (``reference="trajectory"``) or with the ideal run's last value
+        (``"final"``, for programs whose answer is where they settle). The
+        chosen set keeps at least ``require`` of the inputs within ``target``
+        NRMSE to the end of the run for the fewest median spikes (if none
+        does, the one that keeps the most). The program then has those
+        compile options (and graph, when a rewrite was left out), so later
+        runs, exports and ``to_nengo`` use them; ``print(report)`` shows every
+        candidate. Other ``run_options`` (``dt``, ``seed``, ``dtype``...) go to
+        each run.
+        """
+        from spikec.train.autotune import autotune
+
+        if self._trained:
+            raise SpikecError("autotune: this program's parameters were trained; autotune before fit (each option "
+                              "set is another network, and the trained values belong to one)")
+        report = autotune(self, t=t, target=target, synapse=synapse, backend=backend, reference=reference,
+                          candidates=candidates, require=require, **run_options)
+        chosen = self.with_options(**report.chosen)
+        self.options, self.graph, self.pass_log = chosen.options, chosen.graph, chosen.pass_log
+        self._netlists.clear()
+        self.__dict__.pop("lowering_graph", None)  # the cached property, for the graph just chosen
+        self.autotuned = report
+        return report
 
     @property
     def netlist(self) -> Netlist:
@@ -520,57 +568,11 @@ def run_graph(graph: Graph, inputs: Sequence[Any], steps: int, dt: float, *, mod
                      spikes=np.zeros(shape, dtype=np.int64), batched=batch_size is not None)
 
 
-def filter_outputs(result: RunResult, synapse: Any) -> RunResult:
-    """``result`` with every output passed through ``synapse`` along time.
-
-    Sample ``k`` of the filtered output includes raw sample ``k`` (nengo's
-    ``Synapse.filt`` convention).  Only linear synapses make sense here.
-    """
-    from spikec.models.synapses import as_synapse
-
-    syn = as_synapse(synapse)
-    if not syn.is_linear:
-        raise RunError(f"run(synapse=...) needs a linear synapse, got {syn.label()}")
-    filtered = []
-    for out in result.outputs:
-        series = np.moveaxis(out, 1, 0) if result.batched else out
-        state = syn.init_state(series.shape[1:])
-        values = np.empty_like(series)
-        for k, sample in enumerate(series):
-            state, values[k] = syn.step(state, sample, result.dt)
-        filtered.append(np.moveaxis(values, 0, 1) if result.batched else values)
-    return dataclasses.replace(result, outputs=tuple(filtered), info={**result.info, "synapse": syn.label()})
-
-
 # Lowpass (s) between nonlinear units in spiking runs (see Program.mode_options).
 SPIKING_UNIT_SYNAPSE = 0.005
 
 # Compile options that are not lowering options.
 PROGRAM_OPTIONS = {"passes"}
-
-
-def _input_domain(spec: InputSpec, value: Any) -> InputDomain:
-    """The :class:`InputDomain` that :meth:`Program.set_domain` reads ``value`` as (see there)."""
-    if value is None:
-        return InputDomain(spec.name, spec.shape)
-    if isinstance(value, Input):
-        if value.domain is None:
-            raise SpikecError(f"set_domain: the Input for {spec.name!r} declares neither range nor sample")
-        if value.shape != spec.shape:
-            raise SpikecError(f"set_domain: input {spec.name!r} has shape {spec.shape}, the Input {value.shape}")
-        return dataclasses.replace(value.domain, name=spec.name)
-    if isinstance(value, tuple):
-        if len(value) != 2:
-            raise SpikecError(f"set_domain: {spec.name}={value!r}: a box is a pair (lo, hi)")
-        return InputDomain.box(spec.name, spec.shape, *value)
-    if isinstance(value, list):
-        for v in value:
-            spec.provider(v)  # checks shapes
-        return InputDomain(spec.name, spec.shape).with_samples(*value)
-    if callable(value):
-        return InputDomain(spec.name, spec.shape, sampler=value)
-    raise SpikecError(f"set_domain: {spec.name}={type(value).__name__}: give (lo, hi), a list of examples, "
-                      "a sampler fn(rng), a spikec.Input with range or sample, or None")
 
 
 class ProgramStats:

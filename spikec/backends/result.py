@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,3 +55,26 @@ class RunResult:
     def __repr__(self) -> str:
         shapes = ", ".join(str(o.shape) for o in self.outputs)
         return f"<RunResult {self.backend}/{self.mode}: {len(self.t)} steps of dt={self.dt:g}; outputs {shapes}>"
+
+
+def filter_outputs(result: RunResult, synapse: Any) -> RunResult:
+    """``result`` with every output passed through ``synapse`` along time.
+
+    Sample ``k`` of the filtered output includes raw sample ``k`` (nengo's
+    ``Synapse.filt`` convention).  Only linear synapses make sense here.
+    """
+    from spikec.errors import RunError
+    from spikec.models.synapses import as_synapse
+
+    syn = as_synapse(synapse)
+    if not syn.is_linear:
+        raise RunError(f"run(synapse=...) needs a linear synapse, got {syn.label()}")
+    filtered = []
+    for out in result.outputs:
+        series = np.moveaxis(out, 1, 0) if result.batched else out
+        state = syn.init_state(series.shape[1:])
+        values = np.empty_like(series)
+        for k, sample in enumerate(series):
+            state, values[k] = syn.step(state, sample, result.dt)
+        filtered.append(np.moveaxis(values, 0, 1) if result.batched else values)
+    return dataclasses.replace(result, outputs=tuple(filtered), info={**result.info, "synapse": syn.label()})

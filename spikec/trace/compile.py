@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from spikec.errors import RunError, TraceError
+from spikec.errors import RunError, SpikecError, TraceError
 from spikec.ir.domain import DEFAULT_COUNT, InputDomain
 from spikec.ir.source import SourceLoc, capture
 from spikec.trace.context import TraceContext, _escaped_error, as_constant
@@ -108,6 +108,29 @@ class InputSpec:
         if isinstance(self.example, Input) and declared is not None:
             return dataclasses.replace(declared, name=self.name)
         return InputDomain(self.name, self.shape)
+
+    def domain_of(self, value: Any) -> InputDomain:
+        """The :class:`InputDomain` that :meth:`spikec.Program.set_domain` reads ``value`` as (see there)."""
+        if value is None:
+            return InputDomain(self.name, self.shape)
+        if isinstance(value, Input):
+            if value.domain is None:
+                raise SpikecError(f"set_domain: the Input for {self.name!r} declares neither range nor sample")
+            if value.shape != self.shape:
+                raise SpikecError(f"set_domain: input {self.name!r} has shape {self.shape}, the Input {value.shape}")
+            return dataclasses.replace(value.domain, name=self.name)
+        if isinstance(value, tuple):
+            if len(value) != 2:
+                raise SpikecError(f"set_domain: {self.name}={value!r}: a box is a pair (lo, hi)")
+            return InputDomain.box(self.name, self.shape, *value)
+        if isinstance(value, list):
+            for v in value:
+                self.provider(v)  # checks shapes
+            return InputDomain(self.name, self.shape).with_samples(*value)
+        if callable(value):
+            return InputDomain(self.name, self.shape, sampler=value)
+        raise SpikecError(f"set_domain: {self.name}={type(value).__name__}: give (lo, hi), a list of examples, "
+                          "a sampler fn(rng), a spikec.Input with range or sample, or None")
 
     def provider(self, value: Any = None) -> Callable[[float], np.ndarray]:
         """A function of time giving this input's value, validating shape."""

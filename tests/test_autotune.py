@@ -1,0 +1,104 @@
+"""Program.autotune: lowering options chosen on the calibration set, checked against NumPy and the rule it states."""
+
+import math
+
+import numpy as np
+import pytest
+
+import spikec
+from spikec.train.autotune import Candidate, _choose, default_candidates
+
+
+def _product():
+    f = spikec.compile(lambda x, y: x * y)
+    return f.trace(spikec.Input(3, value=[0.5, -0.3, 0.2], sample=lambda rng: rng.uniform(-1, 1, 3)),
+                   spikec.Input(3, value=[0.4, 0.6, -0.5], sample=lambda rng: rng.uniform(-1, 1, 3)))
+
+
+CANDIDATES = [{"unit_synapse": 0.005, "max_rate": 1000.0}, {"unit_synapse": 0.005, "max_rate": 4000.0},
+              {"unit_synapse": 0.005, "max_rate": 250.0}]
+
+
+@pytest.fixture(scope="module")
+def tuned():
+    prog = _product()
+    report = prog.autotune(t=0.5, target=0.1, synapse=0.05, candidates=CANDIDATES, backend="numpy",
+                           reference="final")
+    return prog, report
+
+
+def test_report_matches_an_independent_run_against_numpy(tuned):
+    """Every row's final NRMSE is what the same options give, run again here and compared with x * y."""
+    prog, report = tuned
+    xs = [prog.inputs[0].provider()(0.0)] + prog.domain["x"].draws(prog.domain.seed)
+    ys = [prog.inputs[1].provider()(0.0)] + prog.domain["y"].draws(prog.domain.seed + 7919)
+    assert report.inputs == len(xs) == 9
+    for cand in report.candidates:
+        res = _product().run(np.stack(xs), np.stack(ys), batch=True, t=0.5, mode="spiking", synapse=0.05,
+                             on_range="ignore", **cand.options)
+        truth = np.stack(xs) * np.stack(ys)
+        err = np.sqrt(np.mean((res.output[:, -1] - truth) ** 2, axis=-1)) / np.sqrt(np.mean(truth**2, axis=-1))
+        np.testing.assert_allclose(cand.finals, err, rtol=1e-6)
+        np.testing.assert_array_equal(cand.spikes, res.spikes[:, -1])
+
+
+def test_chosen_is_the_cheapest_that_reaches_the_target(tuned):
+    _, report = tuned
+    needed = math.ceil(0.8 * report.inputs)
+    good = [c for c in report.candidates if c.reached >= needed]
+    assert good, str(report)
+    assert report.best is min(good, key=lambda c: c.median_stay)
+    # Fewer spikes per second cost accuracy: the rates tried order the spikes spent.
+    spikes = {c.options["max_rate"]: np.median(c.spikes) for c in report.candidates}
+    assert spikes[250.0] < spikes[1000.0] < spikes[4000.0]
+    assert "<- chosen" in str(report) and "max_rate=" in str(report)
+
+
+def test_program_keeps_the_chosen_options(tuned):
+    prog, report = tuned
+    assert prog.autotuned is report
+    assert "chosen by autotune: unit_synapse=0.005, max_rate=" in str(prog)
+    for key, value in report.chosen.items():
+        assert prog.options[key] == value
+    assert prog.lower_options().max_rate == report.chosen["max_rate"]
+    # Later runs use them: the same spikes as the report's run on the traced example.
+    res = prog.run(t=0.5, mode="spiking", on_range="ignore")
+    assert res.spikes[-1] == report.best.spikes[0]
+
+
+def test_choose_rule():
+    def cand(name, stays, finals):
+        return Candidate({"name": name}, finals=np.array(finals), stay_spikes=np.array(stays, dtype=float))
+
+    inf = math.inf
+    cheap_but_unreliable = cand("a", [10, inf, inf, inf, inf], [0.001, 0.5, 0.5, 0.5, 0.5])
+    reliable = cand("b", [100, 200, 300, 400, inf], [0.001] * 4 + [0.2])
+    dearer = cand("c", [500, 500, 500, 500, 500], [0.001] * 5)
+    assert _choose([cheap_but_unreliable, reliable, dearer], require=0.8).options["name"] == "b"
+    assert _choose([cheap_but_unreliable, reliable, dearer], require=1.0).options["name"] == "c"
+    # None reaches often enough: the one that reaches most.
+    assert _choose([cheap_but_unreliable, reliable], require=1.0).options["name"] == "b"
+
+
+def test_default_candidates_try_without_a_rewrite_only_where_it_applied():
+    def inverse(A):
+        return spikec.integrate(lambda M: -2 * (M @ A - np.eye(2)) @ A.T, x0=np.zeros((2, 2)),
+                                synapse=spikec.Adam(lr=0.1))
+
+    A0 = np.random.RandomState(0).randn(2, 2)
+    with_gram = default_candidates(spikec.compile(inverse).trace(A0))
+    assert sum("passes" in c for c in with_gram) == len(with_gram) // 2
+    assert all("hoist_gram" not in c["passes"] for c in with_gram if "passes" in c)
+    assert not any("passes" in c for c in default_candidates(_product()))
+    # Options given at compile time stay fixed.
+    fixed = default_candidates(spikec.compile(lambda x, y: x * y, unit_synapse=0.01).trace(np.ones(2), np.ones(2)))
+    assert all("unit_synapse" not in c for c in fixed) and len(fixed) == 2
+
+
+def test_refusals():
+    f = spikec.compile(lambda x, y: x * y)
+    prog = f.trace(np.array([0.5, -0.3]), np.array([0.4, 0.6]))
+    with pytest.raises(spikec.SpikecError, match="no domain to tune on"):
+        prog.autotune(t=0.1)
+    with pytest.raises(spikec.SpikecError, match="reference="):
+        _product().autotune(t=0.1, reference="mean")

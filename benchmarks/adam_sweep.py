@@ -427,9 +427,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.save:
         os.makedirs(os.path.dirname(args.save) or ".", exist_ok=True)
         with open(args.save + ".txt", "w") as fh:
-            fh.write(f"python benchmarks/adam_sweep.py {' '.join(sys.argv[1:] if argv is None else argv)}\n"
-                     f"measured {time.strftime('%Y-%m-%d')} on {mi._machine()}, "
-                     f"{time.perf_counter() - start:.0f} s wall\n"
+            wall = time.perf_counter() - start
+            fh.write(mi.results_header(f"Adam's step chosen on the calibration set, {wall:.0f} s wall",
+                                       script=__file__) +
                      f"5x5 inverse_adam, no hoist_gram, {mi.RAW}, jax spiking, dt 1 ms, {T:g} s; spikes: cumulative "
                      "over the whole network; '1%&stay': median spikes to reach 1% NRMSE and stay (never: more than "
                      "half never do)\n\n" + text + "\n")

@@ -16,7 +16,8 @@ new process (``subprocess``), one thread each, back ends interleaved:
   n x n inverse, n = 10, 30, 100;
 * **sharded batches**: throughput of a batch of 5x5 inverses over 1, 2 and 4
   CPU devices (``XLA_FLAGS=--xla_force_host_platform_device_count=4``,
-  ``prog.run(batch=True, devices=k)``).
+  ``prog.run(batch=True, devices=k)``), in float64, where the sharded
+  result must equal the one-device result bit for bit.
 
 Usage::
 
@@ -25,12 +26,17 @@ Usage::
     python benchmarks/first_run.py --save benchmarks/results/first_run   # .txt and .png
 
 The table shows wall seconds from ``subprocess`` start to the first result, the
-ratio to nengo's, and the cold/warm ratio of jax.
+ratio to nengo's, and the cold/warm ratio of jax.  spikec's modules (and the
+example and benchmark modules the children import) are byte-compiled before
+the first child, as an installed package is: without it, a machine that sets
+``PYTHONDONTWRITEBYTECODE`` compiles spikec's sources in every process, about
+0.1 s that no user waits for.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import datetime
 import json
 import os
@@ -129,8 +135,10 @@ def child_shard(n: int, batch: int, t: float, devices: list[int]) -> dict:
 
     prog, _ = _inverse_program(n)
     mats = np.stack([np.eye(n) + 0.45 / np.sqrt(n) * np.random.RandomState(b + 1).randn(n, n) for b in range(batch)])
+    # float64: in float32 another device count changes XLA's summation order (about 1e-7 in rate mode,
+    # 1e-4 spiking), so bit-for-bit equality is a float64 property.
     options = {"mode": "spiking", "seed": 0, "progress": False, "backend": "jax", "batch": True,
-               "on_range": "ignore"}
+               "on_range": "ignore", "dtype": "float64"}
     rows = {}
     reference = None
     for k in devices:
@@ -295,6 +303,13 @@ def plot(rows, workloads, lowers, shards, path: str) -> None:
     fig.savefig(path, dpi=100)
 
 
+def byte_compile() -> None:
+    """Write the bytecode of spikec and of the modules the children import (``__pycache__``, ignored by git)."""
+    compileall.compile_dir(ROOT / "spikec", quiet=1)
+    for module in (ROOT / "examples" / "matrix_inversion.py", ROOT / "benchmarks" / "simulator_throughput.py"):
+        compileall.compile_file(module, quiet=1)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: 2x2 only, t = 0.05 s, small lowering")
@@ -318,10 +333,12 @@ def main(argv=None) -> int:
     except (OSError, StopIteration):
         pass
     header = (f"spikec time to first result; {datetime.date.today()}; {cpu}, {os.cpu_count()} cores, "
-              f"one thread per process; Python {platform.python_version()}\n"
+              f"one thread per process; Python {platform.python_version()}; "
+              f"load average at start {os.getloadavg()[0]:.2f}\n"
               f"command: python benchmarks/first_run.py {' '.join(argv if argv is not None else sys.argv[1:])}\n"
-              f"spiking, dt = 1 ms, {t:g} s simulated; every row a fresh process")
+              f"spiking, dt = 1 ms, {t:g} s simulated; every row a fresh process; spikec byte-compiled first")
     print(header, flush=True)
+    byte_compile()
     sections = [header]
     rows, lowers, shards = {}, [], {}
     if "first" not in skip:
@@ -332,7 +349,7 @@ def main(argv=None) -> int:
         sections.append("Lowering (fresh process: import, trace, lower):\n\n" + text)
     if "shard" not in skip:
         text, shards = shard_table(5, 4 if args.quick else args.shard_batch, t)
-        sections.append(f"Sharded batch: {4 if args.quick else args.shard_batch} 5x5 inverses, {t:g} s, "
+        sections.append(f"Sharded batch: {4 if args.quick else args.shard_batch} 5x5 inverses, {t:g} s, float64, "
                         f"XLA_FLAGS=--xla_force_host_platform_device_count=4:\n\n" + text)
     report = "\n\n".join(sections)
     print("\n" + report)

@@ -1,15 +1,20 @@
-"""The dataflow graph: frozen nodes on a networkx ``DiGraph``."""
+"""The dataflow graph: frozen nodes, with a networkx ``MultiDiGraph`` view on demand.
+
+The evaluation order is a plain-Python topological sort (:func:`topological_order`):
+every trace needs it, and importing networkx for it alone would cost more than
+tracing a small program.  networkx is imported when its view is asked for
+(printing, DOT, analyses) or to name the cycle of a graph that has one.
+"""
 
 from __future__ import annotations
 
+import heapq
 import itertools
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from spikec.errors import ShapeError, TraceError
 from spikec.ir.attrs import Attrs
@@ -17,13 +22,70 @@ from spikec.ir.node import Node
 from spikec.ir.registry import OpKind, get_op
 from spikec.ir.source import SourceLoc
 
+if TYPE_CHECKING:
+    import networkx as nx
+
+
+class CycleError(ValueError):
+    """A directed graph given to :func:`topological_order` has a cycle: ``cycle`` lists its edges ``(u, v)``."""
+
+    def __init__(self, cycle: list[tuple]):
+        super().__init__("the graph has a cycle: " + " -> ".join(str(u) for u, _ in cycle))
+        self.cycle = cycle
+
+
+def topological_order(nodes: Iterable[Hashable], edges: Iterable[tuple[Hashable, Hashable]],
+                      key: Callable[[Any], Any] | None = None) -> tuple:
+    """The nodes ordered so that every edge ``(u, v)`` has ``u`` before ``v``; among the nodes
+    ready at once, the smallest ``key(node)`` first (the node itself without ``key``), ties in
+    the order ``nodes`` lists them.
+
+    The same order as ``networkx.lexicographical_topological_sort`` of a ``DiGraph`` built with
+    ``add_nodes_from(nodes)`` then ``add_edges_from(edges)`` (repeated edges count once), so
+    orders, and with them seeds and netlists, do not depend on which of the two computed them.
+    Raises :class:`CycleError` naming the cycle networkx's ``find_cycle`` finds in that graph.
+    """
+    rank: dict[Hashable, int] = {}
+    for node in nodes:
+        rank.setdefault(node, len(rank))
+    children: dict[Hashable, dict[Hashable, None]] = {node: {} for node in rank}
+    for u, v in edges:
+        for end in (u, v):
+            if end not in rank:
+                rank[end] = len(rank)
+                children[end] = {}
+        children[u][v] = None
+    indegree = dict.fromkeys(rank, 0)
+    for kids in children.values():
+        for v in kids:
+            indegree[v] += 1
+    key = key or (lambda node: node)
+    ready = [(key(n), rank[n], n) for n, d in indegree.items() if d == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        node = heapq.heappop(ready)[2]
+        order.append(node)
+        for child in children[node]:
+            indegree[child] -= 1
+            if indegree[child] == 0:
+                heapq.heappush(ready, (key(child), rank[child], child))
+    if len(order) < len(rank):
+        import networkx as nx  # only to name the cycle, on the error path
+
+        g = nx.DiGraph()
+        g.add_nodes_from(rank)
+        g.add_edges_from((u, v) for u, kids in children.items() for v in kids)
+        raise CycleError(list(nx.find_cycle(g)))
+    return tuple(order)
+
 
 class Graph:
     """An immutable dataflow graph of array operations.
 
     Nodes are kept in id order, which is creation order and therefore a
     valid evaluation order once the one-step-delayed operands of stateful
-    nodes are set aside.  The networkx view (:attr:`nx`) holds one edge per
+    nodes are set aside.  The networkx view (:attr:`nx`, built on first use) holds one edge per
     operand, pointing from producer to consumer, with attributes ``port``
     (operand position) and ``delayed`` (True for operands of stateful ops).
 
@@ -67,6 +129,8 @@ class Graph:
     @cached_property
     def nx(self) -> nx.MultiDiGraph:
         """The graph as networkx sees it (a ``MultiDiGraph``: ``x*x`` has two edges)."""
+        import networkx as nx  # on first use: tracing and lowering never need it
+
         g = nx.MultiDiGraph(name=self.name)
         for node in self:
             g.add_node(node.id, node=node)
@@ -84,14 +148,11 @@ class Graph:
         value during a step depends only on earlier steps.  A cycle that
         remains is an algebraic loop and is rejected.
         """
-        instant = nx.DiGraph()
-        instant.add_nodes_from(self.nodes)
-        instant.add_edges_from((u, v) for u, v, d in self.nx.edges(data=True) if not d["delayed"])
+        instant = ((src, node.id) for node in self if not get_op(node.op).is_stateful for src in node.inputs)
         try:
-            return tuple(nx.lexicographical_topological_sort(instant))
-        except nx.NetworkXUnfeasible:
-            cycle = nx.find_cycle(instant)
-            ops = " -> ".join(self.nodes[u].op for u, _ in cycle)
+            return topological_order(self.nodes, instant)
+        except CycleError as exc:
+            ops = " -> ".join(self.nodes[u].op for u, _ in exc.cycle)
             raise TraceError(
                 f"the graph has an algebraic loop ({ops}): a value depends on itself within one time step",
                 hint="close recurrences with spikec.integrate or spikec.filter",
@@ -99,7 +160,15 @@ class Graph:
 
     def consumers(self, node_id: int) -> list[Node]:
         """Nodes that read ``node_id`` (each once, in id order)."""
-        return [self.nodes[v] for v in sorted(set(self.nx.successors(node_id)))]
+        return [self.nodes[v] for v in self._consumers.get(node_id, ())]
+
+    @cached_property
+    def _consumers(self) -> dict[int, tuple[int, ...]]:
+        found: dict[int, set[int]] = {}
+        for node in self:
+            for src in node.inputs:
+                found.setdefault(src, set()).add(node.id)
+        return {src: tuple(sorted(ids)) for src, ids in found.items()}
 
     def operands(self, node: Node | int) -> list[Node]:
         """Operand nodes of ``node``, in argument order."""
@@ -251,7 +320,7 @@ class GraphStats:
                 state += node.size
         return cls(
             nodes=len(graph),
-            edges=graph.nx.number_of_edges(),
+            edges=sum(len(node.inputs) for node in graph),  # one per operand, as in the networkx view
             inputs=len(graph.inputs),
             outputs=len(graph.outputs),
             ops=dict(sorted(ops.items())),

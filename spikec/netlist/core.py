@@ -31,11 +31,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-import networkx as nx
 import numpy as np
 
 from spikec.ir.attrs import ConstArray, format_array
 from spikec.ir.domain import Domain
+from spikec.ir.graph import CycleError, topological_order
 from spikec.netlist.transforms import AvgPool, Convolution, Dense, Sparse, Transform, make_transform
 
 # ------------------------------------------------------------------------------ parameters
@@ -258,16 +258,13 @@ class Netlist:
         Stateful sum nodes (with a synapse) and delayed projections are read
         from the previous step, so they do not constrain the order.
         """
-        g = nx.DiGraph()
-        g.add_nodes_from(self.objects)
-        for p in self.projections:
-            post = self.objects[p.post]
-            if not p.delayed and not (isinstance(post, SumNode) and post.synapse is not None):
-                g.add_edge(p.pre, p.post)
+        edges = [(p.pre, p.post) for p in self.projections
+                 if not p.delayed and not (isinstance(self.objects[p.post], SumNode)
+                                           and self.objects[p.post].synapse is not None)]
         try:
-            return tuple(nx.lexicographical_topological_sort(g))
-        except nx.NetworkXUnfeasible:
-            cycle = " -> ".join(u for u, _ in nx.find_cycle(g))
+            return topological_order(self.objects, edges)
+        except CycleError as exc:
+            cycle = " -> ".join(u for u, _ in exc.cycle)
             raise ValueError(f"netlist {self.name} has an instantaneous loop: {cycle}") from None
 
     def validate(self) -> Netlist:

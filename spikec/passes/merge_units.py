@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-import networkx as nx
-
-from spikec.ir.graph import Graph
+from spikec.ir.graph import Graph, topological_order
 from spikec.ir.registry import get_op
 from spikec.passes.rewrite import Rewriter, instant_predecessors
 
@@ -57,7 +55,7 @@ def merge_units(graph: Graph, min_group: int = 2) -> Graph:
     nonlinear node raises the depth, merging all groups at once cannot close
     an instantaneous cycle (a cycle would have to enter a merged node by an
     edge that raises the depth and come back without lowering it).  The
-    merged graph is topologically sorted with networkx.
+    merged graph is topologically sorted (:func:`~spikec.ir.graph.topological_order`).
 
     A group of ``min_group`` or more nodes becomes one node over the
     concatenation of its members' raveled operands; each member's value is
@@ -83,15 +81,12 @@ def merge_units(graph: Graph, min_group: int = 2) -> Graph:
     def vertex(node_id: int):
         return ("g", group_of[node_id]) if node_id in group_of else ("n", node_id)
 
-    quotient = nx.DiGraph()
+    first = {}
     for node in graph:
-        quotient.add_node(vertex(node.id), first=min(groups[group_of[node.id]]) if node.id in group_of else node.id)
-    for node in graph:
-        for src in instant_predecessors(graph, node):
-            if vertex(src) != vertex(node.id):
-                quotient.add_edge(vertex(src), vertex(node.id))
-    first = nx.get_node_attributes(quotient, "first")
-    order = nx.lexicographical_topological_sort(quotient, key=lambda v: first[v])
+        first.setdefault(vertex(node.id), min(groups[group_of[node.id]]) if node.id in group_of else node.id)
+    edges = [(vertex(src), vertex(node.id)) for node in graph for src in instant_predecessors(graph, node)
+             if vertex(src) != vertex(node.id)]
+    order = topological_order(first, edges, key=lambda v: first[v])
 
     rw = Rewriter(graph)
     for kind, key in order:

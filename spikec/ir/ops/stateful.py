@@ -11,7 +11,6 @@ import functools
 import math
 
 import numpy as np
-import scipy.linalg
 
 from spikec.ir.attrs import ConstArray
 from spikec.ir.ops._common import fmt, same_shape
@@ -48,6 +47,8 @@ def lti_discrete(a: ConstArray, b: ConstArray, dt: float) -> tuple[np.ndarray, n
     aug = np.zeros((n + m, n + m))
     aug[:n, :n] = a.value
     aug[:n, n:] = bm
+    import scipy.linalg  # here: only lti needs it, and importing it costs more than tracing
+
     expm = scipy.linalg.expm(aug * dt)
     return expm[:n, :n], expm[:n, n:]
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import nengo
 import numpy as np
 
 from spikec.errors import ConstantError
 from spikec.models.neurons.base import NeuronType, _as_float
-from spikec.models.neurons.conversion import from_nengo
+from spikec.models.neurons.conversion import from_nengo_named
 from spikec.util.checks import check_dt as _check_dt
 
 __all__ = ["AdEx", "Izhikevich"]
@@ -196,6 +195,6 @@ class AdEx(NeuronType):
 # ------------------------------------------------------------------------------ from nengo
 
 
-@from_nengo.register(nengo.Izhikevich)
+@from_nengo_named("nengo", "Izhikevich")
 def _from_nengo_izhikevich(obj) -> Izhikevich:
     return Izhikevich(obj.tau_recovery, obj.coupling, obj.reset_voltage, obj.reset_recovery)

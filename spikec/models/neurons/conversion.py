@@ -1,21 +1,20 @@
 """What a user may pass as a neuron type: a spikec type, or a nengo one converted by a table.
 
-Each model file registers the nengo class it converts from, next to the model:
-``@from_nengo.register(nengo.LIF)`` with a function ``nengo object -> spikec
-type``.  The match is on the exact class (a nengo subclass may change the
-model, so it is not taken for its base).  A class whose package is slow or
-optional to import is registered by name instead
-(``@from_nengo_named("nengo_dl", "SoftLIFRate")``), so converting never
-imports it.  The nengo back end registers its own adapter classes
-(``NengoParabola``...) the same way, in the module that defines them.
+Each model file registers the nengo class it converts from, next to the model,
+by package and class name (``@from_nengo_named("nengo", "LIF")``) with a
+function ``nengo object -> spikec type``, so that defining the models imports
+neither nengo nor NengoDL.  The match is on the exact class (a nengo subclass
+may change the model, so it is not taken for its base).  The nengo back end
+registers its own adapter classes (``NengoParabola``...) by class in
+:data:`from_nengo`, in the module that defines them.  Nothing here imports
+nengo: an object can only be a nengo neuron type once nengo has been imported.
 """
 
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import Callable
-
-import nengo
 
 from spikec.errors import ConstantError
 from spikec.models.neurons.base import NeuronType
@@ -84,10 +83,13 @@ def as_neuron_type(obj) -> NeuronType:
     """
     if isinstance(obj, NeuronType):
         return obj
-    if isinstance(obj, type) and issubclass(obj, (NeuronType, nengo.neurons.NeuronType)):
+    # Not imported here: if the user never imported nengo, obj is none of its types.
+    nengo = sys.modules.get("nengo")
+    nengo_type = nengo.neurons.NeuronType if nengo is not None else ()
+    if isinstance(obj, type) and issubclass(obj, (NeuronType, nengo_type)):
         raise ConstantError(f"got the class {obj.__name__}, not a neuron type instance",
                             hint=f"write {obj.__name__}()")
-    if isinstance(obj, nengo.neurons.NeuronType):
+    if nengo is not None and isinstance(obj, nengo_type):
         if obj.initial_state:
             raise ConstantError(
                 f"cannot convert {obj!r}: spikec neuron types do not carry initial_state",

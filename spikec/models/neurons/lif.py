@@ -8,12 +8,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import nengo
 import numpy as np
 
 from spikec.errors import ConstantError
 from spikec.models.neurons.base import NeuronType, _as_float
-from spikec.models.neurons.conversion import from_nengo, from_nengo_named
+from spikec.models.neurons.conversion import from_nengo_named
 from spikec.util.checks import check_dt as _check_dt
 
 __all__ = ["LIF", "AdaptiveLIF", "AdaptiveLIFRate", "LIFRate", "RefractoryLIF", "SoftLIFRate", "is_refractory",
@@ -407,22 +406,22 @@ class SoftLIFRate(_LIFTuning, NeuronType):
 # ------------------------------------------------------------------------------ from nengo
 
 
-@from_nengo.register(nengo.LIFRate)
+@from_nengo_named("nengo", "LIFRate")
 def _from_nengo_lif_rate(obj) -> LIFRate:
     return LIFRate(obj.tau_rc, obj.tau_ref, obj.amplitude)
 
 
-@from_nengo.register(nengo.LIF)
+@from_nengo_named("nengo", "LIF")
 def _from_nengo_lif(obj) -> LIF:
     return LIF(obj.tau_rc, obj.tau_ref, obj.min_voltage, obj.amplitude)
 
 
-@from_nengo.register(nengo.AdaptiveLIFRate)
+@from_nengo_named("nengo", "AdaptiveLIFRate")
 def _from_nengo_adaptive_lif_rate(obj) -> AdaptiveLIFRate:
     return AdaptiveLIFRate(obj.tau_n, obj.inc_n, obj.tau_rc, obj.tau_ref, obj.amplitude)
 
 
-@from_nengo.register(nengo.AdaptiveLIF)
+@from_nengo_named("nengo", "AdaptiveLIF")
 def _from_nengo_adaptive_lif(obj) -> AdaptiveLIF:
     return AdaptiveLIF(obj.tau_n, obj.inc_n, obj.tau_rc, obj.tau_ref, obj.min_voltage, obj.amplitude)
 

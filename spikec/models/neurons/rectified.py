@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-import nengo
 import numpy as np
 
 from spikec.errors import ConstantError
 from spikec.models.neurons.base import NeuronType, _as_float
-from spikec.models.neurons.conversion import from_nengo
+from spikec.models.neurons.conversion import from_nengo_named
 from spikec.util.checks import check_dt as _check_dt
 
 __all__ = ["Parabola", "RectifiedLinear", "SpikingRectifiedLinear"]
@@ -139,11 +138,11 @@ def _parabola_max_rates_intercepts(gain, bias):
 # ------------------------------------------------------------------------------ from nengo
 
 
-@from_nengo.register(nengo.RectifiedLinear)
+@from_nengo_named("nengo", "RectifiedLinear")
 def _from_nengo_rectified_linear(obj) -> RectifiedLinear:
     return RectifiedLinear(obj.amplitude)
 
 
-@from_nengo.register(nengo.SpikingRectifiedLinear)
+@from_nengo_named("nengo", "SpikingRectifiedLinear")
 def _from_nengo_spiking_rectified_linear(obj) -> SpikingRectifiedLinear:
     return SpikingRectifiedLinear(obj.amplitude)

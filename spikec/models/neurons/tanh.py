@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-import nengo
 import numpy as np
 
 from spikec.errors import ConstantError
 from spikec.models.neurons.base import NeuronType, _as_float
-from spikec.models.neurons.conversion import from_nengo
+from spikec.models.neurons.conversion import from_nengo_named
 
 __all__ = ["Tanh"]
 
@@ -64,6 +63,6 @@ class Tanh(NeuronType):
         return {}, self.rates(J, xp)
 
 
-@from_nengo.register(nengo.Tanh)
+@from_nengo_named("nengo", "Tanh")
 def _from_nengo_tanh(obj) -> Tanh:
     return Tanh(obj.tau_ref)

@@ -6,12 +6,11 @@ import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
-import nengo
 import numpy as np
 
 from spikec.errors import ConstantError, RunError
 from spikec.models.neurons.base import NeuronType, _nengo_samples, _shape
-from spikec.models.neurons.conversion import as_neuron_type, from_nengo
+from spikec.models.neurons.conversion import as_neuron_type, from_nengo_named
 from spikec.util.checks import check_dt as _check_dt
 from spikec.util.checks import format_float as _fmt
 
@@ -239,11 +238,11 @@ class PoissonSpiking(RatesToSpikes):
 # ------------------------------------------------------------------------------ from nengo
 
 
-@from_nengo.register(nengo.RegularSpiking)
+@from_nengo_named("nengo", "RegularSpiking")
 def _from_nengo_regular_spiking(obj) -> RegularSpiking:
     return RegularSpiking(as_neuron_type(obj.base_type), obj.amplitude)
 
 
-@from_nengo.register(nengo.PoissonSpiking)
+@from_nengo_named("nengo", "PoissonSpiking")
 def _from_nengo_poisson_spiking(obj) -> PoissonSpiking:
     return PoissonSpiking(as_neuron_type(obj.base_type), obj.amplitude)

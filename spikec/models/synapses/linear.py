@@ -10,7 +10,6 @@ from typing import NamedTuple
 
 import numpy
 import numpy as np
-from nengo.utils.filter_design import cont2discrete, tf2ss
 
 from spikec.errors import ConstantError
 from spikec.models.synapses.base import Synapse, _filled, _fmt_tuple, _positive, _zeros
@@ -45,6 +44,8 @@ def _frozen(a) -> np.ndarray:
 @functools.lru_cache(maxsize=1024)
 def _base_ss(filt: LinearFilter) -> _SS:
     """The filter's state space before discretization (cached per filter)."""
+    from nengo.utils.filter_design import tf2ss  # here: importing nengo is slow; lowering only
+
     A, B, C, D = tf2ss(np.asarray(filt.num), np.asarray(filt.den))
     order = len(A)
     if order == 0:
@@ -73,6 +74,8 @@ def _discrete_ss(filt: LinearFilter, dt: float) -> _SS:
     if not filt.analog or len(ss.A) == 0:
         # Already discrete, or stateless: nothing to discretize (as Nengo).
         return ss
+    from nengo.utils.filter_design import cont2discrete  # here: importing nengo is slow
+
     A, B, C, D, _ = cont2discrete(
         (ss.A, ss.B[:, None], ss.C[None, :], np.array([ss.D])), dt, method="zoh"
     )

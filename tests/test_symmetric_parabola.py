@@ -15,7 +15,7 @@ from spikec.errors import SpikecError
 from spikec.models.neurons import Parabola, RegularSpiking, SymmetricParabola, as_neuron_type
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
-from matrix_inversion import inverse  # noqa: E402
+from matrix_inversion import inverse
 
 DT = 1e-3
 J = np.array([-20.0, -7.5, -3.0, -0.5, 0.0, 0.5, 3.0, 7.5, 20.0])

@@ -61,6 +61,7 @@ from spikec.models.neurons import (
     RegularSpiking,
     SoftLIFRate,
     SpikingRectifiedLinear,
+    SymmetricParabola,
     Tanh,
 )
 from spikec.models.synapses import (
@@ -142,6 +143,7 @@ __all__ = [
     "SoftLIFRate",
     "SpikecError",
     "SpikingRectifiedLinear",
+    "SymmetricParabola",
     "Synapse",
     "Tanh",
     "TraceError",

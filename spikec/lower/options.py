@@ -61,6 +61,13 @@ class LowerOptions:
         quarter of ``max_rate`` at the range's centre): half the neurons, but
         on operands that move over their range (a product of two sines) 4x
         the error for more spikes (benchmarks/products.py).
+        ``"symmetric"``: one :class:`~spikec.models.neurons.SymmetricParabola`
+        neuron per square (rate ``g**2 (u - c)**2`` for either sign, see
+        :func:`spikec.lower.tuning.parabola_square_symmetric`): the pair's
+        quantum with half its neurons, and on raw spikes (``unit_synapse=None``)
+        one leftover voltage per square instead of two, so up to half the
+        pair's quantization error when the sign of ``u - c`` flips (Gyrus's
+        unit).  Such a network does not export to NIR.
     input_range
         ``None`` (the default): the operands of nonlinear units are tuned to
         the values measured on the traced example inputs, so a unit that
@@ -92,8 +99,10 @@ class LowerOptions:
         reaching ``max_rate`` at ``+-R``, whatever the example.  Parabola
         neurons do not saturate, so the pair is exact in rate mode for every
         value; ``R`` only trades spikes against quantization error (each
-        spike is worth ``R**2 / max_rate``).  Overrides ``parabola_pairs`` and
-        ``balanced_products`` for products and squares.
+        spike is worth ``R**2 / max_rate``).  Overrides ``balanced_products`` for
+        products and squares, and ``parabola_pairs=False`` (one-sided units
+        cannot centre at 0): with ``parabola_pairs="symmetric"`` each square is
+        one symmetric neuron of that radius.
     radius_scale
         Parabola products and squares tuned to ranges (not ``product_radius``):
         each square's radius is its operand range's radius times this factor
@@ -148,7 +157,7 @@ class LowerOptions:
     range_t: float = 1.0
     unit_synapse: Any = None
     state_synapse: Any = None
-    parabola_pairs: bool = True
+    parabola_pairs: bool | str = True
     input_range: Any = None
     balanced_products: bool = False
     spike_phase: str = "random"
@@ -178,6 +187,8 @@ class LowerOptions:
         if not self.max_rate > 0 or self.n_neurons < 1 or self.range_margin < 1:
             raise SpikecError("max_rate must be > 0, n_neurons >= 1 and range_margin >= 1")
 
+        if not (isinstance(self.parabola_pairs, bool) or self.parabola_pairs == "symmetric"):
+            raise SpikecError(f"parabola_pairs={self.parabola_pairs!r}: choose True, False or 'symmetric'")
         if self.product_balance not in (None, "domain"):
             raise SpikecError(f"product_balance={self.product_balance!r}: choose None or 'domain'")
         if not float(self.radius_scale) > 0:

@@ -19,7 +19,7 @@ synapse of the state node that holds them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -39,6 +39,7 @@ from spikec.lower.tuning import (
     balanced_product,
     parabola_square,
     parabola_square_pairs,
+    parabola_square_symmetric,
     product_balance,
 )
 from spikec.netlist import AvgPool, Convolution, Dense, ParamBinding, Projection, SumNode
@@ -169,9 +170,52 @@ def lower_elementwise(lw: _Lowering, node: Node, operands: list[Affine]) -> Affi
                          interval=(lo, hi))
 
 
+@dataclass(frozen=True)
+class SquareKind:
+    """How each square of a parabola product or ``x**2`` is built: one row of :data:`SQUARES`.
+
+    ``tune(lower, upper, max_rate) -> (UnitTuning, lin, const)`` (:mod:`spikec.lower.tuning`);
+    ``per_square``: its neurons; ``symmetric``: whether they are
+    :class:`~spikec.models.neurons.SymmetricParabola` (else rectified
+    :class:`~spikec.models.neurons.Parabola`); ``centred``: silent at the
+    range's centre and exact for every value, as ``product_radius`` needs;
+    ``label``: what the netlist print adds to the rule.
+    """
+
+    tune: Callable[..., tuple[UnitTuning, np.ndarray, np.ndarray]]
+    per_square: int
+    symmetric: bool
+    centred: bool
+    label: str
+
+
+#: ``LowerOptions.parabola_pairs`` -> how its squares are built.
+SQUARES: dict[Any, SquareKind] = {
+    False: SquareKind(parabola_square, 1, False, False, ""),
+    True: SquareKind(parabola_square_pairs, 2, False, True, " (pairs)"),
+    "symmetric": SquareKind(parabola_square_symmetric, 1, True, True, " (symmetric)"),
+}
+
+
+def square_kind(o: LowerOptions) -> SquareKind:
+    """The squares ``o`` asks for; ``product_radius`` (squares centred at 0) takes pairs over one-sided units."""
+    kind = SQUARES[o.parabola_pairs]
+    return SQUARES[True] if o.product_radius is not None and not kind.centred else kind
+
+
+def _square_neurons(lw: _Lowering, o: LowerOptions, kind: SquareKind):
+    """The spiking neuron type of ``kind``'s squares (``spiking`` picks the wrapper)."""
+    neuron_type = lw.spiking_parabola(o)
+    if not kind.symmetric:
+        return neuron_type
+    from spikec.models.neurons import SymmetricParabola
+
+    return replace(neuron_type, base=SymmetricParabola())
+
+
 def _per_square(o: LowerOptions) -> int:
-    """Parabola neurons per square: a symmetric pair, or one."""
-    return 2 if o.parabola_pairs or o.product_radius is not None else 1
+    """Parabola neurons per square (:data:`SQUARES`)."""
+    return square_kind(o).per_square
 
 
 _CONSTANT = LowerRule(lower_constant)
@@ -206,19 +250,21 @@ def lower_mul(lw: _Lowering, node: Node, operands: list[Affine]) -> Affine:
     # ((x+y)^2 - (x-y)^2) / 4 with parabola neurons for the squares
     _refuse_n_neurons(node, "product")
     _refuse_unused_n_neurons(lw, node, o)
-    square = parabola_square_pairs if o.parabola_pairs else parabola_square
+    kind = square_kind(o)
+    square = kind.tune
     balance = _domain_balance(lw, node, shape, o)
     if balance is not None:  # x*y == (s x)(y/s): operands of one typical size (LowerOptions.product_balance)
         x, y = x.scaled(balance), y.scaled(1.0 / balance)
         lx, hx, ly, hy = lx * balance, hx * balance, ly / balance, hy / balance
     if o.product_radius is not None:
-        # Gyrus's generic recipe: squares of x+y and x-y by pairs centred at 0, one radius for all
+        # Gyrus's generic recipe: squares of x+y and x-y centred at 0 (pairs, or one symmetric neuron each),
+        # one radius for all
         u, v = x + y, x - y
         radius = np.full(u.size, float(o.product_radius))
-        tu, lin_u, c_u = parabola_square_pairs(-radius, radius, o.max_rate)
-        tv, lin_v, c_v = parabola_square_pairs(-radius, radius, o.max_rate)
+        tu, lin_u, c_u = square(-radius, radius, o.max_rate)
+        tv, lin_v, c_v = square(-radius, radius, o.max_rate)
         linear = Affine.constant(np.zeros(u.size))
-        # The pairs are exact for any value; the guard watches the domain's sums and differences.
+        # Centred squares are exact for any value; the guard watches the domain's sums and differences.
         tuned = (np.concatenate([lx + ly, lx - hy]), np.concatenate([hx + hy, hx - ly]))
     elif o.balanced_products:
         # x*y = cx*cy + cy*(x-cx) + cx*(y-cy) + p*q, and only p*q = (x-cx)(y-cy)
@@ -243,13 +289,13 @@ def lower_mul(lw: _Lowering, node: Node, operands: list[Affine]) -> Affine:
         encode=sp.block_diag([tu.encode, tv.encode], format="csr"),
         decode=sp.hstack([tu.decode / 4, -tv.decode / 4], format="csr"),
     )
-    rule = (f"parabola product (pairs at 0, radius {o.product_radius:g})" if o.product_radius is not None else
-            "parabola product" + (" (balanced)" if o.balanced_products else "") + (
-                " (pairs)" if o.parabola_pairs else ""))
+    rule = (f"parabola product ({'symmetric' if kind.symmetric else 'pairs'} at 0, radius {o.product_radius:g})"
+            if o.product_radius is not None else
+            "parabola product" + (" (balanced)" if o.balanced_products else "") + kind.label)
     info = {"units": u.size, "rule": rule, "max_rate": o.max_rate}
     if balance is not None:
         info["balance"] = f"{balance.min():.3g}..{balance.max():.3g}"
-    decoded = lw.population(node, lw.spiking_parabola(o), tuning, stack([u, v]), info,
+    decoded = lw.population(node, _square_neurons(lw, o, kind), tuning, stack([u, v]), info,
                             aligned=o.spike_phase == "aligned", interval=tuned)
     return (decoded + u.scaled(lin_u / 4) - v.scaled(lin_v / 4) + Affine.constant((c_u - c_v) / 4)
             + linear)
@@ -329,17 +375,14 @@ def lower_square(lw: _Lowering, node: Node, operands: list[Affine]) -> Affine:
     o = lw.opts(node)
     _refuse_n_neurons(node, "square")
     interval = lw.interval(node, 0, node.shape)  # what the guard watches, whatever the tuning below
-    if o.product_radius is not None:  # Gyrus's generic square: a pair at 0, one radius (exact everywhere)
+    kind = square_kind(o)
+    if o.product_radius is not None:  # Gyrus's generic square: centred at 0, one radius (exact everywhere)
         lo, hi = np.full(node.size, -float(o.product_radius)), np.full(node.size, float(o.product_radius))
-        square = parabola_square_pairs
     else:
         lo, hi = _scaled(*interval, o.radius_scale)
-        square = parabola_square_pairs if o.parabola_pairs else parabola_square
-    tuning, lin, const = square(lo, hi, o.max_rate)
-    decoded = lw.population(node, lw.spiking_parabola(o), tuning, operands[0],
-                            {"units": node.size, "rule": "parabola square" + (
-                                " (pairs)" if o.parabola_pairs or o.product_radius is not None else ""),
-                             "max_rate": o.max_rate},
+    tuning, lin, const = kind.tune(lo, hi, o.max_rate)
+    decoded = lw.population(node, _square_neurons(lw, o, kind), tuning, operands[0],
+                            {"units": node.size, "rule": "parabola square" + kind.label, "max_rate": o.max_rate},
                             aligned=o.spike_phase == "aligned", interval=interval)
     return decoded + operands[0].scaled(lin) + Affine.constant(const)
 

@@ -81,6 +81,31 @@ def parabola_square_pairs(lower: np.ndarray, upper: np.ndarray, max_rate: float
     return tuning, 2.0 * center, -center**2
 
 
+def parabola_square_symmetric(lower: np.ndarray, upper: np.ndarray, max_rate: float
+                              ) -> tuple[UnitTuning, np.ndarray, np.ndarray]:
+    """One :class:`~spikec.models.neurons.SymmetricParabola` neuron per element for ``u**2``, ``lower <= u <= upper``.
+
+    With ``c`` the centre and ``R`` the radius of the range, the neuron's
+    current is ``g * (u - c)``, ``g = sqrt(max_rate) / R``, and its rate
+    ``g**2 (u - c)**2`` for either sign: silent at the centre, ``max_rate``
+    at either end.  The decoder is ``1/g**2``, the quantum of
+    :func:`parabola_square_pairs` with half its neurons; and where a pair's
+    two neurons each keep their own leftover voltage when the sign of
+    ``u - c`` flips, this one neuron carries its leftover across, so on raw
+    spikes its quantization error is up to half the pair's (Gyrus's unit).
+    Exact in rate mode for every ``u``.
+
+    Returns the tuning and ``lin``, ``const`` as :func:`parabola_square`.
+    """
+    lower = np.asarray(lower, dtype=np.float64).ravel()
+    upper = np.asarray(upper, dtype=np.float64).ravel()
+    center, radius = (lower + upper) / 2, (upper - lower) / 2
+    g = np.sqrt(max_rate) / radius
+    tuning = UnitTuning(gain=g, bias=-g * center, encode=sp.identity(lower.size, format="csr"),
+                        decode=sp.diags_array(1.0 / g**2, format="csr"))
+    return tuning, 2.0 * center, -center**2
+
+
 def balanced_product(lx: np.ndarray, hx: np.ndarray, ly: np.ndarray, hy: np.ndarray
                      ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray], np.ndarray, float]:
     """How to write ``x * y`` so that its squares are as small as the product's own range.

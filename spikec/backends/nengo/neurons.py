@@ -8,7 +8,8 @@ like nengo's ``Builder.register``: a subclass of a spikec type gets its
 base's form unless it registers its own.
 
 Where nengo has no equivalent, this module defines one:
-:class:`NengoParabola`, :class:`NengoAdEx` and :class:`NengoRefractoryLIF`.
+:class:`NengoParabola`, :class:`NengoSymmetricParabola`, :class:`NengoAdEx` and
+:class:`NengoRefractoryLIF`.
 They also convert back (``as_neuron_type(NengoParabola(2))`` is
 ``Parabola(2)``): their entries in the conversion table are registered
 here, with the classes, so they exist whenever such an object can.
@@ -38,12 +39,13 @@ from spikec.models.neurons import (
     RegularSpiking,
     SoftLIFRate,
     SpikingRectifiedLinear,
+    SymmetricParabola,
     Tanh,
 )
 from spikec.models.neurons.conversion import from_nengo
 from spikec.util.typetable import TypeTable
 
-__all__ = ["NengoAdEx", "NengoParabola", "NengoRefractoryLIF", "nengo_adapter"]
+__all__ = ["NengoAdEx", "NengoParabola", "NengoRefractoryLIF", "NengoSymmetricParabola", "nengo_adapter"]
 
 
 def _no_adapter(neuron_type, *args, **kwargs):
@@ -188,6 +190,45 @@ def _parabola(t: Parabola):
 @from_nengo.register(NengoParabola)
 def _from_nengo_parabola(obj: NengoParabola) -> Parabola:
     return Parabola(obj.amplitude)
+
+
+class NengoSymmetricParabola(nengo.neurons.NeuronType):
+    """Nengo form of :class:`SymmetricParabola`: ``amplitude * J**2`` for either sign of ``J``, a rate type.
+
+    Not a subclass of :class:`NengoParabola`, so that no table keyed by that
+    class (NengoDL's TensorFlow builder) rectifies it by inheritance.
+    """
+
+    negative = False
+    spiking = False
+
+    amplitude = NumberParam("amplitude", low=0, low_open=True)
+
+    def __init__(self, amplitude=1.0, initial_state=None):
+        super().__init__(initial_state)
+        self.amplitude = amplitude
+
+    def gain_bias(self, max_rates, intercepts):
+        """As :meth:`SymmetricParabola.gain_bias`."""
+        return SymmetricParabola().gain_bias(max_rates, intercepts)
+
+    def max_rates_intercepts(self, gain, bias):
+        """As :meth:`SymmetricParabola.max_rates_intercepts`."""
+        return SymmetricParabola().max_rates_intercepts(gain, bias)
+
+    def step(self, dt, J, output):
+        """``output = amplitude * J**2``."""
+        output[...] = self.amplitude * np.square(J)
+
+
+@nengo_adapter.register(SymmetricParabola)
+def _symmetric_parabola(t: SymmetricParabola):
+    return NengoSymmetricParabola(amplitude=t.amplitude)
+
+
+@from_nengo.register(NengoSymmetricParabola)
+def _from_nengo_symmetric_parabola(obj: NengoSymmetricParabola) -> SymmetricParabola:
+    return SymmetricParabola(obj.amplitude)
 
 
 class NengoAdEx(nengo.neurons.NeuronType):

@@ -51,6 +51,8 @@ from spikec.netlist import AvgPool, Convolution, Dense, Netlist, Population, Spa
 
 #: neuron type -> ``rule(pop, ctx, synapse) -> nir node`` (``synapse``: a Lowpass to fuse, or None)
 NEURON_RULES: dict[type, Callable[..., Any]] = {}
+#: neuron type (itself or wrapped, as ``RegularSpiking(base)``) -> why NIR cannot hold it
+REFUSED_NEURONS: dict[type, str] = {}
 #: synapse type -> ``rule(synapse, shape) -> nir node``
 SYNAPSE_RULES: dict[type, Callable[..., Any]] = {}
 #: transform type -> ``rule(transform, pre_shape, post_shape, factor, where, options)``
@@ -205,10 +207,22 @@ def _if(pop: Population, ctx: _Context, synapse: Any, gain: np.ndarray, bias: np
 
 
 def _register_neurons() -> None:
-    from spikec.models.neurons import LIF, SpikingRectifiedLinear
+    from spikec.models.neurons import LIF, SpikingRectifiedLinear, SymmetricParabola
 
     NEURON_RULES[LIF] = _lif
     NEURON_RULES[SpikingRectifiedLinear] = _if
+    REFUSED_NEURONS[SymmetricParabola] = (
+        "NIR has no neuron whose rate is symmetric about 0 (J**2 for either sign of its input)")
+
+
+def _refusal(neuron_type: Any) -> str | None:
+    """Why NIR cannot hold ``neuron_type`` or the type it wraps (:data:`REFUSED_NEURONS`), or None."""
+    while neuron_type is not None:
+        reason = REFUSED_NEURONS.get(type(neuron_type))
+        if reason is not None:
+            return reason
+        neuron_type = getattr(neuron_type, "base", None)
+    return None
 
 
 # ----------------------------------------------------------------------------- synapses
@@ -399,6 +413,10 @@ def export_nir(net: Netlist, *, spike: str = "impulse", dt: float | None = None,
         ctx.sources[src.name] = ([name], 1.0)
     for pop in net.populations:
         rule = NEURON_RULES.get(type(pop.neuron_type))
+        reason = _refusal(pop.neuron_type)
+        if reason is not None:
+            raise NIRExportError(f"population {pop.name} ({pop.neuron_type!r}): {reason}",
+                                 hint="lower with target='lif' (LIF units, what NIR holds) to export")
         if rule is None:
             raise NIRExportError(f"population {pop.name}: NIR export covers "
                                  f"{', '.join(t.__name__ for t in NEURON_RULES)} neurons, not {pop.neuron_type!r}")

@@ -26,6 +26,7 @@ spikec                                 Nengo
 :class:`Tanh`                          ``nengo.Tanh``
 :class:`SoftLIFRate`                   ``nengo_dl.SoftLIFRate``
 :class:`Parabola`                      ``NengoParabola`` (nengo back end)
+:class:`SymmetricParabola`             ``NengoSymmetricParabola`` (nengo back end)
 :class:`AdEx`                          ``NengoAdEx`` (nengo back end)
 :class:`RefractoryLIF`                 ``NengoRefractoryLIF`` (nengo back end:
                                        ``nengo.LIF`` whose output is its
@@ -73,7 +74,7 @@ from spikec.models.neurons.lif import (
     SoftLIFRate,
     is_refractory,
 )
-from spikec.models.neurons.rectified import Parabola, RectifiedLinear, SpikingRectifiedLinear
+from spikec.models.neurons.rectified import Parabola, RectifiedLinear, SpikingRectifiedLinear, SymmetricParabola
 from spikec.models.neurons.tanh import Tanh
 from spikec.models.neurons.wrappers import PoissonSpiking, RatesToSpikes, RegularSpiking
 
@@ -93,6 +94,7 @@ __all__ = [
     "RegularSpiking",
     "SoftLIFRate",
     "SpikingRectifiedLinear",
+    "SymmetricParabola",
     "Tanh",
     "as_neuron_type",
     "bind_parameters",

@@ -1,4 +1,5 @@
-"""Rectified units: :class:`RectifiedLinear`, :class:`SpikingRectifiedLinear` and :class:`Parabola`."""
+"""Rectified units: :class:`RectifiedLinear`, :class:`SpikingRectifiedLinear`, :class:`Parabola`,
+and the square unit that is not rectified, :class:`SymmetricParabola`."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from spikec.models.neurons.base import NeuronType, _as_float
 from spikec.models.neurons.conversion import from_nengo_named
 from spikec.util.checks import check_dt as _check_dt
 
-__all__ = ["Parabola", "RectifiedLinear", "SpikingRectifiedLinear"]
+__all__ = ["Parabola", "RectifiedLinear", "SpikingRectifiedLinear", "SymmetricParabola"]
 
 
 # ------------------------------------------------------------------------ rectified units
@@ -118,6 +119,44 @@ class Parabola(NeuronType):
         """No state: the output is the rate."""
         return {}, self.rates(J, xp)
 
+
+@dataclass(frozen=True)
+class SymmetricParabola(NeuronType):
+    """``amplitude * J**2`` for every ``J``: one neuron that squares a value of either sign.
+
+    Where a :class:`Parabola` is silent below its intercept (so a square
+    centred at 0 needs a pair, one neuron per sign), this unit fires at the
+    same rate at ``J`` and ``-J``: ``RegularSpiking(SymmetricParabola())``
+    is Gyrus's product unit, one neuron per square whose leftover voltage
+    carries over when the sign of its input flips.  A separate type rather
+    than a flag on :class:`Parabola`: its rate is not rectified, so each
+    table keyed by neuron type (nengo form, NIR, surrogates) must say what
+    it does with it.  Its Nengo form is
+    :class:`~spikec.backends.nengo.neurons.NengoSymmetricParabola`.
+    """
+
+    amplitude: float = 1.0
+
+    _bounds: ClassVar = {"amplitude": (0.0, True, None)}
+
+    def rates(self, J, xp=np):
+        """``amplitude * J**2``."""
+        return self.amplitude * _as_float(J, xp) ** 2
+
+    def gain_bias(self, max_rates, intercepts):
+        """As :meth:`Parabola.gain_bias`: rate 0 at the intercept, ``max_rate`` at ``x = 1``.
+
+        (Below the intercept the rate rises again, mirror-wise.)
+        """
+        return _parabola_gain_bias(max_rates, intercepts)
+
+    def max_rates_intercepts(self, gain, bias):
+        """The inverse of :meth:`gain_bias`."""
+        return _parabola_max_rates_intercepts(gain, bias)
+
+    def step(self, state, J, dt, xp=np, noise=None):
+        """No state: the output is the rate."""
+        return {}, self.rates(J, xp)
 
 
 def _parabola_gain_bias(max_rates, intercepts):

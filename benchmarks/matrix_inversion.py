@@ -263,9 +263,9 @@ def _adam_raw(n: int, lr: float):
 
 
 def _adam_auto(n: int, lr: float):
-    # inverse_adam as written, default pipeline and options: Program.autotune picks the lowering options (and
-    # whether to keep hoist_gram) on the calibration draws, through the variant's readout (run_heldout); lr and
-    # beta1 as benchmarks/adam_sweep.py picks them on the same draws ("spikes first", 1000 Hz, 100 ms readout)
+    # inverse_adam as written, default pipeline and options: Program.autotune picks the lowering options (squares,
+    # synapses, optional rewrites) on the calibration draws, through the variant's readout (run_heldout); lr and
+    # beta1 as benchmarks/symmetric_squares.py picks them on the same draws for a 200 ms readout
     return spikec.compile(inverse_adam), {"lr": lr, "beta1": 0.98}, {}
 
 
@@ -273,7 +273,7 @@ def _adam_auto(n: int, lr: float):
 AUTOTUNED = {"adam-auto"}
 
 #: readout lowpass (s) of the variants that read Adam's jittery output through more than the default 20 ms
-VARIANT_READOUT = {"gyrus-recipe": 0.2, "adam-raw": 0.1, "adam-auto": 0.1}
+VARIANT_READOUT = {"gyrus-recipe": 0.2, "adam-raw": 0.1, "adam-auto": 0.2}
 
 
 #: held-out variants: name -> (build(n, lr) -> (compiled function, static args, lowering options),
@@ -312,11 +312,11 @@ HELDOUT_VARIANTS = {
                      "readout (as Gyrus)"),
     "adam-raw": (_adam_raw, {2: (0.3, 2.5), 5: (0.3, 2.5), 10: (0.3, 20.0)}, False,
                  "Gyrus's structure and raw spikes (gyrus-recipe) with Adam lr 0.3, beta1 0.95, 100 ms readout"),
-    "adam-auto": (_adam_auto, {2: (0.3, 2.5), 5: (0.3, 2.5), 10: (0.3, 20.0)}, True,
-                  "inverse_adam as written, Adam lr 0.3, beta1 0.98 (picked on the calibration draws by "
-                  "benchmarks/adam_sweep.py); lowering options (unit_synapse, product_radius, "
-                  "with or without hoist_gram) chosen by prog.autotune on the 16 calibration draws, reference = "
-                  "the ideal run's final value, through the variant's readout"),
+    "adam-auto": (_adam_auto, {2: (0.5, 2.5), 5: (0.5, 2.5), 10: (0.5, 20.0)}, True,
+                  "inverse_adam as written, Adam lr 0.5, beta1 0.98 (picked on the calibration draws by "
+                  "benchmarks/symmetric_squares.py); lowering options (unit_synapse, product_radius, parabola_pairs, "
+                  "with or without hoist_gram and factor_scales) chosen by prog.autotune on the 16 calibration "
+                  "draws, reference = the ideal run's final value, through the variant's readout"),
 }
 
 
@@ -362,11 +362,8 @@ def run_heldout(n: int, variant: str, backend: str, readout: float, lr: float | 
                      "curve": curve, "spike_curve": spikes})
     finals = [r["final"] for r in rows]
     neurons = prog.lower(dt=1e-3, **prog.mode_options(mode, options)).stats().neurons if mode != "ideal" else 0
-    if chosen is not None:  # shown as chosen, the pipeline by what it leaves out
-        kept = {p if isinstance(p, str) else p[0] for p in chosen.chosen.get("passes", spikec.passes.DEFAULT_PIPELINE)}
-        options = {**{k: v for k, v in chosen.chosen.items() if k != "passes"},
-                   **({"passes": "without " + ", ".join(sorted(set(spikec.passes.DEFAULT_PIPELINE) - kept))}
-                      if "passes" in chosen.chosen else {}), "chosen by": "autotune"}
+    if chosen is not None:  # shown as autotune describes its choice
+        options = {"chosen by autotune": chosen.summary()}
     return {"n": n, "variant": variant, "static": static, "t": t, "options": options, "calibrated": calibrate,
             "autotune": None if chosen is None else str(chosen),
             "readout": readout,

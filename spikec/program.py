@@ -378,13 +378,10 @@ class Program:
 
     def autotune(self, *, t: float, target: float = 0.01, synapse: Any = 0.02, backend: str = "jax",
                  reference: str = "trajectory", candidates: Sequence[Mapping[str, Any]] | None = None,
-                 require: float = 0.8, **run_options: Any):
+                 strategy: str = "coordinate", require: float = 0.8, **run_options: Any):
         """Let the compiler choose lowering options on the domain's calibration inputs; returns the report.
 
-        Every candidate option set (by default a small grid of
-        ``unit_synapse`` and ``product_radius``, with and without the optional
-        rewrites that changed this program, :data:`spikec.train.autotune.SEARCH_SPACE`)
-        is lowered for this program's domain and run in spiking mode for
+        Every candidate option set is lowered for this program's domain and run in spiking mode for
         ``t`` seconds on the traced example and every calibration input
         (``tune_for`` examples, sampler draws, points of declared boxes;
         never anything else). Its output, read through ``synapse``, is
@@ -393,7 +390,12 @@ class Program:
         (``"final"``, for programs whose answer is where they settle). The
         chosen set keeps at least ``require`` of the inputs within ``target``
         NRMSE to the end of the run for the fewest median spikes (if none
-        does, the one that keeps the most). The program then has those
+        does, the one that keeps the most). The candidates: ``candidates``
+        if given, else the options of :data:`spikec.train.autotune.SEARCH_SPACE`
+        (``unit_synapse``, ``product_radius``, ``parabola_pairs``) and the
+        program with and without its optional rewrites, walked one option at
+        a time from the defaults (``strategy="coordinate"``) or crossed
+        (``"grid"``). The program then has those
         compile options (and graph, when a rewrite was left out), so later
         runs, exports and ``to_nengo`` use them; ``print(report)`` shows every
         candidate. Other ``run_options`` (``dt``, ``seed``, ``dtype``...) go to
@@ -405,7 +407,7 @@ class Program:
             raise SpikecError("autotune: this program's parameters were trained; autotune before fit (each option "
                               "set is another network, and the trained values belong to one)")
         report = autotune(self, t=t, target=target, synapse=synapse, backend=backend, reference=reference,
-                          candidates=candidates, require=require, **run_options)
+                          candidates=candidates, strategy=strategy, require=require, **run_options)
         chosen = self.with_options(**report.chosen)
         self.options, self.graph, self.pass_log = chosen.options, chosen.graph, chosen.pass_log
         self._netlists.clear()

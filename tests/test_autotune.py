@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import spikec
-from spikec.train.autotune import Candidate, _choose, default_candidates
+from spikec.train.autotune import ROUNDS, Candidate, _choose, _coordinate, default_candidates, search_space
 
 
 def _product():
@@ -80,19 +80,60 @@ def test_choose_rule():
     assert _choose([cheap_but_unreliable, reliable], require=1.0).options["name"] == "b"
 
 
-def test_default_candidates_try_without_a_rewrite_only_where_it_applied():
+def test_search_space_tries_the_optional_rewrites_that_apply():
     def inverse(A):
         return spikec.integrate(lambda M: -2 * (M @ A - np.eye(2)) @ A.T, x0=np.zeros((2, 2)),
                                 synapse=spikec.Adam(lr=0.1))
 
     A0 = np.random.RandomState(0).randn(2, 2)
-    with_gram = default_candidates(spikec.compile(inverse).trace(A0))
-    assert sum("passes" in c for c in with_gram) == len(with_gram) // 2
-    assert all("hoist_gram" not in c["passes"] for c in with_gram if "passes" in c)
-    assert not any("passes" in c for c in default_candidates(_product()))
+    space = search_space(spikec.compile(inverse).trace(A0))
+    names = [{p if isinstance(p, str) else p[0] for p in passes} for passes in space["passes"][1:]]
+    # the pipeline as compiled (None), without hoist_gram, with factor_scales, with it and without hoist_gram
+    assert [("hoist_gram" in n, "factor_scales" in n) for n in names] == [(False, False), (True, True), (False, True)]
+    assert len(default_candidates(spikec.compile(inverse).trace(A0))) == 4 * 4 * 4 * 2
+    assert "passes" not in search_space(_product())  # x * y: no rewrite changes it
     # Options given at compile time stay fixed.
-    fixed = default_candidates(spikec.compile(lambda x, y: x * y, unit_synapse=0.01).trace(np.ones(2), np.ones(2)))
-    assert all("unit_synapse" not in c for c in fixed) and len(fixed) == 2
+    fixed = search_space(spikec.compile(lambda x, y: x * y, unit_synapse=0.01).trace(np.ones(2), np.ones(2)))
+    assert "unit_synapse" not in fixed and set(fixed) == {"product_radius", "parabola_pairs"}
+
+
+def test_coordinate_search_walks_one_option_at_a_time():
+    """On a made-up score with one best cell, the walk finds it within its budget of runs."""
+    space = {"a": (0, 1, 2), "b": ("x", "y"), "c": (None, 5.0)}
+    runs = []
+
+    def measure(options):
+        runs.append(dict(options))
+        full = {"a": 0, "b": "x", "c": None, **options}
+        miss = (full["a"] != 2) + (full["b"] != "y") + (full["c"] != 5.0)
+        finals = np.full(5, 0.001 if miss == 0 else 0.1 * miss)
+        stays = np.full(5, 100.0 if miss == 0 else math.inf)
+        return Candidate(dict(options), finals=finals, stay_spikes=stays)
+
+    _coordinate(space, measure, needed=4, show=False)
+    assert {"a": 2, "b": "y", "c": 5.0} in runs
+    # the first round finds it, the second changes nothing and ends the walk: 1 + 2 rounds of 4 other values
+    per_round = sum(len(v) - 1 for v in space.values())
+    assert len(runs) == 1 + 2 * per_round and ROUNDS > 2
+
+
+def test_factor_scales_keeps_the_values_and_moves_the_factor():
+    def grad(M, A):
+        return 2 * (M @ A - np.eye(3)) @ A.T + (0.5 * M) * A
+
+    rng = np.random.default_rng(1)
+    M0, A0 = rng.standard_normal((3, 3)), rng.standard_normal((3, 3))
+    f = spikec.compile(grad, passes=("factor_scales", *spikec.passes.DEFAULT_PIPELINE))
+    prog = f.trace(M0, A0)
+    traced = prog.traced_graph
+    moved = spikec.passes.factor_scales(traced)
+    for node in moved:
+        if node.op in ("mul", "matmul"):
+            assert all(moved[i].op != "scale" for i in node.inputs), node
+    for _ in range(3):
+        M, A = rng.standard_normal((3, 3)), rng.standard_normal((3, 3))
+        out = prog.run(M, A, t=0.002, mode="ideal").output[-1]
+        np.testing.assert_allclose(out, grad(M, A), rtol=1e-12, atol=1e-12)
 
 
 def test_refusals():

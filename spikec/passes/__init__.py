@@ -9,6 +9,7 @@ its input.  :class:`PassManager` runs a pipeline of them and keeps a
 pass                what it does
 ==================  ==============================================================
 hoist_gram          (M @ A - I) @ A.T -> M @ (A @ A.T) - A.T when A reads no state
+factor_scales       (c x) @ y -> c (x @ y): scalar factors after products (opt-in; autotune tries it)
 expand_bilinear     matmul / einsum_bilinear / div / broadcasting mul -> mul units
 fold_constants      constant sub-expressions -> const; ops with a const -> linear
 remove_identities   no-op reshapes, transposes, slices, ...
@@ -28,6 +29,7 @@ from spikec.passes.budget import budget
 from spikec.passes.cse import eliminate_common_subexpressions
 from spikec.passes.dce import eliminate_dead_code
 from spikec.passes.expand_bilinear import expand_bilinear
+from spikec.passes.factor_scales import factor_scales
 from spikec.passes.fold_constants import fold_constants
 from spikec.passes.fuse_linear import fuse_linear
 from spikec.passes.hoist_gram import hoist_gram
@@ -46,8 +48,25 @@ from spikec.passes.prepare import prepare_for_lowering, unprepared
 from spikec.passes.remove_identities import remove_identities
 
 __all__ = [
-    "DEFAULT_PIPELINE", "LOWERING_PIPELINE", "PASSES", "PassLog", "PassManager", "PassRecord", "budget",
-    "eliminate_common_subexpressions", "eliminate_dead_code", "expand_bilinear", "fold_constants",
-    "fuse_linear", "hoist_gram", "linear_map", "merge_units", "prepare_for_lowering", "register_pass",
-    "remove_identities", "run_passes", "unprepared",
+    "DEFAULT_PIPELINE",
+    "LOWERING_PIPELINE",
+    "PASSES",
+    "PassLog",
+    "PassManager",
+    "PassRecord",
+    "budget",
+    "eliminate_common_subexpressions",
+    "eliminate_dead_code",
+    "expand_bilinear",
+    "factor_scales",
+    "fold_constants",
+    "fuse_linear",
+    "hoist_gram",
+    "linear_map",
+    "merge_units",
+    "prepare_for_lowering",
+    "register_pass",
+    "remove_identities",
+    "run_passes",
+    "unprepared",
 ]

@@ -12,6 +12,7 @@ from spikec.passes.budget import budget
 from spikec.passes.cse import eliminate_common_subexpressions
 from spikec.passes.dce import eliminate_dead_code
 from spikec.passes.expand_bilinear import expand_bilinear
+from spikec.passes.factor_scales import factor_scales
 from spikec.passes.fold_constants import fold_constants
 from spikec.passes.fuse_linear import fuse_linear
 from spikec.passes.hoist_gram import hoist_gram
@@ -41,6 +42,7 @@ register_pass("fuse_linear", fuse_linear)
 register_pass("merge_units", merge_units)
 register_pass("budget", budget)
 register_pass("hoist_gram", hoist_gram)
+register_pass("factor_scales", factor_scales)
 
 #: The passes the lowering needs: afterwards the only nonlinear ops are
 #: ``mul`` (equal-shape operands) and elementwise ops, and no op computes on
@@ -61,6 +63,7 @@ DEFAULT_PIPELINE: tuple[str, ...] = (
     "cse",
     "dce",
 )
+# "factor_scales" is opt-in ((c x) @ y -> c (x @ y): fewer spikes, a coarser product); Program.autotune tries it.
 # "budget" is opt-in: passes=[*DEFAULT_PIPELINE, ("budget", {"accuracy": 0.01})]
 # sizes NEF units for a target accuracy or spike budget (attrs["tuning"]).
 

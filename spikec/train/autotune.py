@@ -24,27 +24,37 @@ import itertools
 import math
 import sys
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from spikec.errors import RunError, SpikecError
+from spikec.util.progress import progress_bar
 
 #: Lowering options the default search varies, and the values it tries (the first is spikec's default).
 #: ``unit_synapse``: the filter between units (none: raw spikes, the shortest loop delay; longer: less noise);
-#: ``product_radius``: squares tuned to the calibrated ranges (None) or to a fixed radius 1 around 0 (exact for
-#: every value in rate mode, coarser near 0).
+#: ``product_radius``: squares tuned to the calibrated ranges (None) or to a fixed radius around 0 (exact for
+#: every value in rate mode, coarser near 0 as the radius grows); ``parabola_pairs``: a pair of one-sided Parabola
+#: neurons per square, or one symmetric neuron (``"symmetric"``: on raw spikes, one leftover voltage per square).
 SEARCH_SPACE: dict[str, tuple[Any, ...]] = {
     "unit_synapse": (0.005, None, 0.002, 0.01),
-    "product_radius": (None, 1.0),
+    "product_radius": (None, 1.0, 1.5, 2.0),
+    "parabola_pairs": (True, "symmetric"),
 }
 
-#: Passes of the default pipeline that rewrite a program into another of the same values but a different network
-#: (``hoist_gram`` moves a product layer out of a loop, and the loop changes): the search tries the program with
-#: and without each one that changed its graph.
-OPTIONAL_REWRITES: tuple[str, ...] = ("hoist_gram",)
+#: Rewrites that give a program of the same values but a different network, and whether the default pipeline
+#: runs them: the search tries the program without each one that changed its graph (``hoist_gram`` moves a
+#: product layer out of a loop, and the loop changes) and with each opt-in one that would change it
+#: (``factor_scales`` moves scalar factors from products' operands to after them: fewer spikes, coarser products).
+OPTIONAL_REWRITES: dict[str, bool] = {"hoist_gram": True, "factor_scales": False}
+
+#: How the default search walks :data:`SEARCH_SPACE`: from spikec's defaults, one option at a time, keeping a change
+#: when it is better (see :func:`_rank`), round after round over all options until a round changes nothing, for at
+#: most this many rounds (options interact: raw spikes pay off only once the squares' radius is fixed, and leaving
+#: out a rewrite only once both are).
+ROUNDS = 4
 
 #: How the output of a candidate is compared with the ideal run: at every step, or with the ideal run's last value
 #: (a program whose answer is where it settles, such as a flow converging to a matrix inverse).
@@ -105,6 +115,7 @@ class AutotuneReport:
     reference: str
     backend: str
     require: float
+    strategy: str = "coordinate"
 
     @property
     def best(self) -> Candidate:
@@ -128,7 +139,9 @@ class AutotuneReport:
             body.append([_options(c.options), f"{c.neurons:,}", _pct(c.median_final), _pct(float(np.max(c.finals))),
                          f"{c.reached}/{self.inputs}", _count(c.median_stay), mark])
         widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
-        lines = [f"autotune: {len(self.candidates)} option sets on {self.inputs} calibration inputs, {self.t:g} s, "
+        how = {"coordinate": "one option at a time", "grid": "every combination", "list": "as given"}[self.strategy]
+        lines = [f"autotune ({how}): {len(self.candidates)} option sets on {self.inputs} calibration inputs, "
+                 f"{self.t:g} s, "
                  f"NRMSE against the ideal run ({self.reference}) through {self.synapse!r}, back end {self.backend}; "
                  f"chosen: the fewest spikes among those reaching {_pct(self.target)} on at least "
                  f"{self.require:.0%} of the inputs",
@@ -159,24 +172,35 @@ class AutotuneReport:
         return fig
 
 
-def default_candidates(program: Any) -> list[dict[str, Any]]:
-    """The default search: :data:`SEARCH_SPACE` crossed with the optional rewrites that changed ``program``'s
-    graph; options the user gave at compile time stay fixed."""
+def search_space(program: Any) -> dict[str, tuple[Any, ...]]:
+    """The options the default search varies for ``program``: :data:`SEARCH_SPACE` less the options given at
+    compile time, and ``passes``: the pipelines with and without the optional rewrites that would change it."""
     space = {name: values for name, values in SEARCH_SPACE.items() if name not in program.options}
-    grid = [dict(zip(space, values)) for values in itertools.product(*space.values())]
+    if "passes" in program.options:
+        return space
     log = program.pass_log
-    changed = [name for name in OPTIONAL_REWRITES if any(r.name == name and r.changed for r in log)]
-    if not changed or "passes" in program.options:
-        return grid
-    pipelines: list[Any] = [None]
-    for name in changed:
-        pipelines.append(tuple((r.name, dict(r.options)) if r.options else r.name for r in log if r.name != name))
-    return [{**c, **({} if p is None else {"passes": p})} for p in pipelines for c in grid]
+    base = tuple((r.name, dict(r.options)) if r.options else r.name for r in log)
+    variants: list[tuple[Any, ...]] = [base]
+    for name, default in OPTIONAL_REWRITES.items():
+        if default and any(r.name == name and r.changed for r in log):
+            variants += [tuple(p for p in v if _pass_name(p) != name) for v in variants]
+        elif not default and _changes(name, program.traced_graph):
+            variants += [(name, *v) for v in variants]
+    if len(variants) > 1:
+        space = {"passes": (None, *variants[1:]), **space}
+    return space
+
+
+def default_candidates(program: Any) -> list[dict[str, Any]]:
+    """Every combination of :func:`search_space` (what ``strategy="grid"`` runs)."""
+    space = search_space(program)
+    return [_drop_defaults(dict(zip(space, values))) for values in itertools.product(*space.values())]
 
 
 def autotune(program: Any, *, t: float, dt: float = 1e-3, target: float = 0.01, synapse: Any = 0.02,
              backend: str = "jax", reference: str = "trajectory", candidates: Sequence[Mapping[str, Any]] | None = None,
-             require: float = 0.8, seed: int = 0, progress: bool | None = None, **run_options: Any) -> AutotuneReport:
+             strategy: str = "coordinate", require: float = 0.8, seed: int = 0, progress: bool | None = None,
+             **run_options: Any) -> AutotuneReport:
     """Run every candidate on ``program``'s calibration inputs and pick one (see :meth:`spikec.Program.autotune`).
 
     Returns the report; does not change ``program`` (the method does).
@@ -192,9 +216,12 @@ def autotune(program: Any, *, t: float, dt: float = 1e-3, target: float = 0.01, 
                           "prog.set_domain(...)) so that the options are chosen on inputs, not on one example")
     inputs = {spec.name: [spec.provider() if run[i] is None else run[i] for run in runs]
               for i, spec in enumerate(program.inputs)}
-    candidates = [dict(c) for c in (candidates if candidates is not None else default_candidates(program))]
-    if not candidates:
-        raise SpikecError("autotune: no candidate option sets to try")
+    if strategy not in STRATEGIES:
+        raise SpikecError(f"autotune: strategy={strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    if candidates is not None:
+        candidates = [dict(c) for c in candidates]
+        if not candidates:
+            raise SpikecError("autotune: no candidate option sets to try")
     # The reference: the program's own values on the same inputs (the ideal interpreter), read through the same
     # readout as the network's (a readout's lag is not the network's error), or the last of them.
     ideal = program.run(t=t, dt=dt, mode="ideal", batch=True, inputs=inputs, progress=False,
@@ -205,16 +232,28 @@ def autotune(program: Any, *, t: float, dt: float = 1e-3, target: float = 0.01, 
                        "holds inputs the program itself cannot compute")
     if reference == "final":
         truth = truth[:, -1:, :]
-    from spikec.util.progress import progress_bar
-
-    results = []
     show = sys.stderr.isatty() if progress is None else progress  # a search takes seconds to minutes: a bar
-    for options in progress_bar(candidates, len(candidates), "autotune", show):
-        results.append(_measure(program, options, inputs, truth, t=t, dt=dt, target=target, synapse=synapse,
-                                backend=backend, seed=seed, run_options=run_options))
+    tried: dict[str, Candidate] = {}
+
+    def measure(options: Mapping[str, Any]) -> Candidate:
+        key = repr(sorted(options.items()))
+        if key not in tried:
+            tried[key] = _measure(program, options, inputs, truth, t=t, dt=dt, target=target, synapse=synapse,
+                                  backend=backend, seed=seed, run_options=run_options)
+        return tried[key]
+
+    needed = math.ceil(require * len(runs))
+    if candidates is not None or strategy == "grid":
+        listed = candidates if candidates is not None else default_candidates(program)
+        for options in progress_bar(listed, len(listed), "autotune", show):
+            measure(options)
+    else:
+        _coordinate(search_space(program), measure, needed, show)
+    results = list(tried.values())
     chosen = _choose(results, require)
     return AutotuneReport(chosen=dict(chosen.options), candidates=tuple(results), inputs=len(runs), target=target,
-                          t=t, synapse=synapse, reference=reference, backend=backend, require=require)
+                          t=t, synapse=synapse, reference=reference, backend=backend, require=require,
+                          strategy="list" if candidates is not None else strategy)
 
 
 def _measure(program: Any, options: Mapping[str, Any], inputs: Mapping[str, Any], truth: np.ndarray, *, t: float,
@@ -238,16 +277,65 @@ def _measure(program: Any, options: Mapping[str, Any], inputs: Mapping[str, Any]
                      stay_spikes=np.array([_stay(c, s, target) for c, s in zip(curves, spikes)]))
 
 
+def _rank(c: Candidate, needed: int) -> tuple:
+    """Smaller is better: a run that keeps ``needed`` inputs within the target, by median spikes to get there;
+    then the rest, by inputs kept and median final error; failed runs last."""
+    if c.error is not None:
+        return (2,)
+    if c.reached >= needed:
+        return (0, c.median_stay, -c.reached, c.median_final)
+    return (1, -c.reached, c.median_final)
+
+
 def _choose(results: Sequence[Candidate], require: float) -> Candidate:
     ran = [c for c in results if c.error is None]
     if not ran:
         raise SpikecError("autotune: every candidate failed to run:\n" +
                           "\n".join(f"  {_options(c.options)}: {c.error}" for c in results))
     needed = math.ceil(require * len(ran[0].finals))
-    good = [c for c in ran if c.reached >= needed]
-    if good:
-        return min(good, key=lambda c: (c.median_stay, -c.reached, c.median_final))
-    return min(ran, key=lambda c: (-c.reached, c.median_final))
+    return min(ran, key=lambda c: _rank(c, needed))
+
+
+def _coordinate(space: Mapping[str, Sequence[Any]], measure: Callable[[Mapping[str, Any]], Candidate],
+                needed: int, show: bool | None) -> None:
+    """From the first value of every option, try each other value of one option at a time and keep it when it
+    ranks better; :data:`ROUNDS` rounds at most (each option set is run once, :func:`autotune` caches them)."""
+    current = {name: values[0] for name, values in space.items()}
+    best = measure(_drop_defaults(current))
+    total = sum(len(v) - 1 for v in space.values()) * ROUNDS
+    bar = progress_bar(range(total), total, "autotune", show)
+    steps = iter(bar)
+    for _ in range(ROUNDS):
+        improved = False
+        for name, values in space.items():
+            for value in values:
+                next(steps, None)
+                if value == current[name]:
+                    continue
+                trial = {**current, name: value}
+                cand = measure(_drop_defaults(trial))
+                if _rank(cand, needed) < _rank(best, needed):
+                    best, current, improved = cand, trial, True
+        if not improved:
+            break
+    for _ in steps:  # finish the bar
+        pass
+
+
+def _drop_defaults(options: Mapping[str, Any]) -> dict[str, Any]:
+    """``passes=None`` means the program's own pipeline: not an option to set."""
+    return {k: v for k, v in options.items() if not (k == "passes" and v is None)}
+
+
+def _pass_name(entry: Any) -> str:
+    return entry if isinstance(entry, str) else entry[0]
+
+
+def _changes(name: str, graph: Any) -> bool:
+    """Whether the pass ``name`` rewrites ``graph`` (run on the graph as traced)."""
+    from spikec.passes import PASSES
+
+    return PASSES[name](graph) is not graph
 
 
 def _stay(curve: np.ndarray, spikes: np.ndarray, level: float) -> float:
@@ -277,12 +365,17 @@ def _count(x: float) -> str:
 def _options(options: Mapping[str, Any]) -> str:
     def show(key: str, value: Any) -> str:
         if key == "passes":
-            kept = {p if isinstance(p, str) else p[0] for p in value}
-            dropped = [name for name in OPTIONAL_REWRITES if name not in kept]
-            return "without " + ", ".join(dropped) if dropped else "passes=" + ",".join(sorted(kept))
+            kept = {_pass_name(p) for p in value}
+            changes = [("without " if on else "with ") + name for name, on in OPTIONAL_REWRITES.items()
+                       if (name in kept) != on]
+            return ", ".join(changes) if changes else "passes=" + ",".join(_pass_name(p) for p in value)
         return f"{key}={value!r}"
     return ", ".join(show(k, v) for k, v in options.items()) or "defaults"
 
 
-__all__ = ["OPTIONAL_REWRITES", "REFERENCES", "SEARCH_SPACE", "AutotuneReport", "Candidate", "autotune",
-           "default_candidates"]
+#: How :func:`autotune` walks the search space: one option at a time, or every combination.
+STRATEGIES = ("coordinate", "grid")
+
+
+__all__ = ["OPTIONAL_REWRITES", "REFERENCES", "ROUNDS", "SEARCH_SPACE", "STRATEGIES", "AutotuneReport", "Candidate",
+           "autotune", "default_candidates", "search_space"]

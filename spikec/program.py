@@ -395,8 +395,8 @@ class Program:
         (``unit_synapse``, ``product_radius``, ``parabola_pairs``) and the
         program with and without its optional rewrites, walked one option at
         a time from the defaults (``strategy="coordinate"``) or crossed
-        (``"grid"``). The program then has those
-        compile options (and graph, when a rewrite was left out), so later
+        (``"grid"``). The program then has those compile options (and
+        graph, when a rewrite was left out or added), so later
         runs, exports and ``to_nengo`` use them; ``print(report)`` shows every
         candidate. Other ``run_options`` (``dt``, ``seed``, ``dtype``...) go to
         each run.

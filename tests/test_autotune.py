@@ -143,3 +143,23 @@ def test_refusals():
         prog.autotune(t=0.1)
     with pytest.raises(spikec.SpikecError, match="reference="):
         _product().autotune(t=0.1, reference="mean")
+
+
+@pytest.mark.slow
+def test_default_search_on_jax_holds_on_held_out_matrices():
+    """The whole default walk on the 2x2 Adam inverse, on jax: the choice it makes on calibration draws keeps
+    matrices it never saw within 1% of inv(A)."""
+    def inverse_adam(A, lr=0.5, beta1=0.98):
+        return spikec.integrate(lambda M: -(2 * (M @ A - np.eye(2)) @ A.T), x0=np.zeros((2, 2)),
+                                synapse=spikec.Adam(lr=lr, beta1=beta1))
+
+    prog = spikec.compile(inverse_adam).trace(np.random.RandomState(0).randn(2, 2))
+    prog.tune_for(*(np.random.RandomState(s).randn(2, 2) for s in range(100, 108)))
+    report = prog.autotune(t=2.5, synapse=0.2, reference="final", progress=False)
+    assert report.best.reached >= math.ceil(0.8 * report.inputs), str(report)
+    assert str(prog).endswith(report.summary())
+    held = [np.random.RandomState(s).randn(2, 2) for s in range(1, 11)]
+    res = prog.run(np.stack(held), batch=True, t=2.5, backend="jax", mode="spiking", synapse=0.2, on_range="ignore")
+    finals = [np.sqrt(np.mean((res.output[k, -1] - np.linalg.inv(A)) ** 2)) / np.sqrt(np.mean(np.linalg.inv(A) ** 2))
+              for k, A in enumerate(held)]
+    assert np.median(finals) < 0.01 and sum(f < 0.01 for f in finals) >= 8, finals

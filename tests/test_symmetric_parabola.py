@@ -13,6 +13,7 @@ import spikec
 from spikec.backends.nengo.neurons import NengoSymmetricParabola, nengo_adapter
 from spikec.errors import SpikecError
 from spikec.models.neurons import Parabola, RegularSpiking, SymmetricParabola, as_neuron_type
+from tests.test_neurons import _parabola_ensemble_net
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 from matrix_inversion import inverse
@@ -35,16 +36,6 @@ def test_nengo_form_converts_both_ways():
     assert as_neuron_type(NengoSymmetricParabola(2.0)) == SymmetricParabola(2.0)
 
 
-def _ensemble(neuron_type, x, gain, bias):
-    with nengo.Network(seed=0) as net:
-        stim = nengo.Node(x)
-        ens = nengo.Ensemble(gain.size, 1, neuron_type=neuron_type, gain=gain, bias=bias,
-                             encoders=np.ones((gain.size, 1)))
-        nengo.Connection(stim, ens, synapse=None)
-        probe = nengo.Probe(ens.neurons, synapse=None)
-    return net, probe
-
-
 def test_rates_and_regular_spikes_match_nengo_simulator():
     """Rates in a real ``nengo.Simulator`` equal the model's; ``RegularSpiking`` around it spikes step for
     step as spikec's own step does from the same (zero) voltages, within one spike of the rate."""
@@ -54,7 +45,7 @@ def test_rates_and_regular_spikes_match_nengo_simulator():
     x = 0.6
     current = gain * x + bias
     assert np.any(current < 0) and np.any(current > 0)
-    net, probe = _ensemble(nengo_adapter(ours), x, gain, bias)
+    net, _, probe = _parabola_ensemble_net(nengo_adapter(ours), x, gain, bias)
     with nengo.Simulator(net, progress_bar=False) as sim:
         sim.run_steps(10)
     np.testing.assert_allclose(sim.data[probe][-1], current**2, rtol=1e-12)
@@ -63,7 +54,7 @@ def test_rates_and_regular_spikes_match_nengo_simulator():
     theirs_type = nengo_adapter(spiking)
     assert isinstance(theirs_type, nengo.RegularSpiking) and isinstance(theirs_type.base_type, NengoSymmetricParabola)
     theirs_type = nengo.RegularSpiking(theirs_type.base_type, initial_state={"voltage": nengo.dists.Choice([0.0])})
-    net, probe = _ensemble(theirs_type, x, gain, bias)
+    net, _, probe = _parabola_ensemble_net(theirs_type, x, gain, bias)
     with nengo.Simulator(net, progress_bar=False) as sim:
         sim.run_steps(1000)
     theirs = sim.data[probe] * DT

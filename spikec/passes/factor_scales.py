@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from spikec.ir.attrs import Attrs, ConstArray
+from spikec.ir.attrs import ConstArray
 from spikec.ir.graph import Graph
-from spikec.passes.rewrite import Rewriter
+from spikec.passes.rewrite import Rewriter, replace_nodes
 
 #: The products whose scalar operand factors commute with them (both are bilinear).
 PRODUCTS = ("mul", "matmul")
@@ -34,20 +34,14 @@ def factor_scales(graph: Graph) -> Graph:
     else reads it (``dce`` drops it otherwise).
     """
     plans = {node.id: factors for node in graph if (factors := _factors(graph, node)) is not None}
-    if not plans:
-        return graph
-    rw = Rewriter(graph)
-    for node_id in graph.order:
-        node = graph[node_id]
-        if node_id not in plans:
-            rw.copy(node)
-            continue
-        factor, operands = plans[node_id]
-        rw.config = node.config
-        product = rw.emit(node.op, [rw.map[i] for i in operands], node.attrs, loc=node.loc)
-        rw.alias(node_id, rw.emit("scale", (product,), {"c": ConstArray(np.float64(factor))}, loc=node.loc))
-        rw.config = Attrs()
-    return rw.finish()
+    return replace_nodes(graph, plans, _factored)
+
+
+def _factored(rw: Rewriter, node, plan: tuple[float, tuple[int, ...]]) -> int:
+    """``c * product(operands without their factors)`` in place of ``node``."""
+    factor, operands = plan
+    product = rw.emit(node.op, [rw.map[i] for i in operands], node.attrs, loc=node.loc)
+    return rw.emit("scale", (product,), {"c": ConstArray(np.float64(factor))}, loc=node.loc)
 
 
 def _factors(graph: Graph, node) -> tuple[float, tuple[int, ...]] | None:

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from spikec.ir.attrs import Attrs, ConstArray
+from spikec.ir.attrs import ConstArray
 from spikec.ir.graph import Graph
 from spikec.ir.node import Node
 from spikec.ir.registry import get_op
-from spikec.passes.rewrite import Rewriter, consumers_map
+from spikec.passes.rewrite import Rewriter, consumers_map, replace_nodes
 
 
 def hoist_gram(graph: Graph) -> Graph:
@@ -40,29 +40,23 @@ def hoist_gram(graph: Graph) -> Graph:
         plan = _match(graph, node, consumers, stateful)
         if plan is not None:
             plans[node.id] = plan
-    if not plans:
-        return graph
-    rw = Rewriter(graph)
-    for node_id in graph.order:
-        node = graph[node_id]
-        if node_id not in plans:
-            rw.copy(node)
-            continue
-        inner, right, factor, constant = plans[node_id]
-        rw.config = node.config
-        x, p = rw.inputs_of(inner)
-        r = rw.map[right.id]
-        gram = rw.emit("matmul", (p, r), loc=node.loc)
-        out = rw.emit("matmul", (x, gram), loc=node.loc)
-        if factor != 1.0:
-            out = rw.emit("scale", (out,), {"c": ConstArray(np.float64(factor))}, loc=node.loc)
-        if np.any(constant):
-            shift = rw.emit("matmul_const", (r,), {"c": ConstArray(constant), "side": "left"}, loc=node.loc)
-            out = rw.emit("add", (out, shift), loc=node.loc)
-        rw.alias(node_id, out)
-        rw.config = Attrs()
-    # the chain and the inner product may now be unused: dce drops them
-    return rw.finish()
+    # the chain and the inner product may become unused: dce drops them
+    return replace_nodes(graph, plans, _hoisted)
+
+
+def _hoisted(rw: Rewriter, node: Node, plan: tuple[Node, Node, float, np.ndarray]) -> int:
+    """``s X @ (P @ R) + C @ R`` in place of ``node``."""
+    inner, right, factor, constant = plan
+    x, p = rw.inputs_of(inner)
+    r = rw.map[right.id]
+    gram = rw.emit("matmul", (p, r), loc=node.loc)
+    out = rw.emit("matmul", (x, gram), loc=node.loc)
+    if factor != 1.0:
+        out = rw.emit("scale", (out,), {"c": ConstArray(np.float64(factor))}, loc=node.loc)
+    if np.any(constant):
+        shift = rw.emit("matmul_const", (r,), {"c": ConstArray(constant), "side": "left"}, loc=node.loc)
+        out = rw.emit("add", (out, shift), loc=node.loc)
+    return out
 
 
 def _match(graph: Graph, node: Node, consumers: dict[int, list[int]], stateful: set[int]

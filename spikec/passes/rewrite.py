@@ -10,7 +10,7 @@ may point forward: that is how a recurrence closes).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from spikec.ir.attrs import Attrs
@@ -111,6 +111,23 @@ class Rewriter:
 
 
 # -- small queries ------------------------------------------------------------------
+
+
+def replace_nodes(graph: Graph, plans: Mapping[int, Any], build: Callable[[Rewriter, Node, Any], int]) -> Graph:
+    """``graph`` with each node in ``plans`` replaced by what ``build(rw, node, plan)`` emits (its new id), under
+    the node's ``spikec.configure`` settings; every other node copied. ``graph`` itself when nothing is planned."""
+    if not plans:
+        return graph
+    rw = Rewriter(graph)
+    for node_id in graph.order:
+        node = graph[node_id]
+        if node_id not in plans:
+            rw.copy(node)
+            continue
+        rw.config = node.config
+        rw.alias(node_id, build(rw, node, plans[node_id]))
+        rw.config = Attrs()
+    return rw.finish()
 
 
 def consumers_map(graph: Graph) -> dict[int, list[int]]:

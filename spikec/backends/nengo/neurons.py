@@ -152,13 +152,10 @@ def _from_nengo_refractory_lif(obj: NengoRefractoryLIF) -> RefractoryLIF:
     return RefractoryLIF(obj.tau_rc, obj.tau_ref, obj.min_voltage, obj.amplitude)
 
 
-class NengoParabola(nengo.neurons.NeuronType):
-    """Nengo form of :class:`Parabola`: ``amplitude * max(J, 0)**2``, a rate type.
+class _NengoSquareRate(nengo.neurons.NeuronType):
+    """Nengo form of a spikec square-law rate type (``MODEL``): ``amplitude`` and the model's tuning."""
 
-    Runs in ``nengo.Simulator`` (and under ``nengo.RegularSpiking``) like
-    any built-in rate type.
-    """
-
+    MODEL: type = Parabola
     negative = False
     spiking = False
 
@@ -169,17 +166,26 @@ class NengoParabola(nengo.neurons.NeuronType):
         self.amplitude = amplitude
 
     def gain_bias(self, max_rates, intercepts):
-        """As :meth:`Parabola.gain_bias`."""
-        return Parabola().gain_bias(max_rates, intercepts)
+        """As the spikec model's ``gain_bias``."""
+        return self.MODEL().gain_bias(max_rates, intercepts)
 
     def max_rates_intercepts(self, gain, bias):
-        """As :meth:`Parabola.max_rates_intercepts`."""
-        return Parabola().max_rates_intercepts(gain, bias)
+        """As the spikec model's ``max_rates_intercepts``."""
+        return self.MODEL().max_rates_intercepts(gain, bias)
+
+
+class NengoParabola(_NengoSquareRate):
+    """Nengo form of :class:`Parabola`: ``amplitude * max(J, 0)**2``, a rate type.
+
+    Runs in ``nengo.Simulator`` (and under ``nengo.RegularSpiking``) like
+    any built-in rate type.
+    """
+
+    MODEL = Parabola
 
     def step(self, dt, J, output):
         """``output = amplitude * max(J, 0)**2``."""
         output[...] = self.amplitude * np.maximum(J, 0.0) ** 2
-
 
 
 @nengo_adapter.register(Parabola)
@@ -192,29 +198,14 @@ def _from_nengo_parabola(obj: NengoParabola) -> Parabola:
     return Parabola(obj.amplitude)
 
 
-class NengoSymmetricParabola(nengo.neurons.NeuronType):
+class NengoSymmetricParabola(_NengoSquareRate):
     """Nengo form of :class:`SymmetricParabola`: ``amplitude * J**2`` for either sign of ``J``, a rate type.
 
     Not a subclass of :class:`NengoParabola`, so that no table keyed by that
     class (NengoDL's TensorFlow builder) rectifies it by inheritance.
     """
 
-    negative = False
-    spiking = False
-
-    amplitude = NumberParam("amplitude", low=0, low_open=True)
-
-    def __init__(self, amplitude=1.0, initial_state=None):
-        super().__init__(initial_state)
-        self.amplitude = amplitude
-
-    def gain_bias(self, max_rates, intercepts):
-        """As :meth:`SymmetricParabola.gain_bias`."""
-        return SymmetricParabola().gain_bias(max_rates, intercepts)
-
-    def max_rates_intercepts(self, gain, bias):
-        """As :meth:`SymmetricParabola.max_rates_intercepts`."""
-        return SymmetricParabola().max_rates_intercepts(gain, bias)
+    MODEL = SymmetricParabola
 
     def step(self, dt, J, output):
         """``output = amplitude * J**2``."""

@@ -44,6 +44,9 @@ PROGRAMS = {
     "inverse10": lambda: _inverse(10),
     "inverse5_pairs": lambda: _inverse(5, parabola_pairs=True),
     "inverse5_radius": lambda: _inverse(5, product_radius=1.0),
+    # balanced products: A[i, k] read through A and through A.T in one product of A @ A.T (the gram form)
+    "inverse5_balanced": lambda: _inverse(5, balanced_products=True),
+    "inverse5_symmetric": lambda: _inverse(5, parabola_pairs="symmetric"),
     "tanh_times_y": _tanh_times_y,
     "tanh_times_y_nef": lambda: _tanh_times_y(products="nef", n_neurons=20),
     "conv": _conv,

@@ -474,9 +474,28 @@ def count_weights(graph: Graph, options: LowerOptions | None = None, *, domain: 
     lowering without the ideal simulation (the larger part of a recurrence's).
     """
     options = options or LowerOptions()
-    boxes, sound, wanted = _bounds(graph, options, domain)
-    net = _Lowering(graph, options, _stand_in_ranges(graph, wanted), sound=sound, boxes=boxes, domain=domain).run()
+    boxes = _boxes(graph, options, domain)
+    # Inputs without a box get a stand-in box, so that every value computed from inputs alone gets a stand-in range
+    # through the same interval arithmetic: two operands that are the same input element (A[i, k] read through A and
+    # through A.T) then get the same range, as measured ones do, and a square of their difference cancels as it
+    # does in the lowering.
+    rng = np.random.default_rng(1)
+    stand_in_boxes = [box if box is not None or node is None else (lo := 0.1 + 0.1 * rng.random(node.size),
+                                                                    lo + 0.1 + 0.1 * rng.random(node.size))
+                      for box, node in zip(boxes, _input_nodes_by_index(graph, len(boxes)))]
+    sound = interval_ranges(graph, stand_in_boxes)
+    wanted = set(wanted_operands(graph)) | set(target_of(options.target).ranged(graph))
+    measured = _stand_in_ranges(graph, sorted(i for i in wanted if i not in sound))
+    net = _Lowering(graph, options, measured, sound=sound, boxes=boxes, domain=domain).run()
     return sum(p.transform.nnz for p in net.projections)
+
+
+def _input_nodes_by_index(graph: Graph, count: int) -> list[Node | None]:
+    """The input node of each program input index (None where the graph does not read that input)."""
+    nodes: list[Node | None] = [None] * count
+    for node in graph.input_nodes:
+        nodes[int(node.attrs["index"])] = node
+    return nodes
 
 
 def _stand_in_ranges(graph: Graph, wanted: Sequence[int]) -> Measured:

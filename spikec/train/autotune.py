@@ -13,9 +13,11 @@ same inputs) through the user's readout ``synapse``, and the candidate that
 keeps the most calibration inputs within ``target`` for the fewest spikes
 is chosen.
 
-The search space is a table (:data:`SEARCH_SPACE`: option -> values tried),
-crossed with the optional rewrites (:data:`OPTIONAL_REWRITES`) that changed
-the program's graph; ``candidates=`` replaces it with the user's own list.
+The search space is a table (:data:`SEARCH_SPACE`: option -> values tried)
+and the program's pipeline with and without its optional rewrites
+(:data:`OPTIONAL_REWRITES`), walked one option at a time from the defaults
+(``strategy="coordinate"``) or crossed (``"grid"``); ``candidates=``
+replaces it with the user's own list.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 ``parabola_pairs="symmetric"`` (one such neuron per square) against NumPy, across back ends and
 against ``estimate``."""
 
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -124,8 +125,7 @@ def test_estimate_equals_the_netlist(opts):
         stats = prog.lower(**opts).stats()
         assert est.neurons == stats.neurons > 0
         assert est.populations == stats.populations
-        if not opts.get("balanced_products"):  # (balanced products' weights are estimated loosely, pairs too)
-            assert est.nonzero_weights == stats.nonzero_weights
+        assert est.nonzero_weights == stats.nonzero_weights
 
 
 def test_spiking_numpy_and_jax_agree_spike_for_spike():
@@ -140,6 +140,16 @@ def test_spiking_numpy_and_jax_agree_spike_for_spike():
     # the symmetric squares are good product units: the spiking mean is near the product
     want = x * y + x**2
     assert np.all(np.abs(ours.output[100:].mean(axis=0) - want) < 0.1)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(any(importlib.util.find_spec(m) is None for m in ("tensorflow", "nengo_dl")),
+                    reason="nengo_dl is not installed")
+def test_nengo_dl_runs_symmetric_squares_as_numpy_does():
+    prog = _product_program()
+    x, y = INPUTS["outside"]
+    out = prog.run(x, y, t=0.05, backend="nengo_dl", mode="rate", on_range="ignore", parabola_pairs="symmetric")
+    np.testing.assert_allclose(out.final, x * y + x**2, rtol=1e-5, atol=1e-5)  # NengoDL runs float32
 
 
 def test_nir_export_refuses_symmetric_squares_naming_the_population():

@@ -59,6 +59,8 @@ Run it::
     python examples/matrix_inversion.py --variant newton --n 5 --heldout 10   # the recipe of record
     python examples/matrix_inversion.py --variant adam --plot figs/
     python examples/matrix_inversion.py --variant adam --n 5 -t 2.5 --perturb 0.01
+    python examples/matrix_inversion.py --variant adam --n 5 -t 2.5 --lr 0.5 --beta1 0.98 --readout 0.2 \
+        --autotune --backend jax --heldout 10      # options chosen by the compiler, ten held-out matrices
     python examples/matrix_inversion.py --variant naive       # plain nengo baseline
     python examples/matrix_inversion.py --backend numpy --mode ideal --n 5 -t 5
     spikec run examples/matrix_inversion.py --n 3             # the same through the CLI
@@ -350,6 +352,10 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"back end: {', '.join(spikec.available_backends())} (default: numpy)")
     parser.add_argument("--mode", default="spiking", help="the back end's simulation mode (default: spiking)")
     parser.add_argument("--lr", type=float, default=0.03, help="Adam step per time step (adam variant; 0.03)")
+    parser.add_argument("--beta1", type=float, default=0.9, help="Adam's momentum (adam variant; 0.9)")
+    parser.add_argument("--autotune", action="store_true",
+                        help="let the compiler choose the lowering options on the calibration draws "
+                             "(prog.autotune; implies --domain) and print what it tried")
     parser.add_argument("--rate", type=float, default=RATE,
                         help=f"Euler gradient step per ms (euler variant; default {RATE})")
     parser.add_argument("--max-rate", type=float, default=None, help="parabola units' top rate (default: 1000 Hz)")
@@ -386,6 +392,8 @@ def main(argv: list[str] | None = None) -> int:
     args.readout = args.readout if args.readout is not None else (0.2 if naive else 0.02)
     args.tuning = args.tuning or ("tuned" if args.variant == "adam" else "default")
     args.domain = args.domain if args.domain is not None else args.variant in ("euler", "newton")
+    if args.autotune:
+        args.domain, args.tuning = True, "default"
 
     A = np.random.RandomState(args.seed).randn(args.n, args.n)
     A_run = A + args.perturb * np.abs(A).max() * np.random.RandomState(args.seed + 1).uniform(-1, 1, A.shape)
@@ -410,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         start = time.perf_counter()
         if args.variant == "adam":
-            prog = spikec.compile(inverse_adam).trace(A, lr=args.lr)
+            prog = spikec.compile(inverse_adam).trace(A, lr=args.lr, beta1=args.beta1)
         elif args.variant == "newton":
             k, gamma, _ = newton_params(args.n)
             prog = spikec.compile(inverse_newton).trace(A, k=k, gamma=gamma)
@@ -426,6 +434,14 @@ def main(argv: list[str] | None = None) -> int:
                 options.setdefault(key, value)
         if args.max_rate is not None:
             options["max_rate"] = args.max_rate
+        if args.autotune:
+            # The compiler's choice replaces the variant's options: measured on the calibration draws only.
+            options = {"max_rate": args.max_rate} if args.max_rate is not None else {}
+            report = prog.autotune(t=args.time, synapse=args.readout, reference="final", backend=args.backend,
+                                   seed=args.seed, **options)
+            print("== autotune ==")
+            print(report)
+            print()
         print("== graph ==")
         print(prog.graph)
         print()
@@ -444,8 +460,9 @@ def main(argv: list[str] | None = None) -> int:
                   + ("" if stable else ", UNSTABLE") + ")")
         rows.append(("variant", args.variant + detail))
         if args.mode != "ideal":
-            rows.append(("network", f"{prog.lower(**options).stats().neurons} neurons, {args.tuning} tuning "
-                                    f"({', '.join(f'{k}={v}' for k, v in options.items()) or 'spikec defaults'})"))
+            how = (f"options chosen by autotune: {prog.autotuned.summary()}" if prog.autotuned is not None else
+                   f"{args.tuning} tuning ({', '.join(f'{k}={v}' for k, v in options.items()) or 'spikec defaults'})")
+            rows.append(("network", f"{prog.lower(**options).stats().neurons} neurons, {how}"))
         rows += [("run", f"{args.time:g} s on {result.backend}/{result.mode}: {len(result.t)} steps of "
                          f"{result.dt * 1e3:g} ms"),
                  ("wall time", f"trace {trace_time:.3f} s, lower + run {wall:.3f} s")]

@@ -32,7 +32,9 @@ from typing import Any
 
 import numpy as np
 
+from spikec.backends import get_backend
 from spikec.errors import RunError, SpikecError
+from spikec.util.metrics import nrmse, spikes_to_reach
 from spikec.util.progress import progress_bar
 
 #: Lowering options the default search varies, and the values it tries (the first is spikec's default).
@@ -69,7 +71,7 @@ class Candidate:
 
     ``finals``: per calibration input, the NRMSE at the end of the run;
     ``stay_spikes``: per input, the spikes spent until the NRMSE stayed at or
-    below the target to the end (``inf``: never); ``spikes``: per input, all
+    below the target to the end (``nan``: never); ``spikes``: per input, all
     the run's spikes; ``error``: why the run failed, if it did.
     """
 
@@ -263,20 +265,21 @@ def _measure(program: Any, options: Mapping[str, Any], inputs: Mapping[str, Any]
              run_options: Mapping[str, Any]) -> Candidate:
     try:
         variant = program.with_options(**options)
-        neurons = variant.lower(dt=dt, seed=seed, **variant.mode_options("spiking", {})).stats().neurons
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a candidate whose units leave their ranges shows it in its error
             res = variant.run(t=t, dt=dt, backend=backend, mode="spiking", seed=seed, batch=True, inputs=inputs,
                               synapse=synapse, on_range="ignore", progress=False, **run_options)
     except (SpikecError, FloatingPointError) as err:
         return Candidate(options, error=f"{type(err).__name__}: {err}".splitlines()[0])
-    out = _flat(res.outputs)
-    error = np.sqrt(np.mean((out - truth) ** 2, axis=-1))
-    scale = np.sqrt(np.mean(truth**2, axis=-1))
-    curves = np.where(np.isfinite(error), error / np.where(scale > 0, scale, 1.0), np.inf)
+    # The netlist the run used (cached by the program: the run's lowering options less the back end's own).
+    own = get_backend(backend).options
+    lowering = variant.mode_options("spiking", {k: v for k, v in run_options.items() if k not in own})
+    neurons = variant.lower(dt=dt, seed=seed, **lowering).stats().neurons
+    curves = nrmse(_flat(res.outputs), truth, axis=-1)
+    curves = np.where(np.isnan(curves), np.inf, curves)  # a run that blew up is as far as can be
     spikes = np.asarray(res.spikes, dtype=np.float64).reshape(len(curves), -1)
     return Candidate(options, neurons=neurons, finals=curves[:, -1], spikes=spikes[:, -1],
-                     stay_spikes=np.array([_stay(c, s, target) for c, s in zip(curves, spikes)]))
+                     stay_spikes=np.array([spikes_to_reach(c, s, target) for c, s in zip(curves, spikes)]))
 
 
 def _rank(c: Candidate, needed: int) -> tuple:
@@ -338,16 +341,6 @@ def _changes(name: str, graph: Any) -> bool:
     from spikec.passes import PASSES
 
     return PASSES[name](graph) is not graph
-
-
-def _stay(curve: np.ndarray, spikes: np.ndarray, level: float) -> float:
-    """Cumulative spikes at the step from which ``curve`` stays at or below ``level`` to the end (inf: never)."""
-    above = np.nonzero(~(curve <= level))[0]
-    if above.size == 0:
-        return float(spikes[0])
-    if above[-1] == len(curve) - 1:
-        return math.inf
-    return float(spikes[above[-1] + 1])
 
 
 def _flat(outputs: Sequence[np.ndarray]) -> np.ndarray:

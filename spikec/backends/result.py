@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+
+from spikec.errors import RunError
 
 
 @dataclass
@@ -63,7 +64,6 @@ def filter_outputs(result: RunResult, synapse: Any) -> RunResult:
     Sample ``k`` of the filtered output includes raw sample ``k`` (nengo's
     ``Synapse.filt`` convention).  Only linear synapses make sense here.
     """
-    from spikec.errors import RunError
     from spikec.models.synapses import as_synapse
 
     syn = as_synapse(synapse)
@@ -77,4 +77,4 @@ def filter_outputs(result: RunResult, synapse: Any) -> RunResult:
         for k, sample in enumerate(series):
             state, values[k] = syn.step(state, sample, result.dt)
         filtered.append(np.moveaxis(values, 0, 1) if result.batched else values)
-    return dataclasses.replace(result, outputs=tuple(filtered), info={**result.info, "synapse": syn.label()})
+    return replace(result, outputs=tuple(filtered), info={**result.info, "synapse": syn.label()})
